@@ -1,0 +1,3 @@
+from mpcwallet.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,79 @@
+"""The engine interface both engines implement (DESIGN.md, "Engines").
+
+It mirrors cb-mpc's public API, ``coinbase::api::ecdsa_2p`` with its blocking
+``data_transport_i`` (``send``/``receive``), so the cb-mpc adapter stays thin.
+P1 is the client and is the only party that receives the signature; P2 is the co-signer.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import ClassVar, Protocol, runtime_checkable
+
+# Upper bound on one protocol message. cb-mpc's largest dkg flight is ~38 KB; ours is of the
+# same order. Anything larger is refused by the transports before it is parsed.
+MAX_MESSAGE_BYTES = 1 << 20
+
+
+class Role(enum.IntEnum):
+    P1 = 1  # client: holds x1 and the Paillier key, receives the signature
+    P2 = 2  # co-signer: holds x2 and c_key = Enc(x1)
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """A blocking, ordered, reliable channel to the other party.
+
+    ``receive`` raises :class:`mpcwallet.errors.PeerTimeout` when nothing arrives within the
+    transport's timeout, and :class:`mpcwallet.errors.PeerUnreachable` when the peer is gone.
+    Both raise :class:`mpcwallet.errors.ProtocolViolation` for a message over the size bound.
+    """
+
+    def send(self, data: bytes) -> None: ...
+
+    def receive(self) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class Job:
+    """One party's view of one protocol run."""
+
+    role: Role
+    party_names: tuple[str, str]  # (P1's name, P2's name), identical on both sides
+    session_id: bytes  # identical on both sides, fresh per run
+    transport: Transport
+
+    @property
+    def my_name(self) -> str:
+        return self.party_names[self.role - 1]
+
+    @property
+    def peer_name(self) -> str:
+        return self.party_names[2 - self.role]
+
+    def __repr__(self) -> str:
+        return (
+            f"Job(role={self.role.name}, party_names={self.party_names!r}, "
+            f"session_id={self.session_id.hex()})"
+        )
+
+
+class Engine(Protocol):
+    """Two-party ECDSA over secp256k1.
+
+    Key blobs are opaque, versioned bytes owned by the engine that made them; they are
+    secret and must never be logged. ``sign`` takes a 32-byte digest and returns a DER
+    signature on P1 (already verified against the public key, low-s) and ``None`` on P2.
+    """
+
+    name: ClassVar[str]
+    protocol_version: ClassVar[int]
+
+    def dkg(self, job: Job) -> bytes: ...
+
+    def refresh(self, job: Job, blob: bytes) -> bytes: ...
+
+    def sign(self, job: Job, blob: bytes, digest: bytes) -> bytes | None: ...
+
+    def public_key(self, blob: bytes) -> bytes: ...

@@ -1,0 +1,239 @@
+"""The one error tree of mpcwallet.
+
+Every error a user can meet is a subclass of :class:`MpcError` with a stable string ``code``
+(for ``--json`` output and scripts) and a process ``exit_code``. The CLI maps them to output in
+one place (``mpcwallet.cli.main``). Three kinds, as a caller needs them (DESIGN.md, "Errors"):
+
+* ``transient``: peer unreachable, timeout, RPC hiccup. Retry with backoff.
+* ``permanent``: bad input, wrong passphrase, policy refusal, chain id mismatch. Fix and rerun.
+* ``violation``: a peer sent something that fails a check. Abort, record it, refuse to continue
+  with that peer until an operator acts.
+
+Messages never carry secrets: no share, passphrase, token, session key or protocol payload.
+Exit codes are documented in the README; they are part of the interface and must not change.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+Kind = Literal["transient", "permanent", "violation"]
+
+
+class MpcError(Exception):
+    """Base of every expected error. ``message`` says what went wrong and what to do."""
+
+    code: ClassVar[str] = "error"
+    exit_code: ClassVar[int] = 1
+    kind: ClassVar[Kind] = "permanent"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"code": self.code, "message": self.message, "kind": self.kind}
+        if self.field is not None:
+            out["field"] = self.field
+        return out
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
+
+
+# --- permanent: input and files (exit 2..6) -------------------------------------------------
+
+
+class BadInput(MpcError):
+    """A value given by the user (flag, env var, tx.json field) is not acceptable."""
+
+    code = "bad_input"
+    exit_code = 2
+
+
+class FileFormatError(BadInput):
+    """A file is not in the format we expect (not JSON, missing fields, unknown version)."""
+
+    code = "bad_file"
+
+
+class WeakKdfParams(FileFormatError):
+    """A share or backup asks for KDF parameters below our floor."""
+
+    code = "kdf_params_too_weak"
+
+
+class WrongPassphrase(MpcError):
+    """Decryption failed while the header authenticated; the passphrase is wrong."""
+
+    code = "wrong_passphrase"
+    exit_code = 3
+
+
+class PassphraseRequired(MpcError):
+    """No passphrase could be obtained non-interactively."""
+
+    code = "passphrase_required"
+    exit_code = 3
+
+
+class TamperedFile(MpcError):
+    """The file was modified after it was written (AEAD or structure check failed)."""
+
+    code = "tampered"
+    exit_code = 4
+
+
+class NotFound(MpcError):
+    code = "not_found"
+    exit_code = 5
+
+
+class AlreadyExists(MpcError):
+    """Refusing to overwrite an existing file without --force."""
+
+    code = "already_exists"
+    exit_code = 6
+
+
+# --- permanent: policy and state (exit 7, 8, 11, 12) ----------------------------------------
+
+
+class PolicyRefused(MpcError):
+    code = "policy_refused"
+    exit_code = 7
+
+
+class KeyQuarantined(PolicyRefused):
+    """A protocol violation was seen while signing with this key; signing is refused."""
+
+    code = "key_quarantined"
+
+
+class ChainError(MpcError):
+    """The chain refused or contradicts what we are about to do."""
+
+    code = "chain_error"
+    exit_code = 8
+
+
+class ChainIdMismatch(ChainError):
+    code = "chain_id_mismatch"
+
+
+class NonceTooLow(ChainError):
+    code = "nonce_too_low"
+
+
+class InsufficientFunds(ChainError):
+    code = "insufficient_funds"
+
+
+class Underpriced(ChainError):
+    code = "underpriced"
+
+
+class TxReverted(ChainError):
+    code = "tx_reverted"
+
+
+class EngineUnavailable(MpcError):
+    """The engine a share was made with is not installed here."""
+
+    code = "engine_unavailable"
+    exit_code = 11
+
+
+class EngineMismatch(MpcError):
+    """The two parties (or a share and an engine) do not agree on engine or version."""
+
+    code = "engine_mismatch"
+    exit_code = 11
+
+
+class KeyBlobMismatch(EngineMismatch):
+    """A key blob from another engine, role or format version."""
+
+    code = "key_blob_mismatch"
+
+
+class CosignerError(MpcError):
+    """The co-signer daemon cannot be started, stopped or used as asked."""
+
+    code = "cosigner_error"
+    exit_code = 12
+
+
+class CosignerRunning(CosignerError):
+    code = "cosigner_running"
+
+
+class CosignerNotRunning(CosignerError):
+    code = "cosigner_not_running"
+
+
+class PortInUse(CosignerError):
+    code = "port_in_use"
+
+
+class AuthFailed(MpcError):
+    """The session handshake failed: wrong pairing token or per-key secret."""
+
+    code = "auth_failed"
+    exit_code = 13
+
+
+class Unhealthy(MpcError):
+    """A health check failed; ``field`` names the check."""
+
+    code = "unhealthy"
+    exit_code = 14
+
+
+# --- violation (exit 9) -----------------------------------------------------------------------
+
+
+class ProtocolViolation(MpcError):
+    """A peer sent something that fails a check. Never retried automatically."""
+
+    code = "protocol_violation"
+    exit_code = 9
+    kind = "violation"
+
+
+class SessionViolation(ProtocolViolation):
+    """A frame failed the session MAC, sequence or size check."""
+
+    code = "session_violation"
+
+
+# --- transient (exit 10) ----------------------------------------------------------------------
+
+
+class TransientError(MpcError):
+    code = "transient"
+    exit_code = 10
+    kind = "transient"
+
+
+class PeerUnreachable(TransientError):
+    code = "peer_unreachable"
+
+
+class PeerTimeout(TransientError):
+    code = "timeout"
+
+
+class RpcUnavailable(TransientError):
+    code = "rpc_unavailable"
+
+
+# --- internal (exit 1) ------------------------------------------------------------------------
+
+
+class InternalError(MpcError):
+    """A bug. The message names the exception type only, never its arguments."""
+
+    code = "internal"
+    exit_code = 1
