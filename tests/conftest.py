@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Passphrases used by tests. Tests that scan MPC_HOME for secrets look for these.
+TEST_PASSPHRASE = "correct horse battery staple 1"
+TEST_BACKUP_PASSPHRASE = "backup passphrase: tuba elephant 2"
+TEST_COSIGNER_PASSPHRASE = "cosigner passphrase: quiet lamp 3"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture
+def mpc_home(tmp_path: Path) -> Path:
+    home = tmp_path / "mpc-home"
+    return home
+
+
+@pytest.fixture
+def mpc_env(mpc_home: Path) -> dict[str, str]:
+    """Environment for a subprocess ``mpc``: its own MPC_HOME and non-interactive passphrases."""
+    env = dict(os.environ)
+    for key in list(env):
+        if key.startswith("MPC_"):
+            del env[key]
+    env.update(
+        MPC_HOME=str(mpc_home),
+        MPC_PASSPHRASE=TEST_PASSPHRASE,
+        MPC_BACKUP_PASSPHRASE=TEST_BACKUP_PASSPHRASE,
+        MPC_COSIGNER_PASSPHRASE=TEST_COSIGNER_PASSPHRASE,
+        COLUMNS="200",
+        NO_COLOR="1",
+    )
+    return env
