@@ -71,6 +71,12 @@ class WrongPassphrase(MpcError):
     exit_code = 3
 
 
+class KdfParamsMismatch(WrongPassphrase):
+    """A file was encrypted under other KDF parameters or salt than the unlocked key."""
+
+    code = "kdf_params_mismatch"
+
+
 class PassphraseRequired(MpcError):
     """No passphrase could be obtained non-interactively."""
 
@@ -83,6 +89,12 @@ class TamperedFile(MpcError):
 
     code = "tampered"
     exit_code = 4
+
+
+class InconsistentShare(TamperedFile):
+    """A share decrypts, but its key blob does not match the public key in its header."""
+
+    code = "inconsistent_share"
 
 
 class NotFound(MpcError):
