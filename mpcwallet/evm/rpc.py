@@ -1,0 +1,360 @@
+"""Ethereum JSON-RPC: chain id check, filling nonce/gas/fees, broadcast with retries, receipts.
+
+Plain JSON-RPC over ``urllib`` (stdlib): the handful of calls we make do not need web3's
+~0.7 s import, and owning the HTTP layer lets us classify failures exactly:
+
+* transient (retried with exponential backoff, bounded in total time): connection refused or
+  reset, timeouts, HTTP 5xx and 429;
+* permanent: everything the node answers with a JSON-RPC error. The common ones map to
+  :class:`NonceTooLow`, :class:`InsufficientFunds`, :class:`Underpriced`,
+  :class:`ChainIdMismatch` with what to do; "already known" counts as success.
+
+No terminal I/O: progress goes through the ``on_event`` callback the caller supplies.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mpcwallet.errors import (
+    BadInput,
+    ChainError,
+    ChainIdMismatch,
+    InsufficientFunds,
+    NonceTooLow,
+    PeerTimeout,
+    RpcUnavailable,
+    TxReverted,
+    Underpriced,
+)
+from mpcwallet.evm.address import keccak, to_checksum
+from mpcwallet.evm.txjson import TYPE_1559, UnsignedTx
+
+DEFAULT_RETRY_SECONDS = 30.0
+DEFAULT_REQUEST_TIMEOUT = 10.0
+DEFAULT_PRIORITY_FEE = 1_000_000_000  # 1 gwei, when the node has no eth_maxPriorityFeePerGas
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+
+EventFn = Callable[[str], None]
+
+
+def resolve_rpc_url(flag: str | None) -> str | None:
+    """--rpc-url, else MPC_RPC_URL, else ETH_RPC_URL (empty values count as unset)."""
+    for value in (flag, os.environ.get("MPC_RPC_URL"), os.environ.get("ETH_RPC_URL")):
+        if value:
+            if not value.startswith(("http://", "https://")):
+                raise BadInput(f"rpc-url: {value!r} is not an http(s) URL", field="rpc_url")
+            return value
+    return None
+
+
+def retry_seconds_from_env(flag: float | None = None) -> float:
+    if flag is not None:
+        if flag < 0:
+            raise BadInput("timeout: must not be negative", field="timeout")
+        return flag
+    raw = os.environ.get("MPC_RPC_RETRY_SECONDS")
+    if not raw:
+        return DEFAULT_RETRY_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        raise BadInput(
+            f"MPC_RPC_RETRY_SECONDS: {raw!r} is not a non-negative number of seconds",
+            field="MPC_RPC_RETRY_SECONDS",
+        )
+    return value
+
+
+class _Transient(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class RpcCallError(Exception):
+    """The node answered with a JSON-RPC error object."""
+
+    code: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.message} (code {self.code})"
+
+
+def _redact_url(url: str) -> str:
+    """Scheme, host and port only: RPC URLs often carry an API key in the path or query."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}"
+
+
+class RpcClient:
+    def __init__(
+        self,
+        url: str,
+        *,
+        retry_seconds: float = DEFAULT_RETRY_SECONDS,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        on_event: EventFn | None = None,
+    ) -> None:
+        self.url = url
+        self.display_url = _redact_url(url)
+        self.retry_seconds = retry_seconds
+        self.request_timeout = request_timeout
+        self.on_event = on_event or (lambda _msg: None)
+        self._id = 0
+
+    # -- transport ---------------------------------------------------------------------------
+
+    def _post_once(self, method: str, params: list[Any]) -> Any:
+        self._id += 1
+        body = json.dumps({"jsonrpc": "2.0", "id": self._id, "method": method, "params": params})
+        req = urllib.request.Request(  # noqa: S310 - scheme checked in resolve_rpc_url
+            self.url,
+            data=body.encode(),
+            headers={"Content-Type": "application/json", "User-Agent": "mpcwallet"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=self.request_timeout) as resp:  # noqa: S310
+                payload = resp.read(MAX_RESPONSE_BYTES + 1)
+        except urllib.error.HTTPError as exc:
+            if exc.code == 429 or exc.code >= 500:
+                raise _Transient(f"HTTP {exc.code}") from None
+            raise ChainError(
+                f"the RPC endpoint {self.display_url} answered HTTP {exc.code}; check the URL"
+            ) from None
+        except urllib.error.URLError as exc:
+            reason = exc.reason
+            if isinstance(reason, TimeoutError | socket.timeout):
+                raise _Transient("timeout") from None
+            if isinstance(reason, ConnectionRefusedError):
+                raise _Transient("connection refused") from None
+            if isinstance(reason, OSError):
+                raise _Transient(type(reason).__name__) from None
+            raise _Transient("unreachable") from None
+        except TimeoutError:
+            raise _Transient("timeout") from None
+        except (ConnectionError, http.client.HTTPException) as exc:
+            raise _Transient(type(exc).__name__) from None
+        if len(payload) > MAX_RESPONSE_BYTES:
+            raise ChainError(f"the RPC endpoint {self.display_url} sent an oversized answer")
+        try:
+            obj = json.loads(payload)
+        except ValueError:
+            raise ChainError(
+                f"the RPC endpoint {self.display_url} did not answer JSON-RPC"
+            ) from None
+        if not isinstance(obj, dict):
+            raise ChainError(f"the RPC endpoint {self.display_url} sent a malformed answer")
+        err = obj.get("error")
+        if err is not None:
+            code = err.get("code", 0) if isinstance(err, dict) else 0
+            message = str(err.get("message", "")) if isinstance(err, dict) else str(err)
+            raise RpcCallError(int(code) if isinstance(code, int) else 0, message[:500])
+        return obj.get("result")
+
+    def call(self, method: str, *params: Any) -> Any:
+        """One JSON-RPC call, retried on transient failures within ``retry_seconds``."""
+        deadline = time.monotonic() + self.retry_seconds
+        delay = 0.25
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self._post_once(method, list(params))
+            except _Transient as exc:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    cls = PeerTimeout if exc.reason == "timeout" else RpcUnavailable
+                    raise cls(
+                        f"the RPC endpoint {self.display_url} is unavailable ({exc.reason}) "
+                        f"after {attempt} attempts over {self.retry_seconds:g} s; check that "
+                        "the node is running and reachable, then rerun (raise the bound with "
+                        "--timeout or MPC_RPC_RETRY_SECONDS)"
+                    ) from None
+                wait = min(delay, remaining)
+                self.on_event(
+                    f"rpc: {method} failed ({exc.reason}); retry {attempt} in {wait:.2f} s"
+                )
+                time.sleep(wait)
+                delay = min(delay * 2, 4.0)
+
+    # -- queries -------------------------------------------------------------------------------
+
+    def _quantity(self, method: str, *params: Any) -> int:
+        result = self.call(method, *params)
+        if not isinstance(result, str) or not result.startswith("0x"):
+            raise ChainError(f"{method}: the node answered {result!r}, not a quantity")
+        return int(result, 16)
+
+    def chain_id(self) -> int:
+        return self._quantity("eth_chainId")
+
+    def check_chain_id(self, expected: int) -> None:
+        got = self.chain_id()
+        if got != expected:
+            raise ChainIdMismatch(
+                f"the RPC endpoint {self.display_url} serves chain id {got} but the "
+                f"transaction is for chainId {expected}; use an endpoint for chain {expected} "
+                "or fix chainId in tx.json"
+            )
+
+    def balance(self, address: str) -> int:
+        return self._quantity("eth_getBalance", address, "latest")
+
+    def pending_nonce(self, address: str) -> int:
+        return self._quantity("eth_getTransactionCount", address, "pending")
+
+    def fill(self, tx: UnsignedTx, sender: bytes) -> tuple[UnsignedTx, dict[str, int]]:
+        """Fill nonce, gas and fees that tx.json left out; return the tx and what was filled."""
+        self.check_chain_id(tx.chain_id)
+        sender_hex = to_checksum(sender)
+        filled: dict[str, int] = {}
+        if tx.nonce is None:
+            filled["nonce"] = self.pending_nonce(sender_hex)
+        if tx.type == TYPE_1559:
+            if tx.max_priority_fee_per_gas is None:
+                try:
+                    tip = self._quantity("eth_maxPriorityFeePerGas")
+                except RpcCallError:
+                    tip = DEFAULT_PRIORITY_FEE
+                if tx.max_fee_per_gas is not None:
+                    tip = min(tip, tx.max_fee_per_gas)
+                filled["maxPriorityFeePerGas"] = tip
+            if tx.max_fee_per_gas is None:
+                block = self.call("eth_getBlockByNumber", "latest", False)
+                base = block.get("baseFeePerGas") if isinstance(block, dict) else None
+                if not isinstance(base, str):
+                    raise ChainError(
+                        "the node's latest block has no base fee (pre-London chain); "
+                        'use a legacy transaction: "type": 0 with gasPrice'
+                    )
+                tip = filled.get("maxPriorityFeePerGas", tx.max_priority_fee_per_gas or 0)
+                filled["maxFeePerGas"] = 2 * int(base, 16) + tip
+        elif tx.gas_price is None:
+            filled["gasPrice"] = self._quantity("eth_gasPrice")
+        if tx.gas is None:
+            call: dict[str, Any] = {"from": sender_hex, "value": hex(tx.value)}
+            if tx.to is not None:
+                call["to"] = to_checksum(tx.to)
+            if tx.data:
+                call["data"] = "0x" + tx.data.hex()
+            try:
+                filled["gas"] = self._quantity("eth_estimateGas", call)
+            except RpcCallError as exc:
+                raise classify_send_error(exc, "gas estimation") from None
+        attr = {
+            "nonce": "nonce",
+            "gas": "gas",
+            "maxFeePerGas": "max_fee_per_gas",
+            "maxPriorityFeePerGas": "max_priority_fee_per_gas",
+            "gasPrice": "gas_price",
+        }
+        return tx.with_fields(**{attr[k]: v for k, v in filled.items()}), filled
+
+    # -- broadcast -------------------------------------------------------------------------------
+
+    def send_raw(self, raw: bytes) -> bytes:
+        """Broadcast; returns the tx hash. "already known" is success."""
+        tx_hash = keccak(raw)
+        try:
+            result = self.call("eth_sendRawTransaction", "0x" + raw.hex())
+        except RpcCallError as exc:
+            text = exc.message.lower()
+            if "already known" in text or "known transaction" in text or "alreadyknown" in text:
+                self.on_event("rpc: the node already knows this transaction")
+                return tx_hash
+            err = classify_send_error(exc, "broadcast")
+            if isinstance(err, NonceTooLow) and self.transaction_known(tx_hash):
+                # an earlier attempt of ours got through (e.g. its answer was lost) and mined
+                self.on_event("rpc: this transaction is already on chain")
+                return tx_hash
+            raise err from None
+        if isinstance(result, str) and result.lower() != "0x" + tx_hash.hex():
+            raise ChainError(f"the node returned hash {result}, expected 0x{tx_hash.hex()}")
+        return tx_hash
+
+    def transaction_known(self, tx_hash: bytes) -> bool:
+        try:
+            return self.call("eth_getTransactionByHash", "0x" + tx_hash.hex()) is not None
+        except RpcCallError:
+            return False
+
+    def wait_receipt(
+        self, tx_hash: bytes, *, confirmations: int = 1, timeout: float = 120.0
+    ) -> dict[str, Any]:
+        """Poll until the receipt has ``confirmations`` blocks; TxReverted on status 0."""
+        deadline = time.monotonic() + timeout
+        delay = 0.1
+        hash_hex = "0x" + tx_hash.hex()
+        while True:
+            receipt = self.call("eth_getTransactionReceipt", hash_hex)
+            if isinstance(receipt, dict) and receipt.get("blockNumber"):
+                mined_in = int(receipt["blockNumber"], 16)
+                head = self._quantity("eth_blockNumber")
+                if head - mined_in + 1 >= confirmations:
+                    summary = {
+                        "hash": hash_hex,
+                        "status": int(receipt.get("status", "0x0"), 16),
+                        "block": mined_in,
+                        "gas_used": int(receipt.get("gasUsed", "0x0"), 16),
+                        "effective_gas_price": int(receipt.get("effectiveGasPrice", "0x0"), 16),
+                        "confirmations": head - mined_in + 1,
+                    }
+                    if summary["status"] != 1:
+                        raise TxReverted(
+                            f"transaction {hash_hex} was mined in block {mined_in} but reverted "
+                            f"(gas used {summary['gas_used']}); the fee is spent, the transfer "
+                            "did not happen. Check the call (balance, allowance, recipient)."
+                        )
+                    return summary
+            if time.monotonic() >= deadline:
+                raise PeerTimeout(
+                    f"transaction {hash_hex} has no receipt with {confirmations} confirmation(s) "
+                    f"after {timeout:g} s; it may still be mined: rerun `mpc broadcast` with the "
+                    "same input (already-known transactions are fine) or check an explorer"
+                )
+            time.sleep(delay)
+            delay = min(delay * 1.5, 2.0)
+
+
+def classify_send_error(exc: RpcCallError, what: str) -> ChainError:
+    """Map a node's refusal to one of our permanent errors, with what to do."""
+    text = exc.message.lower()
+    node = f"(node said: {exc.message})"
+    if "nonce too low" in text or "nonce is too low" in text or "noncetoolow" in text:
+        return NonceTooLow(
+            f"{what} refused: nonce too low, this nonce was already used {node}. Remove "
+            "'nonce' from tx.json (or set the account's next nonce) and sign again."
+        )
+    if "insufficient funds" in text or "insufficientfunds" in text or "lack of funds" in text:
+        return InsufficientFunds(
+            f"{what} refused: insufficient funds for value + gas * max fee {node}. Fund the "
+            "wallet address (`mpc address`) or lower value/fees."
+        )
+    if "underpriced" in text or "fee cap" in text or "less than block base fee" in text:
+        return Underpriced(
+            f"{what} refused: fee too low {node}. Raise maxFeePerGas/maxPriorityFeePerGas "
+            "(or gasPrice), or leave them out to have them filled from the node, and sign again."
+        )
+    if "chain id" in text or "chainid" in text or "chain_id" in text:
+        return ChainIdMismatch(
+            f"{what} refused: wrong chain id {node}. Use an RPC endpoint of the chain the "
+            "transaction was signed for."
+        )
+    return ChainError(f"{what} refused by the node {node}")
