@@ -1,0 +1,107 @@
+"""Getting a passphrase: from a file, an environment variable or a hidden prompt; never argv.
+
+Order: ``--passphrase-file`` (one trailing newline stripped) > the purpose's environment
+variable > a hidden prompt (with confirmation when creating) if stdin is a terminal >
+:class:`PassphraseRequired` naming the variable and the flag. An empty passphrase is refused.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from pathlib import Path
+from typing import Literal
+
+from mpcwallet.errors import BadInput, NotFound, PassphraseRequired
+
+__all__ = ["ENV_VARS", "FILE_FLAGS", "Purpose", "get_passphrase", "read_passphrase_file"]
+
+Purpose = Literal["share", "backup", "cosigner"]
+
+ENV_VARS: dict[str, str] = {
+    "share": "MPC_PASSPHRASE",
+    "backup": "MPC_BACKUP_PASSPHRASE",
+    "cosigner": "MPC_COSIGNER_PASSPHRASE",
+}
+FILE_FLAGS: dict[str, str] = {
+    "share": "--passphrase-file",
+    "backup": "--backup-passphrase-file",
+    "cosigner": "--passphrase-file",
+}
+_LABELS: dict[str, str] = {"share": "share", "backup": "backup", "cosigner": "co-signer"}
+MAX_PASSPHRASE_FILE_BYTES = 64 * 1024
+
+
+def read_passphrase_file(path: Path, *, flag: str = "--passphrase-file") -> str:
+    """The passphrase in ``path`` (UTF-8), without one trailing newline."""
+    field = flag.lstrip("-").replace("-", "_")
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_PASSPHRASE_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise NotFound(f"{flag}: {path} does not exist", field=field) from None
+    except OSError as exc:
+        raise BadInput(
+            f"{flag}: cannot read {path}: {exc.strerror or type(exc).__name__}", field=field
+        ) from None
+    if len(raw) > MAX_PASSPHRASE_FILE_BYTES:
+        raise BadInput(f"{flag}: {path} is too large for a passphrase file", field=field)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadInput(f"{flag}: {path} is not UTF-8 text", field=field) from None
+    if text.endswith("\r\n"):
+        text = text[:-2]
+    elif text.endswith("\n"):
+        text = text[:-1]
+    if not text:
+        raise BadInput(f"{flag}: {path} holds an empty passphrase", field=field)
+    return text
+
+
+def _prompt(label: str, confirm: bool) -> str:
+    try:
+        first = getpass.getpass(f"{label.capitalize()} passphrase: ")
+        if not first:
+            raise BadInput(f"the {label} passphrase is empty; choose a non-empty one")
+        if confirm:
+            again = getpass.getpass(f"Repeat the {label} passphrase: ")
+            if again != first:
+                raise BadInput(f"the two {label} passphrases differ; nothing was written")
+    except EOFError:
+        raise PassphraseRequired(f"no {label} passphrase was entered") from None
+    return first
+
+
+def get_passphrase(
+    purpose: Purpose,
+    *,
+    passphrase_file: Path | None,
+    confirm: bool,
+    flag: str | None = None,
+) -> str:
+    """A passphrase for ``purpose`` ("share", "backup" or "cosigner").
+
+    ``flag`` names the command's passphrase-file option in messages (default per purpose).
+    ``confirm`` asks twice when prompting (use it when the passphrase protects a new file).
+    """
+    env_var = ENV_VARS[purpose]
+    label = _LABELS[purpose]
+    flag = flag or FILE_FLAGS[purpose]
+    if passphrase_file is not None:
+        return read_passphrase_file(passphrase_file, flag=flag)
+    if env_var in os.environ:
+        value = os.environ[env_var]
+        if not value:
+            raise BadInput(
+                f"{env_var} is set but empty; unset it or set a passphrase", field=env_var
+            )
+        return value
+    if sys.stdin is not None and sys.stdin.isatty():
+        return _prompt(label, confirm)
+    raise PassphraseRequired(
+        f"no {label} passphrase: set {env_var} or pass {flag} FILE "
+        "(or run in a terminal to be prompted)",
+        field=env_var,
+    )
