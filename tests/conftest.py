@@ -37,3 +37,12 @@ def mpc_env(mpc_home: Path) -> dict[str, str]:
         NO_COLOR="1",
     )
     return env
+
+
+@pytest.fixture
+def anvil():  # type: ignore[no-untyped-def]
+    """A fresh anvil node (chain id 11155111) on a free loopback port; fails in CI if missing."""
+    from support.anvil import running_anvil
+
+    with running_anvil() as node:
+        yield node
