@@ -13,7 +13,7 @@ import typer
 from mpcwallet import __version__
 
 # Order here is the order in `mpc --help`.
-COMMAND_MODULES: tuple[str, ...] = ("backup",)
+COMMAND_MODULES: tuple[str, ...] = ("sign", "broadcast", "tx", "key", "backup")
 
 
 def _version(value: bool) -> None:

@@ -30,7 +30,7 @@ SEPOLIA = 11155111
 DEV_KEY_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 DEV_ADDR_0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 DEV_KEY_1 = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
-DEV_ADDR_1 = "0x70997970C51812dc3a010C7d01b50e0d17dc79C8"
+DEV_ADDR_1 = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 
 INSTALL_HINT = (
     "anvil is required: run `npm install --prefix .tools @foundry-rs/anvil@1.7.1` in the repo "

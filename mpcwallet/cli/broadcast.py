@@ -1,0 +1,202 @@
+"""`mpc broadcast` (a signed raw tx to a node) and `mpc send` (sign + broadcast in one step)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mpcwallet.cli.sign import SHARE_HELP, TIMEOUT_HELP
+from mpcwallet.errors import BadInput, FileFormatError
+
+
+def read_raw(raw: str | None, sig: Path | None) -> bytes:
+    """The raw signed transaction from --raw HEX, --raw @file or --sig sig.json."""
+    if (raw is None) == (sig is None):
+        raise BadInput("give exactly one of --raw HEX|@file and --sig sig.json", field="raw")
+    if sig is not None:
+        from mpcwallet.storage.files import read_share_file
+
+        data = read_share_file(sig, what="signature file")
+        try:
+            obj = json.loads(data)
+        except ValueError:
+            raise FileFormatError(f"{sig}: not valid JSON", field="sig") from None
+        if not isinstance(obj, dict) or not isinstance(obj.get("raw_tx"), str):
+            raise FileFormatError(
+                f"{sig}: no raw_tx field; pass the file `mpc sign --out` wrote", field="sig"
+            )
+        text, where = obj["raw_tx"], f"{sig}: raw_tx"
+    else:
+        assert raw is not None
+        if raw.startswith("@"):
+            from mpcwallet.storage.files import read_share_file
+
+            source = Path(raw[1:])
+            text = read_share_file(source, what="raw transaction file").decode(
+                "ascii", errors="replace"
+            )
+            where = f"{source}"
+        else:
+            text, where = raw, "--raw"
+    text = text.strip()
+    if text[:2] in ("0x", "0X"):
+        text = text[2:]
+    try:
+        data = bytes.fromhex(text)
+    except ValueError:
+        raise BadInput(f"{where}: not a hex string", field="raw") from None
+    if not data:
+        raise BadInput(f"{where}: empty", field="raw")
+    return data
+
+
+def broadcast_raw(
+    raw: bytes,
+    *,
+    rpc_url: str | None,
+    wait: bool,
+    confirmations: int,
+    retry_seconds: float | None,
+    receipt_timeout: float,
+) -> dict[str, Any]:
+    from mpcwallet.cli.output import out
+    from mpcwallet.cli.sign import rpc_client
+    from mpcwallet.evm.address import to_checksum
+    from mpcwallet.evm.rpc import resolve_rpc_url
+    from mpcwallet.evm.signature import raw_sender
+
+    tx, sender = raw_sender(raw)  # refuses anything that is not a decodable, recoverable tx
+    url = resolve_rpc_url(rpc_url)
+    if url is None:
+        raise BadInput(
+            "no RPC endpoint: pass --rpc-url or set MPC_RPC_URL (or ETH_RPC_URL)", field="rpc_url"
+        )
+    if confirmations < 1:
+        raise BadInput("confirmations: must be at least 1", field="confirmations")
+    client = rpc_client(url, retry_seconds)
+    client.check_chain_id(tx.chain_id)
+    tx_hash = client.send_raw(raw)
+    data: dict[str, Any] = {
+        "hash": "0x" + tx_hash.hex(),
+        "from": sender,
+        "to": to_checksum(tx.to) if tx.to is not None else None,
+        "value": tx.value,
+        "chain_id": tx.chain_id,
+        "nonce": tx.nonce,
+    }
+    if wait:
+        out().info(f"sent 0x{tx_hash.hex()}; waiting for {confirmations} confirmation(s)")
+        receipt = client.wait_receipt(tx_hash, confirmations=confirmations, timeout=receipt_timeout)
+        data["receipt"] = receipt
+    return data
+
+
+def human_broadcast(data: dict[str, Any]) -> str:
+    lines = [f"tx hash: {data['hash']}"]
+    receipt = data.get("receipt")
+    if receipt:
+        lines.append(
+            f"mined: status {receipt['status']} in block {receipt['block']}, "
+            f"gas used {receipt['gas_used']}, {receipt['confirmations']} confirmation(s)"
+        )
+    return "\n".join(lines)
+
+
+RPC_HELP = "JSON-RPC endpoint (else MPC_RPC_URL, else ETH_RPC_URL)."
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("broadcast")
+    def broadcast(
+        raw: Annotated[
+            str | None, typer.Option("--raw", help="Signed raw tx as hex, or @file.")
+        ] = None,
+        sig: Annotated[
+            Path | None, typer.Option("--sig", help="sig.json written by `mpc sign`.")
+        ] = None,
+        wait: Annotated[bool, typer.Option("--wait", help="Wait for the receipt.")] = False,
+        confirmations: Annotated[
+            int, typer.Option("--confirmations", help="Blocks to wait for.")
+        ] = 1,
+        rpc_url: Annotated[str | None, typer.Option("--rpc-url", help=RPC_HELP)] = None,
+        timeout: Annotated[float | None, typer.Option("--timeout", help=TIMEOUT_HELP)] = None,
+        receipt_timeout: Annotated[
+            float,
+            typer.Option("--receipt-timeout", help="Seconds to wait for the receipt with --wait."),
+        ] = 300.0,
+    ) -> None:
+        """Send a signed transaction to the node; with --wait print its receipt."""
+        from mpcwallet.cli.output import out
+
+        data = broadcast_raw(
+            read_raw(raw, sig),
+            rpc_url=rpc_url,
+            wait=wait,
+            confirmations=confirmations,
+            retry_seconds=timeout,
+            receipt_timeout=receipt_timeout,
+        )
+        out().success(data, human_broadcast(data))
+
+    @app.command("send")
+    def send(
+        tx: Annotated[Path, typer.Option("--tx", help="Unsigned transaction (tx.json).")],
+        share: Annotated[Path | None, typer.Option("--share", help=SHARE_HELP)] = None,
+        out_file: Annotated[
+            Path | None,
+            typer.Option("--out", help="Also write the signature and raw tx here (sig.json)."),
+        ] = None,
+        rpc_url: Annotated[str | None, typer.Option("--rpc-url", help=RPC_HELP)] = None,
+        wait: Annotated[
+            bool, typer.Option("--wait/--no-wait", help="Wait for the receipt.")
+        ] = True,
+        confirmations: Annotated[
+            int, typer.Option("--confirmations", help="Blocks to wait for.")
+        ] = 1,
+        force: Annotated[
+            bool, typer.Option("--force", help="Overwrite --out if it exists.")
+        ] = False,
+        passphrase_file: Annotated[
+            Path | None,
+            typer.Option("--passphrase-file", help="Read the share passphrase from this file."),
+        ] = None,
+        timeout: Annotated[float | None, typer.Option("--timeout", help=TIMEOUT_HELP)] = None,
+        receipt_timeout: Annotated[
+            float, typer.Option("--receipt-timeout", help="Seconds to wait for the receipt.")
+        ] = 300.0,
+    ) -> None:
+        """Sign with the co-signer and broadcast in one step (needs an RPC endpoint)."""
+        from mpcwallet.cli.output import out
+        from mpcwallet.cli.sign import sign_transaction
+        from mpcwallet.evm.rpc import resolve_rpc_url
+
+        if resolve_rpc_url(rpc_url) is None:
+            raise BadInput(
+                "mpc send needs an RPC endpoint: pass --rpc-url or set MPC_RPC_URL "
+                "(or use `mpc sign` offline and `mpc broadcast` later)",
+                field="rpc_url",
+            )
+        _, signed = sign_transaction(
+            tx_file=tx,
+            share=share,
+            out_file=out_file,
+            rpc_url=rpc_url,
+            force=force,
+            passphrase_file=passphrase_file,
+            retry_seconds=timeout,
+        )
+        out().info(f"signed 0x{signed.tx_hash.hex()} by {signed.sender}; broadcasting")
+        data = broadcast_raw(
+            signed.raw,
+            rpc_url=rpc_url,
+            wait=wait,
+            confirmations=confirmations,
+            retry_seconds=timeout,
+            receipt_timeout=receipt_timeout,
+        )
+        data["signing_hash"] = "0x" + signed.signing_hash.hex()
+        data["raw_tx"] = "0x" + signed.raw.hex()
+        out().success(data, human_broadcast(data))

@@ -1,0 +1,192 @@
+"""`mpc sign --tx tx.json`: a two-party signature over an EVM transaction.
+
+tx.json -> (fill nonce/gas/fees from RPC when an endpoint is given) -> client share -> two-party
+signing with the co-signer (which recomputes the digest from the transaction itself) -> low-s,
+recovery id, raw tx, decode-and-recover check -> sig.json (atomic) and stdout.
+
+Kept light: without an RPC endpoint this path imports neither web3 nor eth-account.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from mpcwallet.errors import BadInput, ProtocolViolation
+
+if TYPE_CHECKING:
+    from mpcwallet.evm.rpc import RpcClient
+    from mpcwallet.evm.signature import SignedTx
+    from mpcwallet.evm.txjson import UnsignedTx
+
+
+SHARE_HELP = "Client share file (default MPC_HOME/shares/default.enc)."
+RPC_HELP = "JSON-RPC endpoint (else MPC_RPC_URL, else ETH_RPC_URL); fills nonce, gas and fees."
+TIMEOUT_HELP = "Bound in seconds on RPC retries (else MPC_RPC_RETRY_SECONDS, default 30)."
+
+
+def share_path(share: Path | None) -> Path:
+    from mpcwallet.config import default_share_path
+
+    return share if share is not None else default_share_path()
+
+
+def _public_key(header: dict[str, Any], path: Path) -> bytes:
+    value = header.get("public_key")
+    try:
+        key = bytes.fromhex(value) if isinstance(value, str) else b""
+    except ValueError:
+        key = b""
+    if len(key) not in (33, 65):
+        raise BadInput(f"{path}: the share header has no valid public_key", field="share")
+    return key
+
+
+def prepare_tx(
+    tx_file: Path, rpc_url: str | None, sender: bytes, retry_seconds: float | None
+) -> UnsignedTx:
+    """Load tx.json and complete it from the RPC endpoint (shown on stderr), or refuse."""
+    from mpcwallet.cli.output import out
+    from mpcwallet.evm.rpc import resolve_rpc_url
+    from mpcwallet.evm.txjson import load_tx, missing_fields
+
+    tx = load_tx(tx_file)
+    url = resolve_rpc_url(rpc_url)
+    if url is None:
+        missing = missing_fields(tx)
+        if missing:
+            raise BadInput(
+                f"{tx_file}: missing {', '.join(missing)}; set them in tx.json, or give an RPC "
+                "endpoint (--rpc-url, MPC_RPC_URL or ETH_RPC_URL) to fill them",
+                field=missing[0],
+            )
+        return tx
+    client = rpc_client(url, retry_seconds)
+    tx, filled = client.fill(tx, sender)
+    for name, value in filled.items():
+        out().info(f"filled from {client.display_url}: {name} = {value}")
+    return tx
+
+
+def rpc_client(url: str, retry_seconds: float | None) -> RpcClient:
+    from mpcwallet.cli.output import out
+    from mpcwallet.evm.rpc import RpcClient, retry_seconds_from_env
+
+    return RpcClient(url, retry_seconds=retry_seconds_from_env(retry_seconds), on_event=out().info)
+
+
+def sign_transaction(
+    *,
+    tx_file: Path,
+    share: Path | None,
+    out_file: Path | None,
+    rpc_url: str | None,
+    force: bool,
+    passphrase_file: Path | None,
+    retry_seconds: float | None = None,
+) -> tuple[UnsignedTx, SignedTx]:
+    """Everything `mpc sign` does except printing; `mpc send` reuses it."""
+    from mpcwallet.cli.key import ensure_not_quarantined, record_quarantine
+    from mpcwallet.cli.passphrase import get_passphrase
+    from mpcwallet.evm.address import parse_address
+    from mpcwallet.evm.signature import assemble
+    from mpcwallet.evm.txjson import signing_digest
+    from mpcwallet.storage.store import load_header, load_share
+
+    path = share_path(share)
+    ensure_not_quarantined(path)
+    header = load_header(path)
+    public_key = _public_key(header, path)
+    sender = parse_address(header.get("address"), "address")
+    if out_file is not None and not force and (out_file.exists() or out_file.is_symlink()):
+        raise BadInput(f"{out_file} already exists; pass --force to overwrite it", field="out")
+
+    tx = prepare_tx(tx_file, rpc_url, sender, retry_seconds)
+    digest = signing_digest(tx)
+    passphrase = get_passphrase("share", passphrase_file=passphrase_file, confirm=False)
+    header, body = load_share(path, passphrase)
+    del passphrase
+
+    from mpcwallet.session.client import run_sign
+
+    key_id = header.get("key_id") if isinstance(header.get("key_id"), str) else None
+    try:
+        der = run_sign(
+            _endpoint(), share_header=header, body=body, tx_json=tx.to_json(), digest=digest
+        )
+        signed = assemble(tx, der, public_key)
+    except ProtocolViolation as err:
+        session_id = getattr(err, "session_id", None)
+        qpath = record_quarantine(
+            path, err, key_id=key_id, session_id=session_id if isinstance(session_id, str) else None
+        )
+        raise ProtocolViolation(
+            f"{err.message}. The key is now quarantined ({qpath}); nothing was signed or "
+            "written. See `mpc key status`."
+        ) from None
+
+    if out_file is not None:
+        from mpcwallet.storage.files import write_atomic
+
+        data = (json.dumps(signed.to_json(), indent=2) + "\n").encode()
+        write_atomic(out_file, data, force=force)
+    return tx, signed
+
+
+def _endpoint() -> str:
+    """The co-signer endpoint: MPC_COSIGNER_URL, else the running daemon's state file."""
+    from mpcwallet.session.client import resolve_endpoint
+
+    return resolve_endpoint()
+
+
+def human_signed(signed: SignedTx, out_file: Path | None) -> str:
+    lines = [
+        f"[bold]signed[/bold] by {signed.sender}",
+        f"tx hash:      0x{signed.tx_hash.hex()}",
+        f"signing hash: 0x{signed.signing_hash.hex()}",
+        f"raw tx:       0x{signed.raw.hex()}",
+    ]
+    if out_file is not None:
+        lines.append(f"written to {out_file}; broadcast with: mpc broadcast --sig {out_file}")
+    return "\n".join(lines)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("sign")
+    def sign(
+        tx: Annotated[Path, typer.Option("--tx", help="Unsigned transaction (tx.json).")],
+        share: Annotated[Path | None, typer.Option("--share", help=SHARE_HELP)] = None,
+        out_file: Annotated[
+            Path | None,
+            typer.Option("--out", help="Write the signature and raw tx here (sig.json)."),
+        ] = None,
+        rpc_url: Annotated[str | None, typer.Option("--rpc-url", help=RPC_HELP)] = None,
+        force: Annotated[
+            bool, typer.Option("--force", help="Overwrite --out if it exists.")
+        ] = False,
+        passphrase_file: Annotated[
+            Path | None,
+            typer.Option("--passphrase-file", help="Read the share passphrase from this file."),
+        ] = None,
+        timeout: Annotated[float | None, typer.Option("--timeout", help=TIMEOUT_HELP)] = None,
+    ) -> None:
+        """Sign a transaction with the co-signer; prints {from, hash, r, s, v, raw_tx}."""
+        from mpcwallet.cli.output import out
+
+        _, signed = sign_transaction(
+            tx_file=tx,
+            share=share,
+            out_file=out_file,
+            rpc_url=rpc_url,
+            force=force,
+            passphrase_file=passphrase_file,
+            retry_seconds=timeout,
+        )
+        data = signed.to_json()
+        if out_file is not None:
+            data["out"] = str(out_file)
+        out().success(data, human_signed(signed, out_file))

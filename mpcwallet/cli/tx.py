@@ -1,0 +1,77 @@
+"""`mpc tx erc20-transfer`: prepare a tx.json that calls transfer(address,uint256) on a token."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    tx_app = typer.Typer(name="tx", help="Prepare unsigned transactions (tx.json).")
+    app.add_typer(tx_app)
+
+    @tx_app.command("erc20-transfer")
+    def erc20_transfer(
+        token: Annotated[str, typer.Option("--token", help="Token contract address.")],
+        to: Annotated[str, typer.Option("--to", help="Recipient address.")],
+        amount: Annotated[str, typer.Option("--amount", help="Amount in token units, e.g. 1.5.")],
+        out_file: Annotated[Path, typer.Option("--out", help="Where to write tx.json.")],
+        decimals: Annotated[int, typer.Option("--decimals", help="The token's decimals().")] = 18,
+        chain_id: Annotated[
+            int, typer.Option("--chain-id", help="Chain id (default 11155111, Sepolia).")
+        ] = 11155111,
+        nonce: Annotated[
+            int | None, typer.Option("--nonce", help="Else filled at signing.")
+        ] = None,
+        gas: Annotated[int | None, typer.Option("--gas", help="Else estimated at signing.")] = None,
+        max_fee: Annotated[int | None, typer.Option("--max-fee-per-gas", help="wei")] = None,
+        priority_fee: Annotated[
+            int | None, typer.Option("--max-priority-fee-per-gas", help="wei")
+        ] = None,
+        force: Annotated[
+            bool, typer.Option("--force", help="Overwrite --out if it exists.")
+        ] = False,
+    ) -> None:
+        """Write a tx.json for an ERC-20 transfer (sign it with `mpc sign --tx`)."""
+        from mpcwallet.cli.output import out
+        from mpcwallet.evm.address import parse_address, to_checksum
+        from mpcwallet.evm.erc20 import parse_amount, transfer_calldata
+        from mpcwallet.evm.txjson import parse_tx
+        from mpcwallet.storage.files import write_atomic
+
+        token_addr = parse_address(token, "token")
+        to_addr = parse_address(to, "to")
+        units = parse_amount(amount, decimals)
+        obj: dict[str, Any] = {
+            "type": 2,
+            "chainId": chain_id,
+            "to": to_checksum(token_addr),
+            "value": 0,
+            "data": "0x" + transfer_calldata(to_addr, units).hex(),
+        }
+        for name, value in (
+            ("nonce", nonce),
+            ("gas", gas),
+            ("maxFeePerGas", max_fee),
+            ("maxPriorityFeePerGas", priority_fee),
+        ):
+            if value is not None:
+                obj[name] = value
+        tx = parse_tx(obj)  # the same validation `mpc sign` applies
+        text = json.dumps(tx.to_json(), indent=2) + "\n"
+        write_atomic(out_file, text.encode(), force=force)
+        out().success(
+            {
+                "out": str(out_file),
+                "token": to_checksum(token_addr),
+                "to": to_checksum(to_addr),
+                "amount_units": str(units),
+                "tx": tx.to_json(),
+            },
+            f"wrote {out_file}: transfer {amount} (= {units} base units) of token "
+            f"{to_checksum(token_addr)} to {to_checksum(to_addr)}\n"
+            f"sign it with: mpc sign --tx {out_file}",
+        )
