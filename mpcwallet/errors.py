@@ -170,6 +170,12 @@ class KeyBlobMismatch(EngineMismatch):
     code = "key_blob_mismatch"
 
 
+class KeyVersionMismatch(KeyBlobMismatch):
+    """The two parties hold shares of different key generations (e.g. one side refreshed)."""
+
+    code = "key_version_mismatch"
+
+
 class CosignerError(MpcError):
     """The co-signer daemon cannot be started, stopped or used as asked."""
 
@@ -218,6 +224,24 @@ class SessionViolation(ProtocolViolation):
     """A frame failed the session MAC, sequence or size check."""
 
     code = "session_violation"
+
+
+class MalformedMessage(ProtocolViolation):
+    """A protocol message is truncated, oversized, has trailing bytes or an out-of-range value."""
+
+    code = "malformed_message"
+
+
+class InvalidProof(ProtocolViolation):
+    """A zero-knowledge proof, commitment opening or key check from the peer failed."""
+
+    code = "invalid_proof"
+
+
+class SignatureVerificationFailed(ProtocolViolation):
+    """The jointly computed signature does not verify; it is not released (quarantine the key)."""
+
+    code = "signature_invalid"
 
 
 # --- transient (exit 10) ----------------------------------------------------------------------

@@ -97,20 +97,30 @@ def run_two_party(
     """Run ``p1`` and ``p2`` in two threads over an in-memory channel.
 
     If either side raises, its channel is closed so the other side does not wait for the
-    timeout, and the first error (P1's if both failed) is re-raised.
+    timeout, and the error that happened first is re-raised (the root cause: the other side
+    then only sees :class:`PeerUnreachable`).
     """
     job1, job2 = make_jobs(timeout, session_id=session_id)
+    return run_jobs(p1, p2, job1, job2)
+
+
+def run_jobs(
+    p1: Callable[[Job], T1], p2: Callable[[Job], T2], job1: Job, job2: Job
+) -> tuple[T1, T2]:
+    """:func:`run_two_party` over given jobs (e.g. to read the transports' byte counters)."""
     results: dict[int, object] = {}
-    errors: dict[int, BaseException] = {}
+    errors: list[BaseException] = []
+    lock = threading.Lock()
 
     def runner(idx: int, fn: Callable[[Job], object], job: Job) -> None:
         try:
             results[idx] = fn(job)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-            errors[idx] = exc
+            with lock:
+                errors.append(exc)
             transport = job.transport
-            assert isinstance(transport, MemoryTransport)
-            transport.close()
+            if isinstance(transport, MemoryTransport):
+                transport.close()
 
     threads = [
         threading.Thread(target=runner, args=(1, p1, job1), name="mpc-P1", daemon=True),
@@ -120,7 +130,6 @@ def run_two_party(
         t.start()
     for t in threads:
         t.join()
-    for idx in (1, 2):
-        if idx in errors:
-            raise errors[idx]
+    if errors:
+        raise errors[0]
     return results[1], results[2]  # type: ignore[return-value]
