@@ -13,7 +13,17 @@ import typer
 from mpcwallet import __version__
 
 # Order here is the order in `mpc --help`.
-COMMAND_MODULES: tuple[str, ...] = ("sign", "broadcast", "tx", "key", "backup")
+COMMAND_MODULES: tuple[str, ...] = (
+    "keygen",
+    "address",
+    "sign",
+    "broadcast",
+    "health",
+    "cosigner",
+    "tx",
+    "key",
+    "backup",
+)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,70 @@
+"""`mpc health`: is the co-signer up, authenticated and on our engine; does it hold our key.
+
+Without --share: /healthz answers, a pairing-token session succeeds, engines match.
+With --share: also the co-signer holds that key (asked over the pairing session: no
+passphrase needed). With --verify-key-secret it also opens a session authenticated with the
+key's own secret, which needs the share passphrase.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("health")
+    def health(
+        share: Annotated[Path | None, typer.Option("--share", help="Also check this key.")] = None,
+        verify_key_secret: Annotated[
+            bool,
+            typer.Option(
+                "--verify-key-secret",
+                help="With --share: authenticate with the key's secret (asks the passphrase).",
+            ),
+        ] = False,
+        passphrase_file: Annotated[
+            Path | None,
+            typer.Option(
+                "--passphrase-file", help="Share passphrase file (for --verify-key-secret)."
+            ),
+        ] = None,
+    ) -> None:
+        """Check the co-signer: healthz, authenticated handshake, engine, and (--share) key."""
+        from mpcwallet.cli.output import out
+        from mpcwallet.errors import BadInput
+        from mpcwallet.session.client import health as check
+        from mpcwallet.session.client import resolve_endpoint
+
+        key_id = None
+        engine = None
+        secret = None
+        if share is not None:
+            from mpcwallet.cli.address import share_summary
+
+            summary = share_summary(share)
+            key_id = str(summary["key_id"])
+            engine = str(summary["engine"])
+            if verify_key_secret:
+                from mpcwallet.cli.passphrase import get_passphrase
+                from mpcwallet.storage.store import load_share
+
+                passphrase = get_passphrase("share", passphrase_file=passphrase_file, confirm=False)
+                _, body = load_share(share, passphrase)
+                del passphrase
+                secret = body.auth_secret
+        elif verify_key_secret:
+            raise BadInput("--verify-key-secret needs --share", field="share")
+        else:
+            from mpcwallet.engine import default_engine_name
+
+            engine = default_engine_name()
+        result = check(resolve_endpoint(), key_id=key_id, auth_secret=secret, engine_name=engine)
+        checks = ", ".join(f"{k} ok" for k in result["checks"])
+        out().success(
+            result,
+            f"co-signer healthy at {result['endpoint']} (engine {result['engine']}, "
+            f"{result['keys']} keys): {checks}",
+        )

@@ -1,0 +1,136 @@
+"""The aiohttp application: ``GET /healthz`` and the session endpoint ``GET /v1/session``.
+
+``create_app(config, kek=...)`` builds everything from a config and the unlocked KEK, so tests
+can run it in-process or as a real subprocess (:mod:`mpcwallet.cosigner.daemon`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import AsyncIterator
+
+from aiohttp import WSCloseCode, web
+
+from mpcwallet import __version__
+from mpcwallet.cosigner import logs
+from mpcwallet.cosigner.config import CosignerConfig
+from mpcwallet.cosigner.keystore import KeyStore
+from mpcwallet.cosigner.service import Service
+from mpcwallet.cosigner.token import ensure_token, read_token
+from mpcwallet.engine import get_engine
+from mpcwallet.errors import MpcError
+from mpcwallet.session import wire
+from mpcwallet.session.channel import Channel
+from mpcwallet.session.handshake import server_handshake
+from mpcwallet.storage.envelope import DerivedKey
+
+CONFIG = web.AppKey("config", CosignerConfig)
+SERVICE = web.AppKey("service", Service)
+SESSIONS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("sessions")
+STARTED_AT = web.AppKey("started_at", float)
+
+SESSION_PATH = "/v1/session"
+
+
+def create_app(config: CosignerConfig, *, kek: DerivedKey) -> web.Application:
+    paths = config.paths
+    paths.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ensure_token(paths.token_file)
+    engine = get_engine(config.engine_name)
+    app = web.Application()
+    app[CONFIG] = config
+    app[SERVICE] = Service(engine, KeyStore(paths, kek), read_token(paths.token_file))
+    sessions: set[web.WebSocketResponse] = set()
+    app[SESSIONS] = sessions
+    app[STARTED_AT] = time.monotonic()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get(SESSION_PATH, session_endpoint)
+    app.cleanup_ctx.append(_keystore_housekeeping)
+    app.on_shutdown.append(_going_away)
+    return app
+
+
+async def _keystore_housekeeping(app: web.Application) -> AsyncIterator[None]:
+    """At start, remove pending shares left by a killed keygen (they were never committed)."""
+    removed = app[SERVICE].keystore.cleanup_pending()
+    if removed:
+        logs.log("pending_removed", "removed uncommitted keygen shares", removed=len(removed))
+    yield
+
+
+async def _going_away(app: web.Application) -> None:
+    """Graceful stop: every open session gets a going-away close (1001)."""
+    sessions = app[SESSIONS]
+    for ws in tuple(sessions):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"co-signer shutting down")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    app = request.app
+    service = app[SERVICE]
+    shares = app[CONFIG].paths.shares_dir
+    if not (shares.is_dir() and os.access(shares, os.W_OK)):
+        return web.json_response(
+            {"status": "fail", "check": "shares_dir", "message": f"{shares} is not writable"},
+            status=503,
+        )
+    if not app[CONFIG].paths.token_file.exists():
+        return web.json_response(
+            {"status": "fail", "check": "token", "message": "the pairing token is missing"},
+            status=503,
+        )
+    return web.json_response(
+        {
+            "status": "ok",
+            "engine": service.engine.name,
+            "version": __version__,
+            "protocol": wire.PROTOCOL_VERSION,
+            "uptime_s": round(time.monotonic() - app[STARTED_AT], 3),
+            "keys": service.keystore.count(),
+            "pid": os.getpid(),
+        }
+    )
+
+
+async def session_endpoint(request: web.Request) -> web.StreamResponse:
+    # A browser page can open a WebSocket to localhost; browsers always send Origin, our
+    # client never does. Refuse before the upgrade.
+    if "Origin" in request.headers:
+        logs.log("origin_refused", "refused a request with an Origin header", level=logging.WARNING)
+        return web.json_response(
+            {"error": {"code": "origin_refused", "message": "browser origins are refused"}},
+            status=403,
+        )
+    app = request.app
+    config = app[CONFIG]
+    service = app[SERVICE]
+    ws = web.WebSocketResponse(max_msg_size=wire.WS_MAX_MSG_SIZE, autoping=True)
+    await ws.prepare(request)
+    app[SESSIONS].add(ws)
+    channel: Channel | None = None
+    try:
+        try:
+            channel, hello = await server_handshake(
+                ws,
+                engine=service.engine.name,
+                resolve_secret=service.resolve_secret,
+                round_timeout=config.round_timeout,
+            )
+        except MpcError as exc:
+            logs.log(
+                "handshake_failed",
+                f"handshake failed: {exc.code}",
+                level=logging.WARNING,
+                code=exc.code,
+            )
+            return ws
+        await service.serve(channel, hello)
+    finally:
+        app[SESSIONS].discard(ws)
+        if channel is not None:
+            await channel.aclose()
+        elif not ws.closed:
+            await ws.close()
+    return ws

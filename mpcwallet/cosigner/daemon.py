@@ -1,0 +1,320 @@
+"""Running the co-signer: foreground serve loop, background start, stop, status.
+
+One daemon per MPC_HOME: it holds an ``flock`` on ``cosigner/cosigner.lock`` for its whole life
+(a crashed daemon's lock is released by the kernel, so no stale-pid guessing) and records
+``cosigner.pid`` and ``state.json`` (host, port, url, pid, engine). SIGTERM and SIGINT stop it
+gracefully: the listener closes, open sessions get a going-away close (1001), then it exits.
+
+The background start spawns ``python -m mpcwallet cosigner start --foreground --detached`` in a
+new session and hands it the passphrase over a pipe on stdin (never argv or environment), then
+polls ``/healthz`` with a deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from mpcwallet.cosigner import keyring, logs
+from mpcwallet.cosigner.config import CosignerConfig
+from mpcwallet.cosigner.paths import CosignerPaths
+from mpcwallet.errors import (
+    CosignerError,
+    CosignerNotRunning,
+    CosignerRunning,
+    MpcError,
+    PeerUnreachable,
+    PortInUse,
+)
+from mpcwallet.session.errors import error_from_code
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def running_pid(paths: CosignerPaths) -> int | None:
+    """The pid of the daemon holding this home's lock, or None."""
+    try:
+        fd = os.open(paths.lock_file, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                return int(paths.pid_file.read_text().strip())
+            except (OSError, ValueError):
+                return -1  # locked but the pid file is not written yet
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _daemon_lock(paths: CosignerPaths) -> Iterator[None]:
+    paths.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(paths.lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = running_pid(paths)
+            raise CosignerRunning(
+                f"a co-signer is already running for this MPC_HOME (pid {pid}); "
+                "stop it with `mpc cosigner stop` first"
+            ) from None
+        yield
+    finally:
+        for path in (paths.state_file, paths.pid_file):
+            path.unlink(missing_ok=True)
+        os.close(fd)  # releases the lock
+
+
+def check_port_free(host: str, port: int) -> None:
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUse(
+                    f"port {port} on {host} is already in use; choose another with --port"
+                ) from None
+            raise CosignerError(f"cannot listen on {host}:{port} ({exc.strerror})") from None
+
+
+def run_foreground(config: CosignerConfig, passphrase: str, *, text_logs: bool) -> None:
+    """Unlock, serve until SIGTERM/SIGINT, stop gracefully. Blocks."""
+    paths = config.paths
+    with _daemon_lock(paths):
+        logs.setup(paths.log_file, foreground_text=text_logs)
+        kek = keyring.unlock(paths.keyring_file, passphrase)
+        asyncio.run(_serve(config, kek))
+
+
+async def _serve(config: CosignerConfig, kek: Any) -> None:
+    from aiohttp import web
+
+    from mpcwallet.cosigner.app import create_app
+
+    paths = config.paths
+    app = create_app(config, kek=kek)
+    runner = web.AppRunner(
+        app, handle_signals=False, access_log=None, shutdown_timeout=config.shutdown_timeout
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUse(
+                f"port {config.port} on {config.host} is already in use; choose another with --port"
+            ) from None
+        raise CosignerError(
+            f"cannot listen on {config.host}:{config.port} ({exc.strerror})"
+        ) from None
+    host, port = _bound_address(runner, config)
+    url = f"ws://{host}:{port}" if ":" not in host else f"ws://[{host}]:{port}"
+    state = {
+        "pid": os.getpid(),
+        "host": host,
+        "port": port,
+        "url": url,
+        "engine": config.engine_name,
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    _write_private(paths.pid_file, f"{os.getpid()}\n".encode())
+    _write_private(paths.state_file, json.dumps(state).encode())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    logs.log(
+        "started",
+        f"co-signer listening on {url}",
+        host=host,
+        port=port,
+        pid=os.getpid(),
+        engine=config.engine_name,
+    )
+    try:
+        await stop.wait()
+    finally:
+        logs.log("stopping", "co-signer stopping (going away)", pid=os.getpid())
+        paths.state_file.unlink(missing_ok=True)
+        await runner.cleanup()
+        logs.log("stopped", "co-signer stopped", pid=os.getpid())
+
+
+def _bound_address(runner: Any, config: CosignerConfig) -> tuple[str, int]:
+    for addr in runner.addresses:
+        if isinstance(addr, tuple) and len(addr) >= 2:
+            return str(addr[0]), int(addr[1])
+    return config.host, config.port
+
+
+def start_background(
+    config: CosignerConfig, passphrase: str, *, timeout: float = 60.0
+) -> dict[str, Any]:
+    """Spawn a detached daemon and wait until its /healthz answers; its state on return."""
+    from mpcwallet.session.client import fetch_healthz
+
+    paths = config.paths
+    pid = running_pid(paths)
+    if pid is not None:
+        raise CosignerRunning(
+            f"a co-signer is already running for this MPC_HOME (pid {pid}); "
+            "stop it with `mpc cosigner stop` first"
+        )
+    check_port_free(config.host, config.port)
+    paths.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    args = [
+        sys.executable,
+        "-m",
+        "mpcwallet",
+        "--json",
+        "cosigner",
+        "start",
+        "--foreground",
+        "--detached",
+        "--passphrase-stdin",
+        "--host",
+        config.host,
+        "--port",
+        str(config.port),
+        "--engine",
+        config.engine_name,
+    ]
+    if config.allow_remote:
+        args.append("--allow-remote-i-know-what-i-am-doing")
+    env = {k: v for k, v in os.environ.items() if k != "MPC_COSIGNER_PASSPHRASE"}
+    env["MPC_HOME"] = str(config.home)
+    fd = os.open(paths.start_log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        proc = subprocess.Popen(
+            args,
+            stdin=subprocess.PIPE,
+            stdout=fd,
+            stderr=fd,
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+        )
+    finally:
+        os.close(fd)
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(passphrase.encode("utf-8") + b"\n")
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        code = proc.poll()
+        if code is not None:
+            raise _child_error(paths, code)
+        state = _read_state(paths)
+        if state is not None and state.get("pid") == proc.pid:
+            try:
+                status, doc = fetch_healthz(str(state["url"]), timeout=2.0)
+            except PeerUnreachable:
+                status, doc = 0, {}
+            if status == 200 and doc.get("status") == "ok":
+                return state
+        time.sleep(0.05)
+    proc.terminate()
+    raise CosignerError(
+        f"the co-signer did not become healthy within {timeout:g} s; see {paths.log_file}"
+    )
+
+
+def _child_error(paths: CosignerPaths, code: int) -> MpcError:
+    try:
+        lines = paths.start_log.read_text(errors="replace").splitlines()
+    except OSError:
+        lines = []
+    for line in reversed(lines):
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(obj, dict) and isinstance(obj.get("error"), dict):
+            err = obj["error"]
+            cls = error_from_code(str(err.get("code", "")))
+            return cls(str(err.get("message", "the co-signer failed to start")))
+    return CosignerError(f"the co-signer exited with status {code} at start; see {paths.start_log}")
+
+
+def _read_state(paths: CosignerPaths) -> dict[str, Any] | None:
+    try:
+        obj = json.loads(paths.state_file.read_text())
+    except (OSError, ValueError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def stop(paths: CosignerPaths, *, timeout: float = 30.0) -> int:
+    """SIGTERM the running daemon and wait until it released its lock; its pid."""
+    pid = running_pid(paths)
+    if pid is None:
+        raise CosignerNotRunning("no co-signer is running for this MPC_HOME")
+    if pid <= 0:
+        raise CosignerError("the co-signer is starting up; try again in a moment")
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return pid
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if running_pid(paths) is None:
+            return pid
+        time.sleep(0.05)
+    raise CosignerError(f"the co-signer (pid {pid}) did not stop within {timeout:g} s")
+
+
+def status(paths: CosignerPaths) -> dict[str, Any]:
+    from mpcwallet.session.client import fetch_healthz
+
+    pid = running_pid(paths)
+    if pid is None:
+        return {"running": False}
+    state = _read_state(paths) or {}
+    out: dict[str, Any] = {
+        "running": True,
+        "pid": pid,
+        **{k: state[k] for k in ("url", "host", "port", "engine", "started_at") if k in state},
+    }
+    if "url" in state:
+        try:
+            code, doc = fetch_healthz(str(state["url"]))
+            out["healthz"] = doc if code == 200 else {"status": "fail", **doc}
+        except PeerUnreachable:
+            out["healthz"] = {"status": "unreachable"}
+    return out

@@ -1,0 +1,100 @@
+"""Structured co-signer logs: JSON lines to ``cosigner.log``, text on stderr in the foreground.
+
+Only whitelisted context fields are emitted (session id, op, key id, round, ...); a protocol
+run's lines all carry ``session``, ``op``, ``key_id`` and ``round``. Callers never pass secrets:
+no share, passphrase, token, session key or protocol payload is a field here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+LOGGER_NAME = "mpcwallet.cosigner"
+AUDIT_LOGGER_NAME = "mpcwallet.cosigner.audit"
+
+FIELDS = (
+    "event",
+    "session",
+    "op",
+    "key_id",
+    "round",
+    "direction",
+    "size",
+    "code",
+    "chain_id",
+    "to",
+    "value",
+    "selector",
+    "tx_type",
+    "digest",
+    "address",
+    "remote",
+    "host",
+    "port",
+    "pid",
+    "engine",
+    "removed",
+)
+
+
+def _context(record: logging.LogRecord) -> dict[str, Any]:
+    ctx = getattr(record, "ctx", None)
+    if not isinstance(ctx, dict):
+        return {}
+    return {k: ctx[k] for k in FIELDS if k in ctx}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        doc.update(_context(record))
+        return json.dumps(doc, sort_keys=True, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        ctx = " ".join(f"{k}={v}" for k, v in _context(record).items())
+        return f"{record.levelname.lower():7} {record.getMessage()} {ctx}".rstrip()
+
+
+def setup(log_file: Path, *, foreground_text: bool) -> logging.Logger:
+    logger = logging.getLogger(LOGGER_NAME)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        handler.close()
+    log_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.close(fd)
+    file_handler = logging.FileHandler(log_file, encoding="utf-8")
+    file_handler.setFormatter(JsonFormatter())
+    logger.addHandler(file_handler)
+    if foreground_text:
+        stream = logging.StreamHandler(sys.stderr)
+        stream.setFormatter(TextFormatter())
+        logger.addHandler(stream)
+    # aiohttp's access log would add request lines without our context; keep it quiet.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    return logger
+
+
+def log(event: str, msg: str, *, level: int = logging.INFO, **ctx: Any) -> None:
+    logging.getLogger(LOGGER_NAME).log(level, msg, extra={"ctx": {"event": event, **ctx}})
+
+
+def audit(event: str, msg: str, **ctx: Any) -> None:
+    """An audit line (keygen/sign started, completed, failed)."""
+    logging.getLogger(AUDIT_LOGGER_NAME).info(msg, extra={"ctx": {"event": event, **ctx}})

@@ -1,0 +1,67 @@
+"""Where the co-signer keeps its state under ``MPC_HOME/cosigner/`` (pure, cheap to import)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from mpcwallet.errors import BadInput
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7447
+KEY_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+
+
+@dataclass(frozen=True)
+class CosignerPaths:
+    root: Path  # MPC_HOME/cosigner
+
+    @classmethod
+    def for_home(cls, home: Path) -> CosignerPaths:
+        return cls(home / "cosigner")
+
+    @property
+    def pid_file(self) -> Path:
+        return self.root / "cosigner.pid"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / "cosigner.lock"
+
+    @property
+    def state_file(self) -> Path:
+        return self.root / "state.json"
+
+    @property
+    def token_file(self) -> Path:
+        return self.root / "auth.token"
+
+    @property
+    def keyring_file(self) -> Path:
+        return self.root / "keyring.enc"
+
+    @property
+    def shares_dir(self) -> Path:
+        return self.root / "shares"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "cosigner.log"
+
+    @property
+    def start_log(self) -> Path:
+        """stdout/stderr of a background daemon (error messages only, never secrets)."""
+        return self.root / "start.log"
+
+    def share_file(self, key_id: str) -> Path:
+        return self.shares_dir / f"{check_key_id(key_id)}.enc"
+
+    def pending_file(self, key_id: str) -> Path:
+        return self.shares_dir / f"{check_key_id(key_id)}.enc.pending"
+
+
+def check_key_id(key_id: object) -> str:
+    if not isinstance(key_id, str) or not KEY_ID_RE.match(key_id):
+        raise BadInput("a key id is 32 lower-case hex digits", field="key_id")
+    return key_id

@@ -1,0 +1,230 @@
+"""What the co-signer does in an authenticated session: keygen, sign, ping, has_key.
+
+Keygen is two-phase so that either both shares exist or neither (see ``_keygen``):
+DKG -> the daemon writes ``<key_id>.enc.pending`` -> tells the client the public key -> the
+client writes its share under a temporary name and sends ``commit`` -> the daemon renames its
+pending file and acks ``committed`` -> only then does the client rename its share into place.
+A session that ends before ``commit`` removes the daemon's pending file; pending files from a
+killed daemon are removed at its next start.
+
+Sign never trusts the client's digest: the daemon recomputes it from the transaction itself
+(``parse_tx`` + ``signing_digest``) and refuses a mismatch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import os
+import time
+from typing import Any
+
+from mpcwallet.cosigner import logs
+from mpcwallet.cosigner.keystore import KeyStore
+from mpcwallet.cosigner.paths import check_key_id
+from mpcwallet.engine import Engine, Role
+from mpcwallet.errors import (
+    AuthFailed,
+    BadInput,
+    EngineMismatch,
+    InternalError,
+    MpcError,
+    NotFound,
+    PolicyRefused,
+    SessionViolation,
+)
+from mpcwallet.session.channel import Channel
+from mpcwallet.session.handshake import Hello
+from mpcwallet.session.pause import pause_point
+from mpcwallet.storage.body import ShareBody
+
+PARTY_NAMES = ("client", "cosigner")
+
+
+class Service:
+    def __init__(self, engine: Engine, keystore: KeyStore, token: bytes) -> None:
+        self.engine = engine
+        self.keystore = keystore
+        self._token = token
+
+    def __repr__(self) -> str:
+        return f"Service(engine={self.engine.name})"
+
+    async def resolve_secret(self, hello: Hello) -> bytes:
+        if hello.auth == "pairing":
+            return self._token
+        try:
+            key_id = check_key_id(hello.key_id)
+        except BadInput:
+            raise AuthFailed("the key id in the hello is malformed") from None
+        if not self.keystore.has(key_id):
+            raise NotFound(f"the co-signer holds no key {key_id}", field="key_id")
+        header, body = await asyncio.to_thread(self.keystore.load, key_id)
+        if header.get("engine") != self.engine.name:
+            raise EngineMismatch(
+                f"key {key_id} was made with engine {header.get('engine')!r}, "
+                f"the co-signer runs {self.engine.name!r}",
+                field="engine",
+            )
+        return body.auth_secret
+
+    async def serve(self, ch: Channel, hello: Hello) -> None:
+        ctx: dict[str, Any] = {"session": ch.session_id.hex()[:32], "op": "?", "round": 0}
+        if hello.key_id is not None:
+            ctx["key_id"] = hello.key_id
+
+        def on_round(direction: str, rnd: int, size: int) -> None:
+            ctx["round"] = rnd
+            logs.log(
+                "round",
+                "protocol message",
+                level=logging.DEBUG,
+                direction=direction,
+                size=size,
+                **ctx,
+            )
+
+        ch.on_round = on_round
+        try:
+            req = await ch.recv_control()
+            op = req.get("op")
+            ctx["op"] = op if isinstance(op, str) else "?"
+            logs.log("request", f"{ctx['op']} requested", **ctx)
+            if op == "keygen":
+                await self._keygen(ch, hello, req, ctx)
+            elif op == "sign":
+                await self._sign(ch, hello, req, ctx)
+            elif op == "ping":
+                await ch.send_control(
+                    {"type": "pong", "engine": self.engine.name, "keys": self.keystore.count()}
+                )
+            elif op == "has_key":
+                await self._has_key(ch, hello, req)
+            else:
+                raise BadInput(f"unknown operation {op!r}", field="op")
+            logs.log("done", f"{ctx['op']} finished", **ctx)
+        except MpcError as exc:
+            logs.log(
+                "failed",
+                f"{ctx['op']} failed: {exc.code}",
+                level=logging.WARNING,
+                code=exc.code,
+                **ctx,
+            )
+            if ch.error is None:
+                await ch.abort(exc)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - reported by type only, never its arguments
+            err = InternalError(f"the co-signer hit an unexpected {type(exc).__name__}")
+            logs.log("failed", err.message, level=logging.ERROR, code=err.code, **ctx)
+            if ch.error is None:
+                await ch.abort(err)
+
+    async def _has_key(self, ch: Channel, hello: Hello, req: dict[str, Any]) -> None:
+        key_id = check_key_id(req.get("key_id"))
+        if hello.auth == "key" and key_id != hello.key_id:
+            raise AuthFailed("a key session may only ask about its own key")
+        await ch.send_control({"type": "has_key", "present": self.keystore.has(key_id)})
+
+    async def _keygen(
+        self, ch: Channel, hello: Hello, req: dict[str, Any], ctx: dict[str, Any]
+    ) -> None:
+        if hello.auth != "pairing":
+            raise AuthFailed("keygen needs a session authenticated with the pairing token")
+        name = req.get("name", "default")
+        if not isinstance(name, str) or not 0 < len(name) <= 64:
+            raise BadInput("the key name must be 1..64 characters", field="name")
+        key_id = os.urandom(16).hex()
+        ctx["key_id"] = key_id
+        logs.audit("keygen_started", "keygen started", **ctx)
+        await ch.send_control({"type": "accepted", "key_id": key_id})
+        committed = False
+        try:
+            blob = await ch.run_engine(Role.P2, PARTY_NAMES, self.engine.dkg)
+            public_key = self.engine.public_key(blob)
+            from mpcwallet.evm.address import address_from_public_key
+
+            address = address_from_public_key(public_key)
+            auth_secret = ch.keys.per_key_secret(key_id, public_key)
+            await asyncio.to_thread(pause_point, "daemon_after_dkg")
+            header = {
+                "key_id": key_id,
+                "role": "P2",
+                "engine": self.engine.name,
+                "public_key": public_key.hex(),
+                "address": address,
+                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "name": name,
+            }
+            await asyncio.to_thread(
+                self.keystore.save_pending, key_id, header, ShareBody(blob, auth_secret)
+            )
+            await ch.send_control(
+                {"type": "keygen_done", "public_key": public_key.hex(), "address": address}
+            )
+            msg = await ch.recv_control()
+            if msg.get("op") != "commit":
+                raise SessionViolation("the client did not commit the keygen")
+            await asyncio.to_thread(pause_point, "daemon_commit_received")
+            self.keystore.commit(key_id)
+            committed = True
+            logs.audit("keygen_completed", "keygen completed", address=address, **ctx)
+            await ch.send_control({"type": "committed", "key_id": key_id})
+        finally:
+            if not committed:
+                self.keystore.discard_pending(key_id)
+                logs.audit("keygen_failed", "keygen abandoned; pending share removed", **ctx)
+
+    async def _sign(
+        self, ch: Channel, hello: Hello, req: dict[str, Any], ctx: dict[str, Any]
+    ) -> None:
+        key_id = hello.key_id
+        if hello.auth != "key" or key_id is None or req.get("key_id") != key_id:
+            raise AuthFailed("sign needs a session authenticated with that key's own secret")
+        tx_obj = req.get("tx")
+        if not isinstance(tx_obj, dict):
+            raise BadInput("the sign request carries no transaction object", field="tx")
+        from mpcwallet.evm.txjson import describe, parse_tx, signing_digest
+
+        tx = parse_tx(tx_obj)
+        # Never sign a digest we did not compute ourselves (DESIGN.md, "A signature").
+        digest = signing_digest(tx)
+        claimed = req.get("digest")
+        try:
+            claimed_raw = bytes.fromhex(claimed) if isinstance(claimed, str) else b""
+        except ValueError:
+            claimed_raw = b""
+        desc = describe(tx)
+        fields = {
+            "chain_id": desc.get("chain_id"),
+            "to": desc.get("to"),
+            "value": desc.get("value"),
+            "selector": desc.get("selector"),
+            "tx_type": desc.get("type"),
+            "digest": digest.hex(),
+        }
+        if not hmac.compare_digest(digest, claimed_raw):
+            logs.audit("sign_refused", "sign refused: digest mismatch", **fields, **ctx)
+            raise PolicyRefused(
+                "the digest the client sent is not the one the co-signer computed from the "
+                "transaction; refusing to sign",
+                field="digest",
+            )
+        logs.audit("sign_started", "sign started", **fields, **ctx)
+        header, body = await asyncio.to_thread(self.keystore.load, key_id)
+        if header.get("engine") != self.engine.name:
+            raise EngineMismatch("the key's engine is not the co-signer's engine", field="engine")
+        await ch.send_control({"type": "accepted", "digest": digest.hex()})
+        try:
+            await ch.run_engine(
+                Role.P2,
+                PARTY_NAMES,
+                lambda job: self.engine.sign(job, body.key_blob, digest),
+            )
+        except MpcError as exc:
+            logs.audit("sign_failed", f"sign failed: {exc.code}", code=exc.code, **fields, **ctx)
+            raise
+        await ch.send_control({"type": "done"})
+        logs.audit("sign_completed", "sign completed", **fields, **ctx)

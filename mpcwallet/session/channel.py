@@ -1,0 +1,286 @@
+"""An authenticated session over an aiohttp WebSocket, and the bridge to a blocking engine.
+
+After the handshake (:mod:`mpcwallet.session.handshake`) both sides wrap their WebSocket in a
+:class:`Channel`. One reader task opens every incoming frame (MAC, sequence, size) and routes it:
+engine messages to a thread-safe queue that the engine's blocking :class:`EngineTransport`
+reads in a worker thread, control messages to an asyncio queue. Any failure (bad frame, peer
+closed, peer aborted) is delivered to both queues, so a blocked engine thread wakes at once.
+A silent peer becomes :class:`PeerTimeout` after the per-round timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import queue
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+from mpcwallet.engine.base import MAX_MESSAGE_BYTES, Job, Role
+from mpcwallet.errors import (
+    MpcError,
+    PeerTimeout,
+    PeerUnreachable,
+    ProtocolViolation,
+    SessionViolation,
+)
+from mpcwallet.session import wire
+from mpcwallet.session.errors import error_from_code
+
+T = TypeVar("T")
+
+DEFAULT_ROUND_TIMEOUT = 30.0
+# WebSocket close codes (RFC 6455).
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY = 1008
+
+
+def round_timeout_from_env() -> float:
+    raw = os.environ.get("MPC_ROUND_TIMEOUT")
+    if not raw:
+        return DEFAULT_ROUND_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 3600:
+        from mpcwallet.errors import BadInput
+
+        raise BadInput(
+            f"MPC_ROUND_TIMEOUT must be a number of seconds in (0, 3600], got {raw!r}",
+            field="MPC_ROUND_TIMEOUT",
+        )
+    return value
+
+
+class WebSocketLike(Protocol):
+    """What both aiohttp's client and server WebSockets offer."""
+
+    async def send_bytes(self, data: bytes) -> None: ...
+
+    async def send_str(self, data: str) -> None: ...
+
+    async def receive(self, timeout: float | None = None) -> Any: ...
+
+    async def close(self, *, code: int = ..., message: bytes = ...) -> bool: ...
+
+    @property
+    def closed(self) -> bool: ...
+
+
+class _Failed:
+    __slots__ = ("error",)
+
+    def __init__(self, error: MpcError) -> None:
+        self.error = error
+
+
+RoundHook = Callable[[str, int, int], None]  # (direction "in"/"out", round number, size)
+
+
+class Channel:
+    def __init__(
+        self,
+        ws: WebSocketLike,
+        codec: wire.FrameCodec,
+        *,
+        round_timeout: float = DEFAULT_ROUND_TIMEOUT,
+        peer_label: str = "the peer",
+        on_round: RoundHook | None = None,
+    ) -> None:
+        self.ws = ws
+        self.codec = codec
+        self.round_timeout = round_timeout
+        self.peer_label = peer_label
+        self.on_round = on_round
+        self.error: MpcError | None = None
+        self.rounds = 0
+        self._engine_q: queue.Queue[bytes | _Failed] = queue.Queue()
+        self._control_q: asyncio.Queue[dict[str, Any] | _Failed] = asyncio.Queue()
+        self._send_lock = asyncio.Lock()
+        self._reader: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        return f"Channel(session_id={self.session_id.hex()})"
+
+    @property
+    def session_id(self) -> bytes:
+        return self.codec.keys.session_id
+
+    @property
+    def keys(self) -> wire.SessionKeys:
+        return self.codec.keys
+
+    def start(self) -> None:
+        self._reader = asyncio.get_running_loop().create_task(self._pump())
+
+    async def aclose(self, code: int = CLOSE_NORMAL) -> None:
+        if not self.ws.closed:
+            await self.ws.close(code=code)
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+
+    # --- receiving ---------------------------------------------------------------------------
+
+    def _fail(self, error: MpcError) -> None:
+        if self.error is None:
+            self.error = error
+        failed = _Failed(self.error)
+        self._engine_q.put(failed)
+        self._control_q.put_nowait(failed)
+
+    async def _pump(self) -> None:
+        from aiohttp import WSMsgType
+
+        while True:
+            msg = await self.ws.receive()
+            if msg.type == WSMsgType.BINARY:
+                try:
+                    kind, body = wire.parse_payload(self.codec.open(msg.data))
+                    if kind == wire.ENGINE:
+                        self.rounds += 1
+                        if self.on_round is not None:
+                            self.on_round("in", self.rounds, len(body))
+                        self._engine_q.put(body)
+                        continue
+                    obj = wire.parse_control(body)
+                except SessionViolation as exc:
+                    self._fail(exc)
+                    await self._abort_peer(exc)
+                    return
+                if obj.get("type") == "abort":
+                    self._fail(self._peer_error(obj))
+                    return
+                self._control_q.put_nowait(obj)
+            elif msg.type == WSMsgType.TEXT:
+                violation = SessionViolation(
+                    "an unauthenticated message arrived after the handshake"
+                )
+                self._fail(violation)
+                await self._abort_peer(violation)
+                return
+            else:
+                code = self.ws.close_code if hasattr(self.ws, "close_code") else None
+                if code == CLOSE_GOING_AWAY:
+                    self._fail(PeerUnreachable(f"{self.peer_label} is shutting down (going away)"))
+                else:
+                    self._fail(PeerUnreachable(f"{self.peer_label} closed the session"))
+                return
+
+    def _peer_error(self, obj: dict[str, Any]) -> MpcError:
+        code = obj.get("code")
+        message = obj.get("message")
+        text = message if isinstance(message, str) else "no reason given"
+        cls = error_from_code(code if isinstance(code, str) else "")
+        return cls(f"{self.peer_label} aborted the session: {text[:500]}")
+
+    async def _abort_peer(self, exc: MpcError) -> None:
+        try:
+            await self.send_control({"type": "abort", "code": exc.code, "message": exc.message})
+        except Exception:  # noqa: BLE001,S110 - best effort: the session is over anyway
+            pass
+        if not self.ws.closed:
+            await self.ws.close(code=CLOSE_POLICY)
+
+    async def abort(self, exc: MpcError) -> None:
+        """Tell the peer why we stop (a control frame, no secrets), then close."""
+        await self._abort_peer(exc)
+
+    async def recv_control(self, timeout: float | None = None) -> dict[str, Any]:
+        wait = self.round_timeout if timeout is None else timeout
+        try:
+            item = await asyncio.wait_for(self._control_q.get(), wait)
+        except TimeoutError:
+            raise PeerTimeout(f"{self.peer_label} sent nothing for {wait:g} s") from None
+        if isinstance(item, _Failed):
+            self._control_q.put_nowait(item)
+            raise item.error
+        return item
+
+    # --- sending -----------------------------------------------------------------------------
+
+    async def _send_payload(self, payload: bytes) -> None:
+        if self.error is not None:
+            raise self.error
+        async with self._send_lock:
+            frame = self.codec.seal(payload)
+            try:
+                await self.ws.send_bytes(frame)
+            except (ConnectionError, RuntimeError) as exc:
+                raise PeerUnreachable(f"{self.peer_label} is gone ({type(exc).__name__})") from None
+
+    async def send_control(self, obj: dict[str, Any]) -> None:
+        await self._send_payload(wire.control_payload(obj))
+
+    async def send_engine(self, data: bytes) -> None:
+        if len(data) > MAX_MESSAGE_BYTES:
+            raise ProtocolViolation(
+                f"refusing to send a {len(data)}-byte message (limit {MAX_MESSAGE_BYTES})"
+            )
+        await self._send_payload(wire.engine_payload(data))
+        self.rounds += 1
+        if self.on_round is not None:
+            self.on_round("out", self.rounds, len(data))
+
+    # --- the engine bridge ---------------------------------------------------------------------
+
+    def transport(self, loop: asyncio.AbstractEventLoop) -> EngineTransport:
+        return EngineTransport(self, loop)
+
+    async def run_engine(
+        self, role: Role, party_names: tuple[str, str], fn: Callable[[Job], T]
+    ) -> T:
+        """Run ``fn(job)`` in a worker thread, its transport bridged to this channel.
+
+        If ``fn`` raises, the peer is told (a control ``abort`` with the error code) and the
+        error is re-raised here.
+        """
+        loop = asyncio.get_running_loop()
+        job = Job(role, party_names, self.session_id, self.transport(loop))
+        try:
+            return await asyncio.to_thread(fn, job)
+        except MpcError as exc:
+            if self.error is None:
+                await self.abort(exc)
+            raise
+
+
+class EngineTransport:
+    """The engine's blocking Transport, used from the worker thread only."""
+
+    def __init__(self, channel: Channel, loop: asyncio.AbstractEventLoop) -> None:
+        self._channel = channel
+        self._loop = loop
+
+    def __repr__(self) -> str:
+        return "EngineTransport()"
+
+    def send(self, data: bytes) -> None:
+        fut = asyncio.run_coroutine_threadsafe(self._channel.send_engine(bytes(data)), self._loop)
+        try:
+            fut.result(timeout=self._channel.round_timeout)
+        except TimeoutError:
+            fut.cancel()
+            raise PeerTimeout(
+                f"sending to {self._channel.peer_label} took over {self._channel.round_timeout:g} s"
+            ) from None
+
+    def receive(self) -> bytes:
+        try:
+            item = self._channel._engine_q.get(timeout=self._channel.round_timeout)
+        except queue.Empty:
+            raise PeerTimeout(
+                f"{self._channel.peer_label} sent nothing for {self._channel.round_timeout:g} s"
+            ) from None
+        if isinstance(item, _Failed):
+            self._channel._engine_q.put(item)
+            raise item.error
+        if len(item) > MAX_MESSAGE_BYTES:
+            raise ProtocolViolation(
+                f"received a {len(item)}-byte message (limit {MAX_MESSAGE_BYTES})"
+            )
+        return item

@@ -1,0 +1,427 @@
+"""The client side (party P1) of every co-signer operation.
+
+Public API (kept stable for the CLI and the EVM engineer's ``mpc sign``):
+
+* :func:`resolve_endpoint` - ``MPC_COSIGNER_URL``, else the running daemon's state file, else
+  ``ws://127.0.0.1:7447``.
+* :func:`run_keygen` - DKG with the co-signer; two-phase commit (see
+  :mod:`mpcwallet.cosigner.service`): ``write_pending(result)`` must durably write the client's
+  share under a temporary name; after it returns the client commits, and only when the daemon
+  acks is the result returned (the caller then renames its share into place).
+* :func:`run_sign` - sign one transaction; returns the DER signature (P1 output).
+* :func:`health` - ``/healthz``, an authenticated ping, optionally the per-key check.
+
+Each call runs its own event loop (``asyncio.run``) with the engine in a worker thread.
+aiohttp is imported inside the functions so ``mpc --help`` does not load it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
+
+from mpcwallet.config import mpc_home
+from mpcwallet.cosigner.paths import DEFAULT_HOST, DEFAULT_PORT, CosignerPaths
+from mpcwallet.engine import Role, get_engine
+from mpcwallet.errors import (
+    AuthFailed,
+    BadInput,
+    MpcError,
+    PeerUnreachable,
+    ProtocolViolation,
+    SessionViolation,
+    Unhealthy,
+)
+from mpcwallet.session import wire
+from mpcwallet.session.channel import Channel, round_timeout_from_env
+from mpcwallet.session.handshake import client_handshake
+from mpcwallet.session.pause import pause_point
+
+if TYPE_CHECKING:
+    from mpcwallet.storage.body import ShareBody
+
+T = TypeVar("T")
+
+PARTY_NAMES = ("client", "cosigner")
+SESSION_PATH = "/v1/session"
+
+
+# --- endpoint ------------------------------------------------------------------------------
+
+
+def default_endpoint() -> str:
+    return f"ws://{DEFAULT_HOST}:{DEFAULT_PORT}"
+
+
+def read_state(home: Path | None = None) -> dict[str, Any] | None:
+    path = CosignerPaths.for_home(home or mpc_home()).state_file
+    try:
+        obj = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def resolve_endpoint(home: Path | None = None) -> str:
+    env = os.environ.get("MPC_COSIGNER_URL")
+    if env:
+        parse_endpoint(env)
+        return env.rstrip("/")
+    state = read_state(home)
+    if state and isinstance(state.get("url"), str):
+        return str(state["url"])
+    return default_endpoint()
+
+
+def parse_endpoint(endpoint: str) -> tuple[str, int]:
+    parts = urlsplit(endpoint)
+    if parts.scheme != "ws" or not parts.hostname:
+        raise BadInput(
+            f"co-signer endpoint {endpoint!r} must look like ws://127.0.0.1:7447",
+            field="MPC_COSIGNER_URL",
+        )
+    try:
+        port = parts.port or DEFAULT_PORT
+    except ValueError:
+        raise BadInput(
+            f"co-signer endpoint {endpoint!r} has a bad port", field="MPC_COSIGNER_URL"
+        ) from None
+    return parts.hostname, port
+
+
+def _http_base(endpoint: str) -> str:
+    host, port = parse_endpoint(endpoint)
+    return f"http://{host}:{port}"
+
+
+def read_pairing_token(home: Path | None = None) -> bytes:
+    from mpcwallet.cosigner.token import read_token
+
+    return read_token(CosignerPaths.for_home(home or mpc_home()).token_file)
+
+
+# --- plumbing --------------------------------------------------------------------------------
+
+
+def fetch_healthz(endpoint: str, timeout: float = 3.0) -> tuple[int, dict[str, Any]]:
+    """``(HTTP status, JSON body)`` of ``/healthz``; :class:`PeerUnreachable` if no answer."""
+    url = _http_base(endpoint) + "/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - http only
+            status, raw = resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    except (urllib.error.URLError, OSError) as exc:
+        raise PeerUnreachable(
+            f"the co-signer at {endpoint} is not answering ({type(exc).__name__}); "
+            "start it with `mpc cosigner start`"
+        ) from None
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = {}
+    return status, body if isinstance(body, dict) else {}
+
+
+async def _with_session(
+    endpoint: str,
+    *,
+    secret: bytes,
+    engine: str,
+    auth: wire.AuthMode,
+    key_id: str | None,
+    round_timeout: float,
+    body: Callable[[Channel], Awaitable[T]],
+) -> T:
+    import aiohttp
+
+    url = endpoint.rstrip("/") + SESSION_PATH
+    async with aiohttp.ClientSession() as http:
+        try:
+            ws = await http.ws_connect(
+                url, max_msg_size=wire.WS_MAX_MSG_SIZE, timeout=aiohttp.ClientWSTimeout(ws_close=5)
+            )
+        except aiohttp.WSServerHandshakeError as exc:
+            raise AuthFailed(
+                f"the co-signer at {endpoint} refused the WebSocket (HTTP {exc.status})"
+            ) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise PeerUnreachable(
+                f"the co-signer at {endpoint} is not answering ({type(exc).__name__}); "
+                "start it with `mpc cosigner start`"
+            ) from None
+        channel: Channel | None = None
+        try:
+            channel = await client_handshake(
+                ws,
+                secret=secret,
+                engine=engine,
+                auth=auth,
+                key_id=key_id,
+                round_timeout=round_timeout,
+            )
+            return await body(channel)
+        except MpcError as exc:
+            if channel is not None:
+                # For the caller's records (e.g. a quarantine note); the id is public.
+                exc.session_id = channel.session_id.hex()  # type: ignore[attr-defined]
+            raise
+        finally:
+            if channel is not None:
+                await channel.aclose()
+            elif not ws.closed:
+                await ws.close()
+
+
+def _expect(msg: Mapping[str, Any], kind: str) -> None:
+    if msg.get("type") != kind:
+        raise SessionViolation(f"the co-signer sent {msg.get('type')!r} where {kind!r} was due")
+
+
+# --- keygen ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, repr=False)
+class KeygenResult:
+    key_id: str
+    public_key: bytes  # SEC1 compressed
+    address: str  # EIP-55
+    key_blob: bytes  # secret: P1's key blob
+    auth_secret: bytes  # secret: per-key session secret
+    engine: str
+    session_id: bytes
+
+    def __repr__(self) -> str:
+        return f"KeygenResult(key_id={self.key_id}, address={self.address}, engine={self.engine})"
+
+
+def run_keygen(
+    endpoint: str,
+    *,
+    name: str,
+    engine_name: str,
+    write_pending: Callable[[KeygenResult], None],
+    round_timeout: float | None = None,
+    token: bytes | None = None,
+) -> KeygenResult:
+    """Run DKG as P1. Returns only after the co-signer committed its share.
+
+    ``write_pending`` is called once the key exists on both sides and must write the client's
+    share under a temporary name; if this function raises after that, the caller deletes it.
+    """
+    engine = get_engine(engine_name)
+    secret = token if token is not None else read_pairing_token()
+    timeout = round_timeout if round_timeout is not None else round_timeout_from_env()
+
+    async def body(ch: Channel) -> KeygenResult:
+        await ch.send_control({"op": "keygen", "name": name})
+        accepted = await ch.recv_control()
+        _expect(accepted, "accepted")
+        key_id = accepted.get("key_id")
+        if not isinstance(key_id, str):
+            raise SessionViolation("the co-signer sent no key id")
+        blob = await ch.run_engine(Role.P1, PARTY_NAMES, engine.dkg)
+        public_key = engine.public_key(blob)
+        done = await ch.recv_control()
+        _expect(done, "keygen_done")
+        if done.get("public_key") != public_key.hex():
+            # Both parties must hold shares of the same key; anything else is an attack or bug.
+            raise ProtocolViolation("the co-signer reports a different public key after DKG")
+        from mpcwallet.evm.address import address_from_public_key
+
+        result = KeygenResult(
+            key_id=key_id,
+            public_key=public_key,
+            address=address_from_public_key(public_key),
+            key_blob=blob,
+            auth_secret=ch.keys.per_key_secret(key_id, public_key),
+            engine=engine.name,
+            session_id=ch.session_id,
+        )
+        await asyncio.to_thread(write_pending, result)
+        await asyncio.to_thread(pause_point, "client_after_share_written")
+        await ch.send_control({"op": "commit"})
+        committed = await ch.recv_control()
+        _expect(committed, "committed")
+        return result
+
+    return asyncio.run(
+        _with_session(
+            endpoint,
+            secret=secret,
+            engine=engine.name,
+            auth="pairing",
+            key_id=None,
+            round_timeout=timeout,
+            body=body,
+        )
+    )
+
+
+# --- sign ------------------------------------------------------------------------------------
+
+
+def run_sign(
+    endpoint: str | None,
+    *,
+    share_header: Mapping[str, Any],
+    body: ShareBody,
+    tx_json: Mapping[str, Any],
+    digest: bytes,
+    timeout: float | None = None,
+) -> bytes:
+    """Sign ``digest`` (the signing digest of ``tx_json``) with the co-signer; DER on return.
+
+    The co-signer recomputes the digest from ``tx_json`` and refuses a mismatch
+    (:class:`PolicyRefused`). A :class:`ProtocolViolation` is raised unchanged.
+    """
+    engine = get_engine(str(share_header.get("engine")))
+    key_id = share_header.get("key_id")
+    if not isinstance(key_id, str):
+        raise BadInput("the share header has no key id", field="key_id")
+    if len(digest) != 32:
+        raise BadInput("the digest must be 32 bytes", field="digest")
+    round_timeout = timeout if timeout is not None else round_timeout_from_env()
+    tx_doc = dict(tx_json)
+    endpoint = endpoint or resolve_endpoint()
+
+    async def run(ch: Channel) -> bytes:
+        await ch.send_control(
+            {"op": "sign", "key_id": key_id, "tx": tx_doc, "digest": digest.hex()}
+        )
+        _expect(await ch.recv_control(), "accepted")
+        der = await ch.run_engine(
+            Role.P1, PARTY_NAMES, lambda job: engine.sign(job, body.key_blob, digest)
+        )
+        if der is None:
+            raise ProtocolViolation("the engine returned no signature on P1")
+        _expect(await ch.recv_control(), "done")
+        return der
+
+    return asyncio.run(
+        _with_session(
+            endpoint,
+            secret=body.auth_secret,
+            engine=engine.name,
+            auth="key",
+            key_id=key_id,
+            round_timeout=round_timeout,
+            body=run,
+        )
+    )
+
+
+# --- health ----------------------------------------------------------------------------------
+
+
+def _ping(
+    endpoint: str,
+    secret: bytes,
+    engine: str,
+    auth: wire.AuthMode,
+    key_id: str | None,
+    request: dict[str, Any],
+    timeout: float,
+) -> dict[str, Any]:
+    async def run(ch: Channel) -> dict[str, Any]:
+        await ch.send_control(request)
+        return await ch.recv_control()
+
+    return asyncio.run(
+        _with_session(
+            endpoint,
+            secret=secret,
+            engine=engine,
+            auth=auth,
+            key_id=key_id,
+            round_timeout=timeout,
+            body=run,
+        )
+    )
+
+
+def health(
+    endpoint: str,
+    *,
+    key_id: str | None = None,
+    auth_secret: bytes | None = None,
+    engine_name: str | None = None,
+    token: bytes | None = None,
+    timeout: float = 10.0,
+) -> dict[str, Any]:
+    """Check the co-signer; :class:`Unhealthy` (``field`` = failing check) when it is not ok.
+
+    Checks, in order: ``healthz`` answers 200; ``engine`` matches ours (``engine_name``, default
+    the one the daemon reports); ``auth``: a pairing-token session succeeds and answers a ping;
+    with ``key_id``: ``key`` - the daemon holds that key (asked over the pairing session), and
+    with ``auth_secret`` also ``key_auth`` - a session authenticated with the per-key secret.
+    """
+    checks: dict[str, Any] = {}
+    try:
+        status, doc = fetch_healthz(endpoint)
+    except PeerUnreachable as exc:
+        raise Unhealthy(f"healthz: {exc.message}", field="healthz") from None
+    if status != 200 or doc.get("status") != "ok":
+        raise Unhealthy(
+            f"healthz: the co-signer reports {doc.get('check', 'a failure')!r}: "
+            f"{doc.get('message', 'HTTP ' + str(status))}",
+            field="healthz",
+        )
+    checks["healthz"] = "ok"
+    daemon_engine = str(doc.get("engine"))
+    engine = engine_name or daemon_engine
+    if engine != daemon_engine:
+        raise Unhealthy(
+            f"engine: this client uses {engine!r}, the co-signer runs {daemon_engine!r}",
+            field="engine",
+        )
+    checks["engine"] = "ok"
+    try:
+        secret = token if token is not None else read_pairing_token()
+        pong = _ping(endpoint, secret, engine, "pairing", None, {"op": "ping"}, timeout)
+        _expect(pong, "pong")
+        checks["auth"] = "ok"
+        if key_id is not None:
+            answer = _ping(
+                endpoint,
+                secret,
+                engine,
+                "pairing",
+                None,
+                {"op": "has_key", "key_id": key_id},
+                timeout,
+            )
+            _expect(answer, "has_key")
+            if answer.get("present") is not True:
+                raise Unhealthy(
+                    f"key: the co-signer does not hold key {key_id}; this share cannot sign "
+                    "with this co-signer (was its keygen interrupted, or is MPC_HOME different?)",
+                    field="key",
+                )
+            checks["key"] = "ok"
+            if auth_secret is not None:
+                pong = _ping(endpoint, auth_secret, engine, "key", key_id, {"op": "ping"}, timeout)
+                _expect(pong, "pong")
+                checks["key_auth"] = "ok"
+    except Unhealthy:
+        raise
+    except MpcError as exc:
+        check = "key_auth" if "key" in checks else "auth"
+        raise Unhealthy(f"{check}: {exc.message} ({exc.code})", field=check) from None
+    return {
+        "status": "ok",
+        "endpoint": endpoint,
+        "engine": daemon_engine,
+        "version": doc.get("version"),
+        "uptime_s": doc.get("uptime_s"),
+        "keys": doc.get("keys"),
+        "checks": checks,
+    }
