@@ -33,7 +33,7 @@ from mpcwallet.errors import (
     ProtocolViolation,
 )
 
-__all__ = ["CbMpcEngine", "map_error"]
+__all__ = ["CbMpcEngine", "map_error", "wrap_key"]
 
 ENGINE_NAME = "cb-mpc"
 _U32 = 0xFFFFFFFF
@@ -126,6 +126,16 @@ def _public_key_of(cb_blob: bytes) -> bytes:
 def _pack(role: Role, cb_blob: bytes) -> bytes:
     pub = _public_key_of(cb_blob)
     return blob.wrap(ENGINE_NAME, role, bytes([_PAYLOAD_VERSION]) + pub + cb_blob)
+
+
+def wrap_key(role: Role, cb_blob: bytes) -> bytes:
+    """Our key blob for a raw cb-mpc ``ecdsa_2p`` key blob of ``role``.
+
+    For keys made outside :meth:`CbMpcEngine.dkg`, e.g. by
+    ``_cbmpc.hd_keyset_ecdsa_2p_derive`` (multi-account work). Raises KeyBlobMismatch when
+    cb-mpc does not accept the blob.
+    """
+    return _pack(role, cb_blob)
 
 
 def _unpack(key_blob: bytes, role: Role) -> tuple[bytes, bytes]:
