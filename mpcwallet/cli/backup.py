@@ -151,13 +151,13 @@ def import_backup(
     share_path = out_path or default_share_path()
     _refuse_same(in_path, share_path)
     _refuse_existing(share_path, force)
-    if not _is_backup(load_header(in_path)):
+    if not _is_backup(load_header(in_path, what="backup file")):
         raise BadInput(
             f"{in_path} is a share, not a backup; back it up with `mpc backup export`",
             field="in",
         )
     backup_pw = get_passphrase("backup", passphrase_file=backup_passphrase_file, confirm=False)
-    header, body = load_share(in_path, backup_pw)
+    header, body = load_share(in_path, backup_pw, what="backup file")
     share_pw = get_passphrase("share", passphrase_file=passphrase_file, confirm=True)
     share_header = {k: v for k, v in header.items() if k not in _BACKUP_ONLY_FIELDS}
     save_share(share_path, body, share_header, share_pw, params=SHARE_KDF, force=force)
@@ -198,10 +198,10 @@ def verify_backup(
     backup_passphrase_file: _BackupPassFile = None,
 ) -> None:
     """Decrypt a backup and check it: structure, AEAD, body, public key (if its engine loads)."""
-    if not _is_backup(load_header(in_path)):
+    if not _is_backup(load_header(in_path, what="backup file")):
         raise FileFormatError(f"{in_path} is a share, not a backup", field="in")
     backup_pw = get_passphrase("backup", passphrase_file=backup_passphrase_file, confirm=False)
-    header, body = load_share(in_path, backup_pw)
+    header, body = load_share(in_path, backup_pw, what="backup file")
     checks = {
         "structure": "passed",
         "aead": "passed",

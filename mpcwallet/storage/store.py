@@ -69,9 +69,11 @@ def save_share_with_key(
     write_atomic(Path(path), encrypt_share_with_key(body.encode(), header, key), force=force)
 
 
-def load_share(path: Path, passphrase: str | bytes) -> tuple[dict[str, Any], ShareBody]:
+def load_share(
+    path: Path, passphrase: str | bytes, *, what: str = "share file"
+) -> tuple[dict[str, Any], ShareBody]:
     path = Path(path)
-    data = read_share_file(path)
+    data = read_share_file(path, what=what)
 
     def run() -> tuple[dict[str, Any], ShareBody]:
         header, raw = decrypt_share(data, passphrase)
@@ -91,10 +93,10 @@ def load_share_with_key(path: Path, key: DerivedKey) -> tuple[dict[str, Any], Sh
     return _about(path, run)
 
 
-def load_header(path: Path) -> dict[str, Any]:
+def load_header(path: Path, *, what: str = "share file") -> dict[str, Any]:
     """The public header of a share or backup file, without a passphrase."""
     path = Path(path)
-    data = read_share_file(path)
+    data = read_share_file(path, what=what)
     return _about(path, lambda: read_header(data))
 
 
