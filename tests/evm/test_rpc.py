@@ -1,0 +1,193 @@
+"""mpcwallet.evm.rpc against a real anvil node: fill, chain id, broadcast errors, retries."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from eth_account import Account
+from support.anvil import DEV_ADDR_0, DEV_ADDR_1, DEV_KEY_0, Anvil, free_port, require_anvil
+
+from evm.evmasm import token_initcode
+from mpcwallet.errors import (
+    ChainIdMismatch,
+    InsufficientFunds,
+    NonceTooLow,
+    RpcUnavailable,
+    TxReverted,
+    Underpriced,
+)
+from mpcwallet.evm.erc20 import transfer_calldata
+from mpcwallet.evm.rpc import RpcClient
+from mpcwallet.evm.txjson import parse_tx
+
+pytestmark = pytest.mark.anvil
+
+
+def dev_raw(node: Anvil, key: str = DEV_KEY_0, **fields: Any) -> bytes:
+    acct = Account.from_key(key)
+    tx = {
+        "chainId": node.chain_id,
+        "nonce": node.nonce(acct.address),
+        "to": DEV_ADDR_1,
+        "value": 1000,
+        "gas": 21000,
+        "maxFeePerGas": 10 * 10**9,
+        "maxPriorityFeePerGas": 10**9,
+        **fields,
+    }
+    return bytes(acct.sign_transaction(tx).raw_transaction)
+
+
+def test_fill_from_node(anvil: Anvil) -> None:
+    client = RpcClient(anvil.url)
+    tx = parse_tx({"chainId": anvil.chain_id, "to": DEV_ADDR_1, "value": 5})
+    filled_tx, filled = client.fill(tx, bytes.fromhex(DEV_ADDR_0[2:]))
+    assert set(filled) == {"nonce", "gas", "maxFeePerGas", "maxPriorityFeePerGas"}
+    assert filled["nonce"] == anvil.nonce(DEV_ADDR_0) and filled["gas"] == 21000
+    base = int(anvil.call("eth_getBlockByNumber", "latest", False)["baseFeePerGas"], 16)
+    assert filled["maxFeePerGas"] == 2 * base + filled["maxPriorityFeePerGas"]
+    assert filled_tx.nonce == filled["nonce"] and filled_tx.gas == 21000
+    legacy, lf = client.fill(
+        parse_tx({"chainId": anvil.chain_id, "to": DEV_ADDR_1, "type": 0, "nonce": 4}),
+        bytes.fromhex(DEV_ADDR_0[2:]),
+    )
+    assert set(lf) == {"gasPrice", "gas"} and legacy.nonce == 4
+    assert lf["gasPrice"] == int(anvil.call("eth_gasPrice"), 16)
+
+
+def test_chain_id_mismatch(anvil: Anvil) -> None:
+    client = RpcClient(anvil.url)
+    with pytest.raises(ChainIdMismatch) as info:
+        client.fill(parse_tx({"chainId": 1, "to": DEV_ADDR_1}), bytes(20))
+    assert "11155111" in info.value.message and "chainId 1" in info.value.message
+
+
+def test_send_then_resend_is_success_and_reused_nonce_is_refused(anvil: Anvil) -> None:
+    client = RpcClient(anvil.url)
+    raw = dev_raw(anvil)
+    tx_hash = client.send_raw(raw)
+    receipt = client.wait_receipt(tx_hash, confirmations=1, timeout=30)
+    assert receipt["status"] == 1 and receipt["gas_used"] == 21000
+    assert client.send_raw(raw) == tx_hash  # already known / already mined: success
+    other = dev_raw(anvil, nonce=0, value=999)  # same nonce, different tx
+    with pytest.raises(NonceTooLow) as info:
+        client.send_raw(other)
+    assert "nonce" in info.value.message and info.value.exit_code == 8
+
+
+def test_insufficient_funds_and_underpriced(anvil: Anvil) -> None:
+    client = RpcClient(anvil.url)
+    poor = "0x" + "5a" * 32
+    with pytest.raises(InsufficientFunds) as info:
+        client.send_raw(dev_raw(anvil, key=poor))
+    assert "Fund the wallet" in info.value.message
+    with pytest.raises(Underpriced):
+        client.send_raw(dev_raw(anvil, maxFeePerGas=1, maxPriorityFeePerGas=1))
+
+
+def test_reverted_receipt_is_an_error(anvil: Anvil) -> None:
+    deploy = anvil.send_signed(DEV_KEY_0, {"data": "0x" + token_initcode(1000).hex()})
+    token = deploy["contractAddress"]
+    client = RpcClient(anvil.url)
+    overdraw = transfer_calldata(bytes.fromhex(DEV_ADDR_1[2:]), 1001)
+    from eth_utils import to_checksum_address
+
+    bad = dev_raw(
+        anvil, to=to_checksum_address(token), value=0, gas=100000, data="0x" + overdraw.hex()
+    )
+    tx_hash = client.send_raw(bad)
+    with pytest.raises(TxReverted) as info:
+        client.wait_receipt(tx_hash)
+    assert info.value.exit_code == 8 and "reverted" in info.value.message
+
+
+def test_down_for_good_is_a_bounded_transient_error() -> None:
+    events: list[str] = []
+    client = RpcClient(f"http://127.0.0.1:{free_port()}", retry_seconds=1.0, on_event=events.append)
+    start = time.monotonic()
+    with pytest.raises(RpcUnavailable) as info:
+        client.chain_id()
+    elapsed = time.monotonic() - start
+    assert 1.0 <= elapsed < 5.0
+    assert info.value.kind == "transient" and info.value.exit_code == 10
+    assert "connection refused" in info.value.message and len(events) >= 2
+
+
+def test_down_then_up_within_the_window() -> None:
+    """The node comes up after the first failed attempt is observed; the call then succeeds."""
+    binary = require_anvil()
+    node = Anvil(binary, port=free_port())
+    started = threading.Event()
+
+    def on_event(msg: str) -> None:
+        if "retry" in msg and not started.is_set():
+            started.set()
+            threading.Thread(target=node.start, daemon=True).start()
+
+    try:
+        client = RpcClient(node.url, retry_seconds=30, on_event=on_event)
+        assert client.chain_id() == node.chain_id
+        assert started.is_set()
+    finally:
+        node.stop()
+
+
+class _Flaky(http.server.BaseHTTPRequestHandler):
+    """Answers the first ``failures`` POSTs with ``status``, then proxies to the real node."""
+
+    failures = 0
+    status = 503
+    upstream = ""
+    seen: list[int]
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        cls = type(self)
+        if cls.failures > 0:
+            cls.failures -= 1
+            cls.seen.append(cls.status)
+            self.send_response(cls.status)
+            self.end_headers()
+            return
+        req = urllib.request.Request(
+            cls.upstream, data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            payload = resp.read()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def flaky(anvil: Anvil) -> Iterator[type[_Flaky]]:
+    handler = type("Flaky", (_Flaky,), {"upstream": anvil.url, "seen": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    handler.url = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield handler
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("status", [503, 429, 502])
+def test_http_5xx_and_429_are_retried(flaky: type[_Flaky], anvil: Anvil, status: int) -> None:
+    flaky.failures, flaky.status = 2, status
+    client = RpcClient(flaky.url, retry_seconds=10)  # type: ignore[attr-defined]
+    tx_hash = client.send_raw(dev_raw(anvil))
+    assert flaky.seen == [status, status]
+    assert client.wait_receipt(tx_hash)["status"] == 1
