@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 from eth_account import Account
+from evm.evmasm import token_initcode
 from support.anvil import DEV_ADDR_0, DEV_ADDR_1, DEV_KEY_0, Anvil, free_port, require_anvil
 
-from evm.evmasm import token_initcode
 from mpcwallet.errors import (
     ChainIdMismatch,
     InsufficientFunds,
