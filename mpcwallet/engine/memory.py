@@ -118,9 +118,9 @@ def run_jobs(
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             with lock:
                 errors.append(exc)
-            transport = job.transport
-            if isinstance(transport, MemoryTransport):
-                transport.close()
+            close = getattr(job.transport, "close", None)
+            if callable(close):
+                close()
 
     threads = [
         threading.Thread(target=runner, args=(1, p1, job1), name="mpc-P1", daemon=True),

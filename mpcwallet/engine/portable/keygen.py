@@ -106,12 +106,16 @@ class KeygenP1:
         self.session = session
         self._x1 = curve.random_scalar()
         self.Q1 = curve.mul_g(self._x1)
-        self._pi1 = zk.dl_prove(_dl_transcript(session, STEP, 1), self.Q1, self._x1)
+        self._pi1 = self.prove_share()
         self._com, self._rand = commit(
             session, session.names[0], STEP + "/Q1", _q1_opening(self.Q1, self._pi1)
         )
         self._pg = self.make_prover(paillier)
         self._key: P1Key | None = None
+
+    def prove_share(self) -> zk.DLProof:
+        """The proof of knowledge of x1 (a test subclass plays a cheating P1 by overriding it)."""
+        return zk.dl_prove(_dl_transcript(self.session, STEP, 1), self.Q1, self._x1)
 
     def make_prover(self, paillier: PaillierPrivate | None) -> paillier_gen.PaillierGenProver:
         return paillier_gen.PaillierGenProver(self.session, STEP, self._x1, paillier)

@@ -143,11 +143,14 @@ class SignP1:
         self._m = digest_to_int(digest)
         self._k1 = curve.random_scalar()
         self.R1 = curve.mul_g(self._k1)
-        self._pi1 = zk.dl_prove(_dl_transcript(session, 1), self.R1, self._k1)
+        self._pi1 = self.prove_nonce()
         self._com, self._rand = commit(
             session, session.names[0], STEP + "/R1", _opening(digest, self.R1, self._pi1)
         )
         self._R: PublicKey | None = None
+
+    def prove_nonce(self) -> zk.DLProof:
+        return zk.dl_prove(_dl_transcript(self.session, 1), self.R1, self._k1)
 
     def msg1(self) -> SignMsg1:
         return SignMsg1(self.key.fingerprint, self._com)
@@ -219,11 +222,15 @@ class SignP2:
         pub = PaillierPublic(self.key.n)
         k2_inv = pow(self._k2, -1, Q)
         rho = secrets.randbelow(SIGN_MASK_BOUND)
-        plain = k2_inv * self._m + (k2_inv * self.key.x2 % Q) * r + rho * Q
+        plain = self.plaintext(k2_inv * self._m + (k2_inv * self.key.x2 % Q) * r + rho * Q)
         c_tag = pub.encrypt(plain, random_unit(pub.n))
         c_key_shifted = pub.add_plain(mpz(self.key.c_key), C_KEY_SHIFT)
         c3 = pub.add(pub.mul_scalar(c_key_shifted, k2_inv * r % Q), c_tag)
         return SignMsg4(int(c3))
+
+    def plaintext(self, value: int) -> int:
+        """What c_tag encrypts (a test subclass plays a cheating P2 by overriding it)."""
+        return value
 
     def __repr__(self) -> str:
         return "SignP2(<secret>)"
