@@ -36,7 +36,7 @@ from mpcwallet.errors import (
 )
 from mpcwallet.session.channel import Channel
 from mpcwallet.session.handshake import Hello
-from mpcwallet.session.pause import pause_point
+from mpcwallet.session.pause import pause_point, sign_test_hooks
 from mpcwallet.storage.body import ShareBody
 
 PARTY_NAMES = ("client", "cosigner")
@@ -221,7 +221,7 @@ class Service:
             await ch.run_engine(
                 Role.P2,
                 PARTY_NAMES,
-                lambda job: self.engine.sign(job, body.key_blob, digest),
+                lambda job: self.engine.sign(sign_test_hooks(job), body.key_blob, digest),
             )
         except MpcError as exc:
             logs.audit("sign_failed", f"sign failed: {exc.code}", code=exc.code, **fields, **ctx)

@@ -7,9 +7,13 @@ Without both variables this is a no-op. It never touches secrets.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from pathlib import Path
+from typing import Any
+
+from mpcwallet.engine.base import Job
 
 
 def pause_point(step: str) -> None:
@@ -23,3 +27,39 @@ def pause_point(step: str) -> None:
     release = directory / f"{step}.release"
     while not release.exists():
         time.sleep(0.05)
+
+
+class _SignHookTransport:
+    """Test hooks on the co-signer's sign transport (P2), active only via env variables.
+
+    ``MPC_TEST_PAUSE_AT=daemon_sign_before_last_send`` pauses (see :func:`pause_point`) before
+    P2's last message, so a test can kill the daemon mid-sign. ``MPC_TEST_TAMPER=sign`` flips
+    one bit of P2's last message (both engines send two in sign) after the session MAC layer
+    would have accepted it: a misbehaving co-signer, which the client must detect and
+    quarantine. Never touches secrets; no-op without the variables.
+    """
+
+    LAST_SEND = 2
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self._sent = 0
+
+    def send(self, data: bytes) -> None:
+        self._sent += 1
+        if self._sent == self.LAST_SEND:
+            pause_point("daemon_sign_before_last_send")
+            if os.environ.get("MPC_TEST_TAMPER") == "sign" and data:
+                data = data[:-1] + bytes([data[-1] ^ 0x01])
+        self._inner.send(data)
+
+    def receive(self) -> bytes:
+        data: bytes = self._inner.receive()
+        return data
+
+
+def sign_test_hooks(job: Job) -> Job:
+    """``job`` unchanged unless a sign test hook is set in the environment."""
+    if os.environ.get("MPC_TEST_TAMPER") != "sign" and not os.environ.get("MPC_TEST_PAUSE_AT"):
+        return job
+    return dataclasses.replace(job, transport=_SignHookTransport(job.transport))
