@@ -123,7 +123,7 @@ def test_blob_of_wrong_role_or_engine_is_refused(
 
 
 def test_no_secret_in_repr_or_errors(engine_keys: tuple[Engine, bytes, bytes]) -> None:
-    engine, blob1, blob2 = engine_keys
+    engine, blob1, _ = engine_keys
     job1, _ = make_jobs(timeout=0.2)
     try:
         engine.sign(job1, blob1[:-3], digest_of("y"))
