@@ -46,3 +46,16 @@ def anvil():  # type: ignore[no-untyped-def]
 
     with running_anvil() as node:
         yield node
+
+
+@pytest.fixture
+def cosigner(mpc_env: dict[str, str]):  # type: ignore[no-untyped-def]
+    """A real co-signer daemon subprocess on a free loopback port, own MPC_HOME (``mpc_env``).
+
+    Yields a ``support.cosigner.Cosigner``; use ``cosigner.env`` to run ``mpc`` against it.
+    Engine: MPC_ENGINE if set, else the default one.
+    """
+    from support.cosigner import running_cosigner
+
+    with running_cosigner(mpc_env) as cs:
+        yield cs

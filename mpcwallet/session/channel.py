@@ -180,7 +180,8 @@ class Channel:
 
     async def _abort_peer(self, exc: MpcError) -> None:
         try:
-            await self.send_control({"type": "abort", "code": exc.code, "message": exc.message})
+            abort = {"type": "abort", "code": exc.code, "message": exc.message}
+            await self._send_payload(wire.control_payload(abort), even_if_failed=True)
         except Exception:  # noqa: BLE001,S110 - best effort: the session is over anyway
             pass
         if not self.ws.closed:
@@ -203,8 +204,8 @@ class Channel:
 
     # --- sending -----------------------------------------------------------------------------
 
-    async def _send_payload(self, payload: bytes) -> None:
-        if self.error is not None:
+    async def _send_payload(self, payload: bytes, *, even_if_failed: bool = False) -> None:
+        if self.error is not None and not even_if_failed:
             raise self.error
         async with self._send_lock:
             frame = self.codec.seal(payload)

@@ -251,6 +251,7 @@ def run_keygen(
         await ch.send_control({"op": "commit"})
         committed = await ch.recv_control()
         _expect(committed, "committed")
+        await asyncio.to_thread(pause_point, "client_after_commit")
         return result
 
     return asyncio.run(
