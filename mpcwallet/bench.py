@@ -1,0 +1,148 @@
+"""Benchmarks behind ``mpc bench``: median and p95 wall time per operation.
+
+Both parties run in one process (:func:`mpcwallet.engine.memory.run_jobs`, two threads over an
+in-memory channel), so the numbers are compute plus thread hand-off, no network. Bytes and
+flights are counted on the in-memory transports (both directions, one run).
+
+Extension point: :func:`register_benchmark` takes a name and a callable that performs one run
+(returning :class:`RunStats` or ``None``). Modules listed in :data:`BENCHMARK_MODULES` are
+imported when the extras are collected and call it from their ``register_benchmarks()``; e.g. the
+EVM layer can add an end-to-end ``mpc sign`` wall time. Import-light: engines and extras are
+loaded only when a benchmark runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import os
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+# Modules with a ``register_benchmarks()`` function that calls :func:`register_benchmark`.
+BENCHMARK_MODULES: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunStats:
+    bytes_sent: int
+    flights: int
+
+
+@dataclass
+class Measurement:
+    name: str
+    engine: str | None
+    samples: list[float] = field(default_factory=list)  # seconds
+    stats: RunStats | None = None
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.samples) * 1000
+
+    @property
+    def p95_ms(self) -> float:
+        ordered = sorted(self.samples)
+        return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)] * 1000
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "engine": self.engine,
+            "rounds": len(self.samples),
+            "median_ms": round(self.median_ms, 3),
+            "p95_ms": round(self.p95_ms, 3),
+            "bytes": self.stats.bytes_sent if self.stats else None,
+            "flights": self.stats.flights if self.stats else None,
+        }
+
+
+Runner = Callable[[], RunStats | None]
+_extra: list[tuple[str, Runner]] = []
+
+
+def register_benchmark(name: str, run: Runner) -> None:
+    """Add a benchmark: ``run()`` performs one timed run."""
+    _extra.append((name, run))
+
+
+def measure(name: str, run: Runner, rounds: int, engine: str | None = None) -> Measurement:
+    m = Measurement(name, engine)
+    for _ in range(rounds):
+        start = time.perf_counter()
+        stats = run()
+        m.samples.append(time.perf_counter() - start)
+        if stats is not None:
+            m.stats = stats
+    return m
+
+
+def bench_engine(name: str, rounds: int, sign_rounds: int | None = None) -> list[Measurement]:
+    """keygen, sign and refresh of engine ``name``, ``rounds`` times each (sign: ``sign_rounds``,
+    default 4 x rounds)."""
+    from mpcwallet.engine import get_engine
+    from mpcwallet.engine.memory import MemoryTransport, make_jobs, run_jobs
+
+    engine = get_engine(name)
+    blobs: list[tuple[bytes, bytes]] = []
+
+    def two_party(p1: Callable[..., Any], p2: Callable[..., Any]) -> tuple[Any, RunStats]:
+        job1, job2 = make_jobs(timeout=120)
+        result = run_jobs(p1, p2, job1, job2)
+        t1, t2 = job1.transport, job2.transport
+        assert isinstance(t1, MemoryTransport) and isinstance(t2, MemoryTransport)
+        return result, RunStats(t1.sent_bytes + t2.sent_bytes, t1.sent_messages + t2.sent_messages)
+
+    def keygen() -> RunStats:
+        pair, stats = two_party(engine.dkg, engine.dkg)
+        blobs[:] = [pair]
+        return stats
+
+    def sign() -> RunStats:
+        b1, b2 = blobs[0]
+        digest = os.urandom(32)
+        _, stats = two_party(
+            lambda j: engine.sign(j, b1, digest), lambda j: engine.sign(j, b2, digest)
+        )
+        return stats
+
+    def refresh() -> RunStats:
+        b1, b2 = blobs[0]
+        pair, stats = two_party(lambda j: engine.refresh(j, b1), lambda j: engine.refresh(j, b2))
+        blobs[:] = [pair]
+        return stats
+
+    return [
+        measure("keygen", keygen, rounds, name),
+        measure("sign", sign, sign_rounds or 4 * rounds, name),
+        measure("refresh", refresh, rounds, name),
+    ]
+
+
+def extra_benchmarks() -> list[tuple[str, Runner]]:
+    for module_name in BENCHMARK_MODULES:
+        module = importlib.import_module(module_name)
+        module.register_benchmarks()
+    return list(_extra)
+
+
+def run(
+    engines: list[str],
+    rounds: int,
+    progress: Callable[[str], None] | None = None,
+    extras: bool = True,
+) -> list[Measurement]:
+    results: list[Measurement] = []
+    for name in engines:
+        if progress:
+            progress(f"benchmarking engine {name} ({rounds} rounds)...")
+        results.extend(bench_engine(name, rounds))
+    if extras:
+        for extra_name, runner in extra_benchmarks():
+            if progress:
+                progress(f"benchmarking {extra_name}...")
+            results.append(measure(extra_name, runner, rounds))
+    return results

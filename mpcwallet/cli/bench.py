@@ -1,0 +1,53 @@
+"""``mpc bench``: median and p95 of keygen, sign and refresh for each available engine."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mpcwallet.cli.output import out
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("bench")
+    def bench(
+        engine: str | None = typer.Option(
+            None, "--engine", help="Engine to measure (default: every available engine)."
+        ),
+        rounds: int = typer.Option(
+            5, "--rounds", min=1, max=1000, help="Runs of keygen and refresh (sign: 4x)."
+        ),
+    ) -> None:
+        """Measure the two-party protocols in one process (no network): median and p95."""
+        from mpcwallet import bench as bench_mod
+        from mpcwallet.engine import available_engines, get_engine
+
+        if engine is not None:
+            get_engine(engine)  # BadInput for an unknown name, EngineUnavailable if absent
+            names = [engine]
+        else:
+            names = available_engines()
+        results = bench_mod.run(names, rounds, progress=out().info)
+        rows = [m.to_dict() for m in results]
+        medians: dict[str, dict[str, float]] = {}
+        for row in rows:
+            medians.setdefault(str(row["engine"] or "-"), {})[str(row["name"])] = row["median_ms"]
+
+        def human(console: Console) -> None:
+            table = Table(title="mpc bench (both parties in one process)")
+            for col in ("engine", "operation", "rounds", "median ms", "p95 ms", "bytes", "flights"):
+                table.add_column(col, justify="left" if col in ("engine", "operation") else "right")
+            for row in rows:
+                table.add_row(
+                    str(row["engine"] or "-"),
+                    str(row["name"]),
+                    str(row["rounds"]),
+                    f"{row['median_ms']:.1f}",
+                    f"{row['p95_ms']:.1f}",
+                    "-" if row["bytes"] is None else str(row["bytes"]),
+                    "-" if row["flights"] is None else str(row["flights"]),
+                )
+            console.print(table)
+
+        out().success({"engines": names, "results": rows, "medians_ms": medians}, human)

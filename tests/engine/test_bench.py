@@ -1,0 +1,64 @@
+"""``mpc bench`` and the benchmark helpers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from support.proc import json_result, run_mpc
+
+from mpcwallet import bench
+
+
+def test_measure_median_p95_and_extension_point(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+
+    def one_run() -> bench.RunStats:
+        calls.append(1)
+        return bench.RunStats(bytes_sent=10, flights=2)
+
+    monkeypatch.setattr(bench, "_extra", [])
+    bench.register_benchmark("custom", one_run)
+    results = bench.run([], rounds=3)
+    assert [m.name for m in results] == ["custom"]
+    assert len(calls) == 3
+    row = results[0].to_dict()
+    assert row["rounds"] == 3 and row["bytes"] == 10 and row["flights"] == 2
+    m = bench.Measurement("x", None, samples=[0.001 * i for i in range(1, 21)])
+    assert m.median_ms == pytest.approx(10.5)
+    assert m.p95_ms == pytest.approx(19.0)
+
+
+@pytest.mark.slow
+def test_mpc_bench_portable_json(mpc_env: dict[str, str]) -> None:
+    cp = run_mpc(["--json", "bench", "--engine", "portable", "--rounds", "1"], mpc_env)
+    assert cp.returncode == 0, cp.stderr
+    data = json_result(cp)["data"]
+    assert data["engines"] == ["portable"]
+    rows = {r["name"]: r for r in data["results"] if r["engine"] == "portable"}
+    assert set(rows) == {"keygen", "sign", "refresh"}
+    assert rows["keygen"]["flights"] == 3
+    assert rows["sign"]["flights"] == 4
+    assert rows["refresh"]["flights"] == 5
+    for row in rows.values():
+        assert row["median_ms"] > 0 and row["p95_ms"] >= row["median_ms"]
+        assert row["bytes"] > 0
+    assert set(data["medians_ms"]["portable"]) == {"keygen", "sign", "refresh"}
+
+
+def test_mpc_bench_unknown_engine(mpc_env: dict[str, str]) -> None:
+    cp = run_mpc(["--json", "bench", "--engine", "nope"], mpc_env)
+    assert cp.returncode == 2
+    err = json_result(cp)["error"]
+    assert err["code"] == "bad_input" and err["field"] == "engine"
+
+
+def test_bench_and_portable_engine_are_import_light() -> None:
+    code = (
+        "import sys, mpcwallet.bench, mpcwallet.cli.bench, mpcwallet.engine.portable;"
+        "heavy = [m for m in ('web3', 'eth_account', 'aiohttp') if m in sys.modules];"
+        "print(heavy); sys.exit(1 if heavy else 0)"
+    )
+    cp = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
