@@ -44,6 +44,8 @@ _BackupPassFile = Annotated[
 
 def _refuse_existing(path: Path, force: bool) -> None:
     """Fail before any prompt or Argon2 run; the atomic write checks again."""
+    if path.is_dir():
+        raise BadInput(f"{path} is a directory; give a file name for --out", field="out")
     if not force and (path.exists() or path.is_symlink()):
         raise AlreadyExists(f"{path} already exists; pass --force to overwrite it", field="out")
 

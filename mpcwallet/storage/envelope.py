@@ -339,6 +339,18 @@ def _parse(data: bytes) -> _Parsed:
     extra = sorted(obj.keys() - _TOP_KEYS)
     if extra:
         raise FileFormatError(f"share file has unknown field {extra[0]!r}", field=extra[0])
+    digest = obj["sha256"]
+    if not isinstance(digest, str) or len(digest) != 64:
+        raise FileFormatError("field 'sha256' must be 64 hex digits", field="sha256")
+    # Integrity of the bytes as written (canonical form, then the digest over the other fields)
+    # before the fields' own checks, so any edit inside a value reads as tampering.
+    if _canonical(obj) + b"\n" != data:
+        raise TamperedFile("the share file was modified after it was written (not canonical)")
+    rest = {k: v for k, v in obj.items() if k != "sha256"}
+    if not hmac.compare_digest(
+        hashlib.sha256(_canonical(rest)).hexdigest().encode(), digest.encode()
+    ):
+        raise TamperedFile("the share file was modified after it was written (digest mismatch)")
     if obj["kdf"] != KDF_NAME:
         raise FileFormatError(f"unsupported KDF; this mpcwallet reads {KDF_NAME}", field="kdf")
     if obj["cipher"] != CIPHER_NAME:
@@ -362,15 +374,6 @@ def _parse(data: bytes) -> _Parsed:
     header = obj["header"]
     if not isinstance(header, dict):
         raise FileFormatError("field 'header' must be a JSON object", field="header")
-    digest = obj["sha256"]
-    if not isinstance(digest, str) or len(digest) != 64:
-        raise FileFormatError("field 'sha256' must be 64 hex digits", field="sha256")
-    # Integrity of the bytes as written: canonical form, then the digest over the other fields.
-    if _canonical(obj) + b"\n" != data:
-        raise TamperedFile("the share file was modified after it was written (not canonical)")
-    rest = {k: v for k, v in obj.items() if k != "sha256"}
-    if not hmac.compare_digest(hashlib.sha256(_canonical(rest)).hexdigest(), digest):
-        raise TamperedFile("the share file was modified after it was written (digest mismatch)")
     public = {k: obj[k] for k in ("version", "kdf", "kdf_params", "cipher", "nonce", "header")}
     params = KdfParams(m_kib=kp["m"], t=kp["t"], p=kp["p"], salt=salt)
     return _Parsed(public, params, nonce, dict(header), check, ciphertext)

@@ -85,10 +85,10 @@ def write_atomic(path: Path, data: bytes, *, force: bool = False) -> None:
     path = Path(path)
     directory = path.parent
     ensure_dir(directory)
+    if path.is_dir():
+        raise BadInput(f"{path} is a directory; give a file name", field="path")
     if not force and (path.exists() or path.is_symlink()):
         raise AlreadyExists(f"{path} already exists; pass --force to overwrite it", field="path")
-    if path.is_dir():
-        raise BadInput(f"{path} is a directory", field="path")
     try:
         tmp = _write_temp(directory, path.name, data)
     except OSError as exc:

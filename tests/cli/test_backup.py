@@ -436,3 +436,63 @@ def test_no_tty_no_env_is_passphrase_required(monkeypatch: pytest.MonkeyPatch) -
         get_passphrase("cosigner", passphrase_file=None, confirm=False)
     assert "MPC_COSIGNER_PASSPHRASE" in info.value.message
     assert "--passphrase-file" in info.value.message
+
+
+def test_interactive_prompts_are_hidden_and_confirmed(
+    mpc_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A real pseudo-terminal: prompts appear, typed passphrases are not echoed, confirmation."""
+    import pty
+    import select
+    import time
+
+    from support.proc import mpc_cmd
+
+    body = _body()
+    backup = _backup(tmp_path / "b.enc", body)
+    restored = tmp_path / "restored.enc"
+    new_pw = b"typed share passphrase 9"
+    env = {k: v for k, v in mpc_env.items() if k not in ("MPC_PASSPHRASE", "MPC_BACKUP_PASSPHRASE")}
+    argv = [*mpc_cmd(), "backup", "import", "--in", str(backup), "--out", str(restored)]
+    pid, fd = pty.fork()
+    if pid == 0:  # child: becomes the session leader with the pty as its terminal
+        try:
+            os.execve(argv[0], argv, env)
+        finally:
+            os._exit(127)
+    transcript = b""
+
+    def read_until(marker: bytes | None, timeout: float = 30.0) -> None:
+        nonlocal transcript
+        deadline = time.monotonic() + timeout
+        while marker is None or marker not in transcript:
+            left = deadline - time.monotonic()
+            assert left > 0, f"timed out waiting for {marker!r}; got {transcript!r}"
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                chunk = b""
+            if not chunk:
+                assert marker is None, f"EOF before {marker!r}; got {transcript!r}"
+                return
+            transcript += chunk
+
+    try:
+        read_until(b"Backup passphrase:")
+        os.write(fd, TEST_BACKUP_PASSPHRASE.encode() + b"\n")
+        read_until(b"Share passphrase:")
+        os.write(fd, new_pw + b"\n")
+        read_until(b"Repeat the share passphrase:")
+        os.write(fd, new_pw + b"\n")
+        read_until(None)
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0, transcript
+    assert TEST_BACKUP_PASSPHRASE.encode() not in transcript
+    assert new_pw not in transcript
+    assert b"restored to" in transcript
+    assert load_share(restored, new_pw.decode())[1] == body

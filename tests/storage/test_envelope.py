@@ -285,6 +285,26 @@ def test_every_single_byte_flip_is_rejected(sealed: bytes) -> None:
                 decrypt_share(bytes(data), PW)
 
 
+def _value_span(data: bytes, marker: bytes) -> range:
+    start = data.index(marker) + len(marker)
+    return range(start, data.index(b'"', start))
+
+
+@pytest.mark.parametrize(
+    "marker",
+    [b'"salt":"', b'"nonce":"', b'"check":"', b'"ciphertext":"', b'"address":"', b'"sha256":"'],
+)
+def test_every_flip_inside_a_value_is_tampered(sealed: bytes, marker: bytes) -> None:
+    """Bytes of salt, nonce, check, ciphertext, a header value or the digest: always tampered."""
+    span = _value_span(sealed, marker)
+    assert len(span) >= 8
+    for i in span:
+        data = bytearray(sealed)
+        data[i] ^= 0x01
+        with pytest.raises(TamperedFile):
+            decrypt_share(bytes(data), PW)
+
+
 @settings(max_examples=300, deadline=None)
 @given(pos=st.integers(min_value=0), mask=st.integers(min_value=1, max_value=255))
 def test_any_byte_change_is_rejected(sealed: bytes, pos: int, mask: int) -> None:

@@ -162,8 +162,9 @@ def test_write_new(tmp_path: Path) -> None:
 
 def test_target_is_a_directory(tmp_path: Path) -> None:
     (tmp_path / "d").mkdir()
-    with pytest.raises(BadInput):
-        write_atomic(tmp_path / "d", NEW, force=True)
+    for force in (True, False):
+        with pytest.raises(BadInput, match="directory"):
+            write_atomic(tmp_path / "d", NEW, force=force)
 
 
 def test_parent_is_a_file(tmp_path: Path) -> None:
