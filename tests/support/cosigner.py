@@ -101,7 +101,7 @@ def start_cosigner(
         args += ["--engine", engine]
     state_file = home / "cosigner" / "state.json"
     state_file.unlink(missing_ok=True)
-    log = open(home.parent / f"cosigner-{os.getpid()}-{time.monotonic_ns()}.out", "wb")  # noqa: SIM115
+    log = open(home.parent / f"cosigner-{os.getpid()}-{time.monotonic_ns()}.out", "wb")
     proc = subprocess.Popen(args, env=dict(env), stdin=subprocess.DEVNULL, stdout=log, stderr=log)
     log.close()
 
@@ -150,3 +150,39 @@ def running_cosigner(
         yield cs
     finally:
         cs.stop()
+
+
+def secret_forms(secret: bytes) -> list[bytes]:
+    """How a secret could appear in a file: raw, hex (both cases), base64."""
+    import base64
+
+    forms = [secret, secret.hex().encode(), secret.hex().upper().encode()]
+    forms.append(base64.b64encode(secret))
+    return forms
+
+
+def files_under(*roots: Path) -> list[Path]:
+    out: list[Path] = []
+    for root in roots:
+        if root.is_file():
+            out.append(root)
+        elif root.exists():
+            out.extend(p for p in root.rglob("*") if p.is_file())
+    return out
+
+
+def assert_no_secrets(
+    roots: list[Path], secrets: Mapping[str, bytes], allowed: Mapping[str, set[Path]] | None = None
+) -> int:
+    """Fail if any file under ``roots`` holds any of ``secrets`` (in any of its usual forms),
+    except in the files ``allowed[name]``. Returns the number of files scanned."""
+    allowed = allowed or {}
+    files = files_under(*roots)
+    for path in files:
+        data = path.read_bytes()
+        for name, secret in secrets.items():
+            if path in allowed.get(name, set()):
+                continue
+            for form in secret_forms(secret):
+                assert form not in data, f"{name} found in {path}"
+    return len(files)

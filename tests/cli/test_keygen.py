@@ -1,0 +1,238 @@
+"""`mpc keygen` end to end: a real co-signer subprocess, the real `mpc` entry point.
+
+Includes the fault tests (client killed, daemon killed, at exact steps via MPC_TEST_PAUSE_AT),
+concurrency, and the secret scan of everything left under MPC_HOME.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import TEST_COSIGNER_PASSPHRASE, TEST_PASSPHRASE
+from support.cosigner import (
+    Cosigner,
+    assert_no_secrets,
+    running_cosigner,
+    start_cosigner,
+    wait_for,
+)
+from support.proc import json_result, mpc_cmd, run_mpc
+
+from mpcwallet.engine import available_engines, get_engine
+
+ENGINES = available_engines()
+
+
+def _client_share(home: Path, name: str = "default") -> Path:
+    return home / "shares" / f"{name}.enc"
+
+
+def _load_both(home: Path, key_id: str):  # type: ignore[no-untyped-def]
+    """Decrypt both shares (test only): client's with its passphrase, daemon's with its KEK."""
+    from mpcwallet.cosigner.keyring import unlock
+    from mpcwallet.cosigner.keystore import KeyStore
+    from mpcwallet.cosigner.paths import CosignerPaths
+    from mpcwallet.storage.store import load_share
+
+    client_header, client_body = load_share(_client_share(home), TEST_PASSPHRASE)
+    paths = CosignerPaths.for_home(home)
+    kek = unlock(paths.keyring_file, TEST_COSIGNER_PASSPHRASE)
+    daemon_header, daemon_body = KeyStore(paths, kek).load(key_id)
+    return client_header, client_body, daemon_header, daemon_body
+
+
+def _scan(cs: Cosigner, home: Path, key_id: str) -> None:
+    """No passphrase, token, key blob or per-key secret in any file or log left behind."""
+    token_file = cs.dir / "auth.token"
+    _, client_body, _, daemon_body = _load_both(home, key_id)
+    secrets = {
+        "share passphrase": TEST_PASSPHRASE.encode(),
+        "co-signer passphrase": TEST_COSIGNER_PASSPHRASE.encode(),
+        "pairing token": bytes.fromhex(token_file.read_text().strip()),
+        "client key blob": client_body.key_blob[-64:],
+        "daemon key blob": daemon_body.key_blob[-64:],
+        "per-key secret": client_body.auth_secret,
+    }
+    stdout_logs = list(home.parent.glob("cosigner-*.out"))
+    scanned = assert_no_secrets(
+        [home, *stdout_logs], secrets, allowed={"pairing token": {token_file}}
+    )
+    assert scanned >= 5
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_keygen_address_health_end_to_end(
+    mpc_env: dict[str, str], mpc_home: Path, engine: str
+) -> None:
+    with running_cosigner(mpc_env, engine=engine) as cs:
+        cp = run_mpc(["--json", "keygen", "--engine", engine], cs.env)
+        assert cp.returncode == 0, cp.stderr
+        data = json_result(cp)["data"]
+        share = _client_share(mpc_home)
+        assert data["share"] == str(share) and share.exists()
+        assert (share.stat().st_mode & 0o777) == 0o600
+        key_id = data["key_id"]
+        assert (cs.dir / "shares" / f"{key_id}.enc").exists()
+        assert not list(mpc_home.rglob("*.pending"))
+
+        # The address is the one the engine's public key gives, on both shares.
+        from mpcwallet.evm.address import address_from_public_key
+
+        eng = get_engine(engine)
+        ch, cb, dh, db = _load_both(mpc_home, key_id)
+        pk = eng.public_key(cb.key_blob)
+        assert pk == eng.public_key(db.key_blob)
+        assert data["address"] == address_from_public_key(pk) == ch["address"] == dh["address"]
+        assert ch["role"] == "P1" and dh["role"] == "P2" and ch["engine"] == engine
+        assert cb.auth_secret == db.auth_secret and len(cb.auth_secret) == 32
+
+        addr = json_result(run_mpc(["--json", "address"], cs.env))["data"]
+        assert addr["address"] == data["address"] and addr["key_id"] == key_id
+
+        health = run_mpc(["--json", "health", "--share", str(share), "--verify-key-secret"], cs.env)
+        assert health.returncode == 0, health.stdout
+        assert json_result(health)["data"]["checks"] == {
+            "healthz": "ok",
+            "engine": "ok",
+            "auth": "ok",
+            "key": "ok",
+            "key_auth": "ok",
+        }
+        lines = cs.log_lines()
+        events = [line["event"] for line in lines if line.get("key_id") == key_id]
+        assert "keygen_started" in events and "keygen_completed" in events
+        assert all("session" in line and "round" in line for line in lines if "op" in line)
+    _scan(cs, mpc_home, key_id)
+
+
+def test_keygen_refuses_to_overwrite(cosigner: Cosigner, mpc_home: Path) -> None:
+    first = run_mpc(["--json", "keygen"], cosigner.env)
+    assert first.returncode == 0, first.stdout
+    before = _client_share(mpc_home).read_bytes()
+    again = run_mpc(["--json", "keygen"], cosigner.env)
+    assert again.returncode == 6
+    assert json_result(again)["error"]["code"] == "already_exists"
+    assert _client_share(mpc_home).read_bytes() == before
+    assert cosigner.healthz()[1]["keys"] == 1
+    forced = run_mpc(["--json", "keygen", "--force"], cosigner.env)
+    assert forced.returncode == 0
+    assert json_result(forced)["data"]["key_id"] != json_result(first)["data"]["key_id"]
+
+
+def test_keygen_bad_name_is_bad_input(cosigner: Cosigner) -> None:
+    cp = run_mpc(["--json", "keygen", "--name", "../evil"], cosigner.env)
+    assert cp.returncode == 2
+    err = json_result(cp)["error"]
+    assert err["code"] == "bad_input" and err["field"] == "name"
+
+
+def _pause_env(env: dict[str, str], step: str, where: Path) -> dict[str, str]:
+    out = dict(env)
+    out.update(MPC_TEST_PAUSE_AT=step, MPC_TEST_PAUSE_DIR=str(where))
+    return out
+
+
+def _keygen_proc(env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*mpc_cmd(), "--json", "keygen"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_client_killed_before_commit_leaves_nothing(
+    cosigner: Cosigner, mpc_home: Path, tmp_path: Path
+) -> None:
+    proc = _keygen_proc(_pause_env(cosigner.env, "client_after_share_written", tmp_path))
+    try:
+        wait_for(lambda: (tmp_path / "client_after_share_written.reached").exists(), 60, "pause")
+    finally:
+        proc.kill()
+        proc.communicate()
+    pending = _client_share(mpc_home).with_name("default.enc.pending")
+    assert pending.exists() and not _client_share(mpc_home).exists()
+    shares = cosigner.dir / "shares"
+    wait_for(lambda: not list(shares.iterdir()), 10, "the daemon to drop its pending share")
+    assert cosigner.healthz()[1]["keys"] == 0
+    # A second run cleans the stale temp file and works.
+    cp = run_mpc(["--json", "keygen"], cosigner.env)
+    assert cp.returncode == 0, cp.stdout
+    assert not pending.exists()
+    key_id = json_result(cp)["data"]["key_id"]
+    assert [p.name for p in shares.iterdir()] == [f"{key_id}.enc"]
+    health = run_mpc(["--json", "health", "--share", str(_client_share(mpc_home))], cosigner.env)
+    assert health.returncode == 0, health.stdout
+
+
+def test_client_killed_after_commit_is_recovered(
+    cosigner: Cosigner, mpc_home: Path, tmp_path: Path
+) -> None:
+    proc = _keygen_proc(_pause_env(cosigner.env, "client_after_commit", tmp_path))
+    try:
+        wait_for(lambda: (tmp_path / "client_after_commit.reached").exists(), 60, "pause")
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert cosigner.healthz()[1]["keys"] == 1
+    assert not _client_share(mpc_home).exists()
+    cp = run_mpc(["--json", "keygen"], cosigner.env)
+    assert cp.returncode == 0, cp.stdout
+    data = json_result(cp)["data"]
+    assert data["recovered"] is True
+    assert (cosigner.dir / "shares" / f"{data['key_id']}.enc").exists()
+    assert cosigner.healthz()[1]["keys"] == 1
+    health = run_mpc(
+        ["--json", "health", "--share", str(_client_share(mpc_home)), "--verify-key-secret"],
+        cosigner.env,
+    )
+    assert health.returncode == 0, health.stdout
+
+
+def test_daemon_killed_mid_keygen_leaves_nothing(
+    mpc_env: dict[str, str], mpc_home: Path, tmp_path: Path
+) -> None:
+    cs = start_cosigner(_pause_env(mpc_env, "daemon_commit_received", tmp_path))
+    try:
+        proc = _keygen_proc(cs.env)
+        wait_for(lambda: (tmp_path / "daemon_commit_received.reached").exists(), 60, "pause")
+        cs.kill()
+        out, _err = proc.communicate(timeout=60)
+    finally:
+        cs.stop()
+    assert proc.returncode == 10, out
+    assert '"peer_unreachable"' in out
+    assert not list((mpc_home / "shares").glob("*"))  # neither share nor pending
+    # The daemon's pending file survived the kill; its next start removes it.
+    assert list((cs.dir / "shares").glob("*.pending"))
+    with running_cosigner(mpc_env) as cs2:
+        assert not list((cs2.dir / "shares").iterdir())
+        cp = run_mpc(["--json", "keygen"], cs2.env)
+        assert cp.returncode == 0, cp.stdout
+        assert cs2.healthz()[1]["keys"] == 1
+
+
+@pytest.mark.slow
+def test_ten_concurrent_keygens(cosigner: Cosigner, mpc_home: Path) -> None:
+    procs = [
+        subprocess.Popen(
+            [*mpc_cmd(), "--json", "keygen", "--name", f"k{i}"],
+            env=cosigner.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(10)
+    ]
+    results = []
+    for p in procs:
+        out, err = p.communicate(timeout=240)
+        assert p.returncode == 0, (out, err)
+        results.append(json_result(subprocess.CompletedProcess(p.args, 0, out, err))["data"])
+    assert len({r["key_id"] for r in results}) == 10
+    assert len({r["address"] for r in results}) == 10
+    assert cosigner.healthz()[1]["keys"] == 10
+    assert len(list((mpc_home / "shares").glob("k*.enc"))) == 10
