@@ -191,8 +191,11 @@ class CbMpcEngine:
         pub, payload = _unpack(key_blob, job.role)
         t = _CountingTransport(job.transport)
         try:
-            # The session id is identical on both sides and fresh per run, so it serves as
-            # cb-mpc's sid (saves the sid-agreement round of generate_sid_fixed_2p).
+            # cb-mpc's sid binds the commitments and proofs of this run. With an empty sid,
+            # cb-mpc agrees one first (protocol/sid.h generate_sid_fixed_2p: one extra round,
+            # both parties contribute). Our session id already is such a value: identical on
+            # both sides, fresh per run, hashed from a handshake transcript carrying both
+            # parties' nonces (session/wire.py derive_session_keys). So it is passed as the sid.
             _sid, der = _cbmpc.ecdsa_2p_sign(
                 int(job.role), p1, p2, t, payload, digest, job.session_id
             )
