@@ -119,3 +119,32 @@ def test_bundled_openssl_symbols_stay_private() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert "3.6.3" not in proc.stdout
+
+
+def test_without_the_native_module_the_registry_falls_back_to_portable() -> None:
+    """Simulates a machine without cb-mpc: importing the adapter raises ImportError, the
+    registry reports cb-mpc unavailable with a pointer to the README, portable is the default."""
+    code = (
+        "import sys; sys.modules['mpcwallet._cbmpc'] = None\n"
+        "try:\n"
+        "    import mpcwallet.engine.cbmpc\n"
+        "except ImportError:\n"
+        "    pass\n"
+        "else:\n"
+        "    raise SystemExit('adapter imported without the native module')\n"
+        "from mpcwallet.engine import available_engines, default_engine_name, get_engine\n"
+        "from mpcwallet.errors import EngineUnavailable\n"
+        "assert available_engines() == ['portable'], available_engines()\n"
+        "assert default_engine_name() == 'portable'\n"
+        "try:\n"
+        "    get_engine('cb-mpc')\n"
+        "except EngineUnavailable as exc:\n"
+        "    assert 'README' in exc.message, exc.message\n"
+        "else:\n"
+        "    raise SystemExit('cb-mpc loaded')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "MPC_ENGINE"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert proc.returncode == 0, proc.stderr + proc.stdout
