@@ -7,6 +7,8 @@ never with local variables.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import sys
 import traceback
@@ -21,6 +23,11 @@ EXIT_INTERRUPTED = 130
 
 class UsageError(BadInput):
     code = "usage"
+
+
+class Interrupted(MpcError):
+    code = "interrupted"
+    exit_code = EXIT_INTERRUPTED
 
 
 def _pop_json(args: list[str]) -> bool:
@@ -42,34 +49,43 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     json_mode = _pop_json(args)
     out = output.configure(json_mode)
+    if not json_mode:
+        code, err = _run(args)
+    else:
+        # One JSON object on stdout, whatever happens: what the command framework prints on
+        # stdout (help for a missing command, say) is held back and dropped on an error.
+        held = io.StringIO()
+        with contextlib.redirect_stdout(held):
+            code, err = _run(args)
+        if err is None:
+            sys.stdout.write(held.getvalue())
+            sys.stdout.flush()
+    if err is not None:
+        out.error(err)
+    return code
+
+
+def _run(args: list[str]) -> tuple[int, MpcError | None]:
+    """Run the app; an error comes back instead of being printed, for ``main`` to show."""
     try:
         from mpcwallet.cli.app import build_app
 
         app = build_app()
         result = app(args=args, prog_name="mpc", standalone_mode=False)
-        return result if isinstance(result, int) else 0
+        return (result if isinstance(result, int) else 0), None
     except MpcError as err:
-        out.error(err)
-        return err.exit_code
+        return err.exit_code, err
     except typer.Exit as exc:
-        return int(exc.exit_code)
-    except typer.Abort:
-        out.error(MpcError("interrupted"))
-        return EXIT_INTERRUPTED
-    except KeyboardInterrupt:
-        out.error(MpcError("interrupted"))
-        return EXIT_INTERRUPTED
+        return int(exc.exit_code), None
+    except (typer.Abort, KeyboardInterrupt):
+        return EXIT_INTERRUPTED, Interrupted("interrupted")
     except typer.TyperException as exc:
         message = exc.format_message() or "a command is required; see `mpc --help`"
-        out.error(UsageError(message))
-        return int(exc.exit_code)
+        return int(exc.exit_code), UsageError(message)
     except Exception as exc:  # noqa: BLE001 - the last line of defence, see module doc
         if os.environ.get("MPC_DEBUG") == "1":
             traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
-        out.error(
-            InternalError(
-                f"unexpected {type(exc).__name__}; this is a bug. "
-                "Rerun with MPC_DEBUG=1 for a traceback."
-            )
+        return InternalError.exit_code, InternalError(
+            f"unexpected {type(exc).__name__}; this is a bug. "
+            "Rerun with MPC_DEBUG=1 for a traceback."
         )
-        return InternalError.exit_code

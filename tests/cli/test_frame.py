@@ -101,19 +101,12 @@ def test_human_error_goes_to_stderr(mpc_env: dict[str, str], tmp_path: Path) -> 
     assert "Traceback" not in cp.stderr
 
 
-_HELP_ON_STDOUT = pytest.mark.xfail(
-    strict=True,
-    reason="cli/main.py: with no (sub)command, no_args_is_help prints help on stdout before the "
-    "JSON error; remove this mark when fixed",
-)
-
-
 @pytest.mark.parametrize(
     "args",
     [
         ["nosuchcommand"],
-        pytest.param([], marks=_HELP_ON_STDOUT),
-        pytest.param(["backup"], marks=_HELP_ON_STDOUT),
+        [],
+        ["backup"],
         ["backup", "verify"],
         ["backup", "export", "--bogus-flag"],
     ],
