@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Modules with a ``register_benchmarks()`` function that calls :func:`register_benchmark`.
-BENCHMARK_MODULES: tuple[str, ...] = ()
+BENCHMARK_MODULES: tuple[str, ...] = ("mpcwallet.evm.bench_e2e",)
 
 
 @dataclass(frozen=True)

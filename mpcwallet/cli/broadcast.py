@@ -65,7 +65,7 @@ def broadcast_raw(
     from mpcwallet.cli.output import out
     from mpcwallet.cli.sign import rpc_client
     from mpcwallet.evm.address import to_checksum
-    from mpcwallet.evm.rpc import resolve_rpc_url
+    from mpcwallet.evm.endpoint import resolve_rpc_url
     from mpcwallet.evm.signature import raw_sender
 
     tx, sender = raw_sender(raw)  # refuses anything that is not a decodable, recoverable tx
@@ -171,7 +171,7 @@ def register(app: typer.Typer) -> None:
         """Sign with the co-signer and broadcast in one step (needs an RPC endpoint)."""
         from mpcwallet.cli.output import out
         from mpcwallet.cli.sign import sign_transaction
-        from mpcwallet.evm.rpc import resolve_rpc_url
+        from mpcwallet.evm.endpoint import resolve_rpc_url
 
         if resolve_rpc_url(rpc_url) is None:
             raise BadInput(

@@ -50,7 +50,7 @@ def prepare_tx(
 ) -> UnsignedTx:
     """Load tx.json and complete it from the RPC endpoint (shown on stderr), or refuse."""
     from mpcwallet.cli.output import out
-    from mpcwallet.evm.rpc import resolve_rpc_url
+    from mpcwallet.evm.endpoint import resolve_rpc_url
     from mpcwallet.evm.txjson import load_tx, missing_fields
 
     tx = load_tx(tx_file)
@@ -73,7 +73,8 @@ def prepare_tx(
 
 def rpc_client(url: str, retry_seconds: float | None) -> RpcClient:
     from mpcwallet.cli.output import out
-    from mpcwallet.evm.rpc import RpcClient, retry_seconds_from_env
+    from mpcwallet.evm.endpoint import retry_seconds_from_env
+    from mpcwallet.evm.rpc import RpcClient
 
     return RpcClient(url, retry_seconds=retry_seconds_from_env(retry_seconds), on_event=out().info)
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import socket
 import time
 import urllib.error
@@ -26,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from mpcwallet.errors import (
-    BadInput,
     ChainError,
     ChainIdMismatch,
     InsufficientFunds,
@@ -37,44 +35,18 @@ from mpcwallet.errors import (
     Underpriced,
 )
 from mpcwallet.evm.address import keccak, to_checksum
+from mpcwallet.evm.endpoint import (  # noqa: F401 - re-exported for callers
+    DEFAULT_RETRY_SECONDS,
+    resolve_rpc_url,
+    retry_seconds_from_env,
+)
 from mpcwallet.evm.txjson import TYPE_1559, UnsignedTx
 
-DEFAULT_RETRY_SECONDS = 30.0
 DEFAULT_REQUEST_TIMEOUT = 10.0
 DEFAULT_PRIORITY_FEE = 1_000_000_000  # 1 gwei, when the node has no eth_maxPriorityFeePerGas
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 
 EventFn = Callable[[str], None]
-
-
-def resolve_rpc_url(flag: str | None) -> str | None:
-    """--rpc-url, else MPC_RPC_URL, else ETH_RPC_URL (empty values count as unset)."""
-    for value in (flag, os.environ.get("MPC_RPC_URL"), os.environ.get("ETH_RPC_URL")):
-        if value:
-            if not value.startswith(("http://", "https://")):
-                raise BadInput(f"rpc-url: {value!r} is not an http(s) URL", field="rpc_url")
-            return value
-    return None
-
-
-def retry_seconds_from_env(flag: float | None = None) -> float:
-    if flag is not None:
-        if flag < 0:
-            raise BadInput("timeout: must not be negative", field="timeout")
-        return flag
-    raw = os.environ.get("MPC_RPC_RETRY_SECONDS")
-    if not raw:
-        return DEFAULT_RETRY_SECONDS
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if value < 0:
-        raise BadInput(
-            f"MPC_RPC_RETRY_SECONDS: {raw!r} is not a non-negative number of seconds",
-            field="MPC_RPC_RETRY_SECONDS",
-        )
-    return value
 
 
 class _Transient(Exception):

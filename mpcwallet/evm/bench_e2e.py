@@ -1,0 +1,130 @@
+"""End-to-end benchmark for ``mpc bench``: wall time of one ``mpc sign`` as a user runs it.
+
+Each run is a fresh ``mpc sign --tx tx.json`` process against a running co-signer: interpreter
+start, imports, Argon2id decryption of the client share, the authenticated WebSocket session,
+the two-party signature and the raw-transaction checks. Target: median <= 1.0 s.
+
+Setup (outside the timed runs): a throwaway MPC_HOME in a temporary directory with random
+passphrases, a co-signer daemon on a kernel-chosen loopback port, one ``mpc keygen``. Torn
+down at interpreter exit. The user's own MPC_HOME is never touched.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+NAME = "mpc sign (end to end, subprocess)"
+_EXAMPLE_TX = {
+    "type": 2,
+    "chainId": 11155111,
+    "nonce": 0,
+    "to": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+    "value": "10000000000000000",
+    "data": "0x",
+    "gas": 21000,
+    "maxFeePerGas": "30000000000",
+    "maxPriorityFeePerGas": "1000000000",
+}
+
+
+def _mpc() -> list[str]:
+    script = Path(sys.executable).parent / "mpc"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "mpcwallet"]
+
+
+class _Setup:
+    def __init__(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="mpc-bench-"))
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("MPC_")}
+        self.env.update(
+            MPC_HOME=str(self.tmp / "home"),
+            MPC_PASSPHRASE=secrets.token_urlsafe(24),
+            MPC_COSIGNER_PASSPHRASE=secrets.token_urlsafe(24),
+        )
+        self.tx = self.tmp / "tx.json"
+        self.tx.write_text(json.dumps(_EXAMPLE_TX))
+        self.daemon: subprocess.Popen[bytes] | None = None
+        atexit.register(self.close)
+
+    def start(self, deadline_s: float = 60.0) -> None:
+        state_file = self.tmp / "home" / "cosigner" / "state.json"
+        self.daemon = subprocess.Popen(
+            [*_mpc(), "cosigner", "start", "--foreground", "--port", "0"],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        end = time.monotonic() + deadline_s
+        while True:
+            if self.daemon.poll() is not None:
+                raise RuntimeError("the benchmark co-signer exited during start")
+            try:
+                state = json.loads(state_file.read_text())
+                if state.get("pid") == self.daemon.pid:
+                    port = int(state["port"])
+                    with urllib.request.urlopen(
+                        f"http://127.0.0.1:{port}/healthz", timeout=2
+                    ) as resp:
+                        if resp.status == 200:
+                            self.env["MPC_COSIGNER_URL"] = str(state["url"])
+                            break
+            except (OSError, ValueError, KeyError):
+                pass
+            if time.monotonic() > end:
+                raise RuntimeError("the benchmark co-signer did not become healthy in time")
+            time.sleep(0.05)
+        self._run(["keygen"], "keygen")
+
+    def _run(self, args: list[str], what: str) -> None:
+        cp = subprocess.run(
+            [*_mpc(), *args],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
+        if cp.returncode != 0:
+            raise RuntimeError(f"benchmark {what} failed with exit code {cp.returncode}")
+
+    def sign_once(self) -> None:
+        self._run(["sign", "--tx", str(self.tx)], "mpc sign")
+
+    def close(self) -> None:
+        if self.daemon is not None and self.daemon.poll() is None:
+            self.daemon.send_signal(signal.SIGTERM)
+            try:
+                self.daemon.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.daemon.kill()
+                self.daemon.wait(timeout=15)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def register_benchmarks() -> None:
+    """Called by :func:`mpcwallet.bench.extra_benchmarks`; sets up once, then times runs."""
+    from mpcwallet.bench import register_benchmark
+
+    setup = _Setup()
+    try:
+        setup.start()
+    except BaseException:
+        setup.close()
+        raise
+
+    def run() -> None:
+        setup.sign_once()
+
+    register_benchmark(NAME, run)
