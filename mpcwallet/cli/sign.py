@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mpcwallet.errors import BadInput, ProtocolViolation
+from mpcwallet.errors import AlreadyExists, BadInput, ProtocolViolation
 
 if TYPE_CHECKING:
     from mpcwallet.evm.rpc import RpcClient
@@ -103,7 +103,7 @@ def sign_transaction(
     public_key = _public_key(header, path)
     sender = parse_address(header.get("address"), "address")
     if out_file is not None and not force and (out_file.exists() or out_file.is_symlink()):
-        raise BadInput(f"{out_file} already exists; pass --force to overwrite it", field="out")
+        raise AlreadyExists(f"{out_file} already exists; pass --force to overwrite it", field="out")
 
     tx = prepare_tx(tx_file, rpc_url, sender, retry_seconds)
     digest = signing_digest(tx)

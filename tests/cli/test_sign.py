@@ -110,8 +110,9 @@ def test_offline_sign_of_the_example(wallet: Wallet) -> None:
     assert int(data["s"], 16) <= 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
     # no overwrite without --force; the file is untouched
     before = out.read_bytes()
-    error = err(wallet.mpc("sign", "--tx", str(EXAMPLE), "--out", str(out)), 2)
-    assert error["field"] == "out" and out.read_bytes() == before
+    error = err(wallet.mpc("sign", "--tx", str(EXAMPLE), "--out", str(out)), 6)
+    assert error["code"] == "already_exists" and error["field"] == "out"
+    assert out.read_bytes() == before
 
 
 @pytest.mark.anvil
@@ -314,3 +315,31 @@ def test_tampering_cosigner_quarantines_the_key(tmp_path: Path) -> None:
         assert lifted["lifted"] is True and not record.exists()
         data = ok(run_mpc(["--json", "sign", "--tx", str(EXAMPLE), "--out", str(out)], cs.env))
         assert data["from"] == address
+
+
+@pytest.mark.anvil
+def test_no_secrets_in_outputs_and_wrong_passphrase(wallet: Wallet) -> None:
+    from mpcwallet.storage.store import load_share
+
+    share = Path(wallet.cs.env["MPC_HOME"]) / "shares" / "default.enc"
+    _, body = load_share(share, TEST_PASSPHRASE)
+    secrets = [
+        TEST_PASSPHRASE,
+        TEST_COSIGNER_PASSPHRASE,
+        body.auth_secret.hex(),
+        body.key_blob[-32:].hex(),
+    ]
+    out = wallet.tmp / "secret-scan.sig.json"
+    runs = [
+        wallet.mpc("sign", "--tx", str(EXAMPLE), "--out", str(out)),
+        run_mpc(["sign", "--tx", str(EXAMPLE)], wallet.cs.env),  # human output
+    ]
+    wrong = dict(wallet.cs.env, MPC_PASSPHRASE="not the passphrase")
+    bad = run_mpc(["--json", "sign", "--tx", str(EXAMPLE)], wrong)
+    runs.append(bad)
+    assert err(bad, 3)["code"] == "wrong_passphrase"
+    assert not Path(str(share) + ".quarantine").exists()  # a typo is not a violation
+    texts = [cp.stdout + cp.stderr for cp in runs] + [out.read_text()]
+    for text in texts:
+        for secret in secrets:
+            assert secret not in text
