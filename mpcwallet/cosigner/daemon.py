@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,8 @@ from mpcwallet.errors import (
     PortInUse,
 )
 from mpcwallet.session.errors import error_from_code
+
+ENGINE_THREADS = 32
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -123,6 +126,11 @@ async def _serve(config: CosignerConfig, kek: Any) -> None:
     from mpcwallet.cosigner.app import create_app
 
     paths = config.paths
+    # Engine calls run in worker threads (asyncio.to_thread); size the pool for concurrent
+    # sessions rather than cores, since most of a session's time is spent waiting for the peer.
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=ENGINE_THREADS, thread_name_prefix="mpc-engine")
+    )
     app = create_app(config, kek=kek)
     runner = web.AppRunner(
         app, handle_signals=False, access_log=None, shutdown_timeout=config.shutdown_timeout

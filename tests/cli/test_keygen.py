@@ -236,3 +236,22 @@ def test_ten_concurrent_keygens(cosigner: Cosigner, mpc_home: Path) -> None:
     assert len({r["address"] for r in results}) == 10
     assert cosigner.healthz()[1]["keys"] == 10
     assert len(list((mpc_home / "shares").glob("k*.enc"))) == 10
+
+
+def test_keygen_starts_the_cosigner_when_none_runs(mpc_env: dict[str, str], mpc_home: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(mpc_env, MPC_COSIGNER_URL=f"ws://127.0.0.1:{port}")
+    try:
+        cp = run_mpc(["--json", "keygen"], env)
+        assert cp.returncode == 0, cp.stdout + cp.stderr
+        assert "started the co-signer" in cp.stderr
+        status = json_result(run_mpc(["--json", "cosigner", "status"], env))["data"]
+        assert status["running"] is True and status["port"] == port
+        assert status["healthz"]["keys"] == 1
+    finally:
+        stopped = run_mpc(["--json", "cosigner", "stop"], env)
+    assert stopped.returncode == 0, stopped.stdout
