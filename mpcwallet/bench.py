@@ -122,10 +122,14 @@ def bench_engine(name: str, rounds: int, sign_rounds: int | None = None) -> list
     ]
 
 
+_registered_modules: set[str] = set()
+
+
 def extra_benchmarks() -> list[tuple[str, Runner]]:
     for module_name in BENCHMARK_MODULES:
-        module = importlib.import_module(module_name)
-        module.register_benchmarks()
+        if module_name not in _registered_modules:  # register once per process
+            importlib.import_module(module_name).register_benchmarks()
+            _registered_modules.add(module_name)
     return list(_extra)
 
 

@@ -19,6 +19,7 @@ def test_measure_median_p95_and_extension_point(monkeypatch: pytest.MonkeyPatch)
         return bench.RunStats(bytes_sent=10, flights=2)
 
     monkeypatch.setattr(bench, "_extra", [])
+    monkeypatch.setattr(bench, "BENCHMARK_MODULES", ())
     bench.register_benchmark("custom", one_run)
     results = bench.run([], rounds=3)
     assert [m.name for m in results] == ["custom"]

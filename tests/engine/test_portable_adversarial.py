@@ -260,44 +260,73 @@ def test_p2_proof_for_another_point_is_rejected(
         p1.on_msg2(replace(m2, R2=other))
 
 
+def _sign_until_msg4(
+    keypair: tuple[Session, keys.P1Key, keys.P2Key], digest: bytes, p2_class: type = signing.SignP2
+) -> tuple[signing.SignP1, signing.SignMsg4]:
+    _, k1, k2 = keypair
+    s = new_session()
+    p1, p2 = signing.SignP1(s, k1, digest), p2_class(s, k2, digest)
+    return p1, p2.on_msg3(p1.on_msg2(p2.on_msg1(p1.msg1())))
+
+
+class _P1WithoutC3Proof(signing.SignP1):
+    """Skips P2's proof, to test the last line of defence (the signature check) on its own."""
+
+    def check_c3_proof(self, m: signing.SignMsg4, r: int) -> None:
+        return None
+
+
 @pytest.mark.parametrize("which", ["zero", "n_squared", "above", "not_coprime"])
 def test_p2_ciphertext_out_of_range_is_rejected(
     keypair: tuple[Session, keys.P1Key, keys.P2Key], which: str
 ) -> None:
-    p1, p2, m2 = _sign_until_msg2(keypair, digest_of("c"))
-    p2.on_msg3(p1.on_msg2(m2))
+    p1, m4 = _sign_until_msg4(keypair, digest_of("c"))
     n = int(keypair[1].paillier.n)
     bad = {"zero": 0, "n_squared": n * n, "above": n * n + 12345, "not_coprime": n * 77}[which]
     with pytest.raises(MalformedMessage, match="c3"):
-        p1.on_msg4(signing.SignMsg4(bad))
+        p1.on_msg4(replace(m4, c3=bad))
 
 
-def test_p2_malformed_ciphertext_encoding_is_rejected() -> None:
-    data = signing.encode4(signing.SignMsg4(5))
+def test_p2_malformed_ciphertext_encoding_is_rejected(
+    keypair: tuple[Session, keys.P1Key, keys.P2Key],
+) -> None:
+    _, m4 = _sign_until_msg4(keypair, digest_of("c2"))
+    data = signing.encode4(m4)
+    assert signing.decode4(data) == m4
     with pytest.raises(MalformedMessage):
         signing.decode4(data[:-1])  # truncated
     with pytest.raises(MalformedMessage):
         signing.decode4(data + b"\x01")  # trailing
+    from mpcwallet.engine.portable.codec import Reader
+
     with pytest.raises(MalformedMessage, match="minimally"):
-        signing.decode4(bytes([signing.TAG4]) + (2).to_bytes(4, "big") + b"\x00\x05")
+        Reader(b"\x07" + (2).to_bytes(4, "big") + b"\x00\x05", 7, "x").num("v", 64)
     with pytest.raises(MalformedMessage, match=r"too large|bad length"):
-        signing.decode4(signing.encode4(signing.SignMsg4(1 << 4096)))
+        signing.decode4(signing.encode4(replace(m4, c3=1 << 4096)))
     with pytest.raises(MalformedMessage, match="message type"):
         signing.decode4(signing.encode1(signing.SignMsg1(b"\x00" * 32, b"\x00" * 32)))
 
 
-def test_p2_ciphertext_decrypting_to_wrong_s_is_rejected(
+class _P2WrongPlaintext(signing.SignP2):
+    def plaintext(self, value: int) -> int:
+        return value + 1  # s off by one: the abort attack's kind of probe
+
+
+def test_p2_ciphertext_decrypting_to_wrong_s_fails_its_proof(
+    keypair: tuple[Session, keys.P1Key, keys.P2Key],
+) -> None:
+    p1, m4 = _sign_until_msg4(keypair, digest_of("d"), _P2WrongPlaintext)
+    with pytest.raises(InvalidProof, match="well formed"):
+        p1.on_msg4(m4)
+
+
+def test_p2_ciphertext_decrypting_to_wrong_s_fails_the_signature_check(
     keypair: tuple[Session, keys.P1Key, keys.P2Key],
 ) -> None:
     _, k1, k2 = keypair
-    d = digest_of("d")
+    d = digest_of("d2")
     s = new_session()
-
-    class Cheat(signing.SignP2):
-        def plaintext(self, value: int) -> int:
-            return value + 1  # an s that is off by k2^-1·... : the abort attack's probe
-
-    p1, p2 = signing.SignP1(s, k1, d), Cheat(s, k2, d)
+    p1, p2 = _P1WithoutC3Proof(s, k1, d), _P2WrongPlaintext(s, k2, d)
     m4 = p2.on_msg3(p1.on_msg2(p2.on_msg1(p1.msg1())))
     with pytest.raises(SignatureVerificationFailed, match="quarantine"):
         p1.on_msg4(m4)
@@ -306,12 +335,46 @@ def test_p2_ciphertext_decrypting_to_wrong_s_is_rejected(
 def test_p2_valid_ciphertext_of_garbage_is_rejected(
     keypair: tuple[Session, keys.P1Key, keys.P2Key],
 ) -> None:
-    p1, p2, m2 = _sign_until_msg2(keypair, digest_of("e"))
-    p2.on_msg3(p1.on_msg2(m2))
+    p1, m4 = _sign_until_msg4(keypair, digest_of("e"))
     pub = PaillierPublic(int(keypair[1].paillier.n))
     c = int(pub.encrypt(secrets.randbelow(Q), mpz(3)))
+    with pytest.raises(InvalidProof, match="well formed"):
+        p1.on_msg4(replace(m4, c3=c))
+    _, k1, k2 = keypair
+    s = new_session()
+    d = digest_of("e2")
+    p1b, p2b = _P1WithoutC3Proof(s, k1, d), signing.SignP2(s, k2, d)
+    m4b = p2b.on_msg3(p1b.on_msg2(p2b.on_msg1(p1b.msg1())))
     with pytest.raises(SignatureVerificationFailed):
-        p1.on_msg4(signing.SignMsg4(c))
+        p1b.on_msg4(replace(m4b, c3=c))
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["W", "W_tag", "G_tag", "Q2_tag", "C_enc_tag", "e", "w_tt", "w_tt_range", "r_tt", "r_enc_tt"],
+)
+def test_p2_c3_proof_tampering_is_rejected(
+    keypair: tuple[Session, keys.P1Key, keys.P2Key], field: str
+) -> None:
+    p1, m4 = _sign_until_msg4(keypair, digest_of("p"))
+    pr = m4.proof
+    other_point = zk.curve.mul_g(zk.curve.random_scalar())
+    changes: dict[str, object] = {
+        "W": {"W": [pr.W[0] + 1, *pr.W[1:]]},
+        "W_tag": {"W_tag": [pr.W_tag[0], pr.W_tag[1] + 1, pr.W_tag[2]]},
+        "G_tag": {"G_tag": other_point},
+        "Q2_tag": {"Q2_tag": other_point},
+        "C_enc_tag": {"C_enc_tag": pr.C_enc_tag + 1},
+        "e": {"e": pr.e ^ 1},
+        "w_tt": {"w_tt": [pr.w_tt[0] + 1, *pr.w_tt[1:]]},
+        "w_tt_range": {"w_tt": [*pr.w_tt[:2], pr.w_tt[2] + (Q * Q << 400)]},
+        "r_tt": {"r_tt": [*pr.r_tt[:2], pr.r_tt[2] + 1]},
+        "r_enc_tt": {"r_enc_tt": pr.r_enc_tt + 1},
+    }[field]
+    bad = replace(m4, proof=replace(pr, **changes))  # type: ignore[arg-type]
+    with pytest.raises(InvalidProof):
+        p1.on_msg4(bad)
+    assert p1.on_msg4(m4)  # the untouched proof still passes
 
 
 # --- malicious P1 during signing: P2 rejects ------------------------------------------------

@@ -114,6 +114,13 @@ class PaillierPrivate(PaillierPublic):
         rn = rp + self._p2 * (((rq - rp) * self._p2_inv_q2) % self._q2)
         return ((1 + mpz(m) * self.n) * rn) % self.n2
 
+    def encrypt(self, m: int, r: Any) -> Any:
+        """As :meth:`PaillierPublic.encrypt`; with CRT when r is a unit (it always is for our
+        own randomness; a peer's r that is not a unit takes the plain path)."""
+        if gmpy2.gcd(mpz(r), self.n) == 1:
+            return self.encrypt_fast(m, r)
+        return super().encrypt(m, r)
+
     def decrypt(self, c: Any) -> Any:
         c = mpz(c)
         mp = (self._l(gmpy2.powmod(c, self._p - 1, self._p2), self._p) * self._hp) % self._p

@@ -6,13 +6,14 @@ Flights::
     P1 -> P2  SignMsg1: key fingerprint, commitment to (digest, R1, proof of k1)
     P2 -> P1  SignMsg2: key fingerprint, R2, proof of k2
     P1 -> P2  SignMsg3: opening (R1, proof of k1)
-    P2 -> P1  SignMsg4: c3 = Enc(k2^-1·m + (k2^-1·x2 mod q)·r + rho·q) ⊕ (c_key ⊕ SHIFT)^(k2^-1·r)
+    P2 -> P1  SignMsg4: c3 = Enc(k2^-1·m + (k2^-1·x2 mod q)·r + rho·q) ⊕ (c_key ⊕ SHIFT)^(k2^-1·r),
+              and the proof that c3 is so formed
 
 P1 decrypts, s = k1^-1 · Dec(c3) mod q, takes the low s, and verifies (r, s) against Q before it
 returns the signature. A failed check raises :class:`SignatureVerificationFailed`: the key must
 then be quarantined (Lindell 2017 §1.2/§4: a P2 that learns whether P1 aborted can extract x1
-bit by bit, so P1 never retries). cb-mpc additionally proves c3 well-formed
-(``zk_ecdsa_sign_2pc_integer_commit_t``); this engine does not (see the README).
+bit by bit, so P1 never retries). P2 also proves c3 well formed (cb-mpc
+``zk_ecdsa_sign_2pc_integer_commit_t``, :mod:`zk_sign`), which P1 checks before decrypting.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from coincurve import PublicKey
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from gmpy2 import mpz
 
-from mpcwallet.engine.portable import curve, zk
+from mpcwallet.engine.portable import curve, zk, zk_sign
 from mpcwallet.engine.portable.codec import Reader, Writer
 from mpcwallet.engine.portable.keys import P1Key, P2Key
 from mpcwallet.engine.portable.paillier import PaillierPublic, random_unit
@@ -65,6 +66,7 @@ class SignMsg3:
 @dataclass(frozen=True)
 class SignMsg4:
     c3: int
+    proof: zk_sign.SignProof
 
 
 def encode1(m: SignMsg1) -> bytes:
@@ -103,12 +105,14 @@ def decode3(data: bytes) -> SignMsg3:
 
 
 def encode4(m: SignMsg4) -> bytes:
-    return Writer(TAG4).num(m.c3).getvalue()
+    w = Writer(TAG4).num(m.c3)
+    zk_sign.write(w, m.proof)
+    return w.getvalue()
 
 
 def decode4(data: bytes) -> SignMsg4:
     r = Reader(data, TAG4, "sign message 4")
-    m = SignMsg4(r.num("c3", 2 * PAILLIER_BITS))
+    m = SignMsg4(r.num("c3", 2 * PAILLIER_BITS), zk_sign.read(r))
     r.done()
     return m
 
@@ -148,6 +152,7 @@ class SignP1:
             session, session.names[0], STEP + "/R1", _opening(digest, self.R1, self._pi1)
         )
         self._R: PublicKey | None = None
+        self._R2: PublicKey | None = None
 
     def prove_nonce(self) -> zk.DLProof:
         return zk.dl_prove(_dl_transcript(self.session, 1), self.R1, self._k1)
@@ -159,6 +164,7 @@ class SignP1:
         _check_fingerprint(self.key.fingerprint, m.fingerprint)
         zk.dl_verify(_dl_transcript(self.session, 2), m.R2, m.pi2, "P2's nonce share")
         self._R = curve.mul(m.R2, self._k1)
+        self._R2 = m.R2
         return SignMsg3(self._rand, self.R1, self._pi1)
 
     def on_msg4(self, m: SignMsg4) -> bytes:
@@ -167,6 +173,7 @@ class SignP1:
         paillier = self.key.paillier
         paillier.check_ciphertext(m.c3, "P2's ciphertext c3")
         r = curve.x_coord(self._R) % Q
+        self.check_c3_proof(m, r)
         s = int(paillier.decrypt(m.c3)) % Q
         s = s * pow(self._k1, -1, Q) % Q
         if s > Q // 2:
@@ -182,6 +189,17 @@ class SignP1:
                 "released. The co-signer misbehaved or is broken: quarantine this key."
             )
         return der
+
+    def check_c3_proof(self, m: SignMsg4, r: int) -> None:
+        """cb-mpc ``zk_ecdsa_sign_2pc_integer_commit_t::verify`` against Q2 = Q - x1·G."""
+        assert self._R2 is not None
+        key = self.key
+        Q2 = curve.add(key.Q, curve.mul_g(Q - key.x1))
+        if Q2 is None:
+            raise InvalidProof("P2's public share is the point at infinity")
+        c_key_shifted = int(key.paillier.add_plain(key.c_key, C_KEY_SHIFT))
+        t = self.session.transcript(STEP + "/zk-c3")
+        zk_sign.verify(t, key.paillier, c_key_shifted, m.c3, Q2, self._R2, self._m, r, m.proof)
 
     def __repr__(self) -> str:
         return "SignP1(<secret>)"
@@ -222,11 +240,18 @@ class SignP2:
         pub = PaillierPublic(self.key.n)
         k2_inv = pow(self._k2, -1, Q)
         rho = secrets.randbelow(SIGN_MASK_BOUND)
+        rc = random_unit(pub.n)
         plain = self.plaintext(k2_inv * self._m + (k2_inv * self.key.x2 % Q) * r + rho * Q)
-        c_tag = pub.encrypt(plain, random_unit(pub.n))
-        c_key_shifted = pub.add_plain(mpz(self.key.c_key), C_KEY_SHIFT)
-        c3 = pub.add(pub.mul_scalar(c_key_shifted, k2_inv * r % Q), c_tag)
-        return SignMsg4(int(c3))
+        c_tag = pub.encrypt(plain, rc)
+        c_key_shifted = int(pub.add_plain(mpz(self.key.c_key), C_KEY_SHIFT))
+        # exponent k2^-1·r as an integer, as cb-mpc (the proof's statement uses (r ⊙ c_key)^w1)
+        c3 = int(pub.add(pub.mul_scalar(c_key_shifted, k2_inv * r), c_tag))
+        Q2 = curve.mul_g(self.key.x2)
+        t = s.transcript(STEP + "/zk-c3")
+        proof = zk_sign.prove(
+            t, pub, c_key_shifted, c3, Q2, self.R2, self._m, r, self._k2, self.key.x2, rho, rc
+        )
+        return SignMsg4(c3, proof)
 
     def plaintext(self, value: int) -> int:
         """What c_tag encrypts (a test subclass plays a cheating P2 by overriding it)."""
