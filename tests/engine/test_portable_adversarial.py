@@ -434,6 +434,16 @@ def test_blob_round_trip_and_damage(keypair: tuple[Session, keys.P1Key, keys.P2K
     for bad in (b1[:-1], b1 + b"\x00", b1[:20]):
         with pytest.raises(KeyBlobMismatch):
             keys.decode_p1(bad)
+    from mpcwallet.engine import blob
+    from mpcwallet.engine.base import Role
+    from mpcwallet.engine.portable.codec import Writer
+
+    w = Writer(keys.P1_PAYLOAD_V1).num(5).num(4).num(4).num(3)  # p = q = 4: not a key
+    payload = w.point(k1.Q).point(k1.Q1).num(0).getvalue()
+    with pytest.raises(KeyBlobMismatch, match="damaged"):
+        keys.decode_p1(blob.wrap("portable", Role.P1, payload))
+    with pytest.raises(KeyBlobMismatch, match="payload version"):
+        keys.decode_p2(blob.wrap("portable", Role.P2, b"\x99" + payload[1:]))
 
 
 def test_reprs_hide_secrets(keypair: tuple[Session, keys.P1Key, keys.P2Key]) -> None:

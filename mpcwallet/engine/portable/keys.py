@@ -104,7 +104,11 @@ def decode_p1(data: bytes) -> P1Key:
         raise KeyBlobMismatch(
             f"the portable key blob is damaged ({exc.field or 'format'})"
         ) from None
-    return P1Key(x1, PaillierPrivate(p, q), c_key, Q_pub, Q1, gen)
+    try:
+        paillier = PaillierPrivate(p, q)
+    except (ZeroDivisionError, ValueError):
+        raise KeyBlobMismatch("the portable key blob is damaged (Paillier key)") from None
+    return P1Key(x1, paillier, c_key, Q_pub, Q1, gen)
 
 
 def decode_p2(data: bytes) -> P2Key:
