@@ -8,8 +8,10 @@ Steps (DESIGN.md, "A signature, end to end"):
 3. recovery id: the one of {0, 1} for which coincurve's ECDSA public-key recovery over the
    digest returns the wallet's known public key. If neither does, the signature does not belong
    to this key and digest: that is a protocol violation, never a retry (Lindell 2017, ePrint
-   2017/552, section 3.3: P1 verifies the signature before output; repeated failures are the
-   abort attack's oracle).
+   2017/552, Protocol 4, last step: P1 verifies the signature before output; §1.2/§4: whether
+   P1 aborts is the oracle of the abort attack, so failures are not retried). Both engine
+   adapters already verify on P1; this re-check is against the public key in the share
+   header, which is what the wallet's address was derived from.
 4. v per type: yParity for typed transactions, chainId*2+35+recid for legacy (EIP-155).
 5. assemble the raw transaction, decode it again and check that the sender recovers to the wallet
    address and that every field equals the request, before anything is written.

@@ -337,6 +337,8 @@ def test_no_secrets_in_outputs_and_wrong_passphrase(wallet: Wallet) -> None:
     wrong = dict(wallet.cs.env, MPC_PASSPHRASE="not the passphrase")
     bad = run_mpc(["--json", "sign", "--tx", str(EXAMPLE)], wrong)
     runs.append(bad)
+    assert runs[0].returncode == 0 and runs[1].returncode == 0, runs[1].stderr
+    assert "signed" in runs[1].stdout and "0x02" in runs[1].stdout
     assert err(bad, 3)["code"] == "wrong_passphrase"
     assert not Path(str(share) + ".quarantine").exists()  # a typo is not a violation
     texts = [cp.stdout + cp.stderr for cp in runs] + [out.read_text()]
