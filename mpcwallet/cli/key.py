@@ -4,7 +4,8 @@ Why quarantine: in two-party ECDSA a malicious co-signer can make signing fail d
 bit of the client's secret share and learn that bit from whether the client aborts (the
 "abort attack", Lindell 2017, ePrint 2017/552, §1.2 and §4: P1 verifies the output of
 Protocol 4, and whether it aborts leaks information). So after one protocol violation while
-signing, the client refuses to sign with that key again until an operator has looked at it and lifts the quarantine.
+signing, the client refuses to sign with that key again until an operator has looked at it
+and lifts the quarantine.
 
 The record is a small JSON file next to the share (``<share>.quarantine``, 0600, written
 atomically), so it survives restarts. It holds the time, error code, message and key id, never a
