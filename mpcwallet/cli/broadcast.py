@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from mpcwallet.cli.sign import SHARE_HELP, TIMEOUT_HELP
-from mpcwallet.errors import BadInput, FileFormatError
+from mpcwallet.errors import BadInput, FileFormatError, TransientError
 
 
 def read_raw(raw: str | None, sig: Path | None) -> bytes:
@@ -189,14 +189,21 @@ def register(app: typer.Typer) -> None:
             retry_seconds=timeout,
         )
         out().info(f"signed 0x{signed.tx_hash.hex()} by {signed.sender}; broadcasting")
-        data = broadcast_raw(
-            signed.raw,
-            rpc_url=rpc_url,
-            wait=wait,
-            confirmations=confirmations,
-            retry_seconds=timeout,
-            receipt_timeout=receipt_timeout,
-        )
+        try:
+            data = broadcast_raw(
+                signed.raw,
+                rpc_url=rpc_url,
+                wait=wait,
+                confirmations=confirmations,
+                retry_seconds=timeout,
+                receipt_timeout=receipt_timeout,
+            )
+        except TransientError:
+            if out_file is None:  # keep the signature usable: a raw tx is public, not a secret
+                out().info(
+                    f"not broadcast; retry later with: mpc broadcast --raw 0x{signed.raw.hex()}"
+                )
+            raise
         data["signing_hash"] = "0x" + signed.signing_hash.hex()
         data["raw_tx"] = "0x" + signed.raw.hex()
         out().success(data, human_broadcast(data))

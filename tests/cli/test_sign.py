@@ -345,3 +345,28 @@ def test_no_secrets_in_outputs_and_wrong_passphrase(wallet: Wallet) -> None:
     for text in texts:
         for secret in secrets:
             assert secret not in text
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["--token", "0x5FbDB2315678afecb367f032d93F642f64180aA3"], "token"),  # bad checksum
+        (["--amount", "1.0000001", "--decimals", "6"], "amount"),
+        (["--amount", "-1"], "amount"),
+        (["--to", "0x1234"], "to"),
+    ],
+)
+def test_erc20_transfer_bad_input(
+    mpc_env: dict[str, str], tmp_path: Path, args: list[str], field: str
+) -> None:
+    base = {
+        "--token": "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+        "--to": DEV_ADDR_1,
+        "--amount": "1",
+        "--out": str(tmp_path / "tx.json"),
+    }
+    flags = dict(zip(args[::2], args[1::2], strict=True))
+    argv = [x for k, v in {**base, **flags}.items() for x in (k, v)]
+    error = err(run_mpc(["--json", "tx", "erc20-transfer", *argv], mpc_env), 2)
+    assert error["field"] == field
+    assert not (tmp_path / "tx.json").exists()
