@@ -47,6 +47,9 @@ class _Setup:
     def __init__(self) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="mpc-bench-"))
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("MPC_")}
+        if os.environ.get("MPC_ENGINE"):
+            self.env["MPC_ENGINE"] = os.environ["MPC_ENGINE"]
+        self.engine = "?"
         self.env.update(
             MPC_HOME=str(self.tmp / "home"),
             MPC_PASSPHRASE=secrets.token_urlsafe(24),
@@ -85,19 +88,20 @@ class _Setup:
             if time.monotonic() > end:
                 raise RuntimeError("the benchmark co-signer did not become healthy in time")
             time.sleep(0.05)
-        self._run(["keygen"], "keygen")
+        keygen = self._run(["--json", "keygen"], "keygen")
+        self.engine = str(json.loads(keygen)["data"]["engine"])
 
-    def _run(self, args: list[str], what: str) -> None:
+    def _run(self, args: list[str], what: str) -> bytes:
         cp = subprocess.run(
             [*_mpc(), *args],
             env=self.env,
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            capture_output=True,
             check=False,
         )
         if cp.returncode != 0:
             raise RuntimeError(f"benchmark {what} failed with exit code {cp.returncode}")
+        return cp.stdout
 
     def sign_once(self) -> None:
         self._run(["sign", "--tx", str(self.tx)], "mpc sign")
@@ -127,4 +131,6 @@ def register_benchmarks() -> None:
     def run() -> None:
         setup.sign_once()
 
-    register_benchmark(NAME, run)
+    run.setup = setup  # type: ignore[attr-defined]  # for tests: the throwaway home
+
+    register_benchmark(f"{NAME} [{setup.engine}]", run)
