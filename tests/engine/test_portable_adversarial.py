@@ -461,3 +461,20 @@ def test_reprs_hide_secrets(keypair: tuple[Session, keys.P1Key, keys.P2Key]) -> 
     for text in texts:
         for secret in secrets_text:
             assert secret not in text
+
+
+def test_negative_plaintext_is_decoded_as_cb_mpc_does(
+    keypair: tuple[Session, keys.P1Key, keys.P2Key],
+) -> None:
+    """A c3 whose plaintext is a negative integer ≡ the right value mod q still decodes."""
+    _, k1, k2 = keypair
+    d = digest_of("negative")
+    s = new_session()
+
+    class NegativeP2(signing.SignP2):
+        def plaintext(self, value: int) -> int:
+            return value - (Q << 1200)
+
+    p1, p2 = _P1WithoutC3Proof(s, k1, d), NegativeP2(s, k2, d)
+    m4 = p2.on_msg3(p1.on_msg2(p2.on_msg1(p1.msg1())))
+    check_signature(k1.Q.format(), d, p1.on_msg4(m4))

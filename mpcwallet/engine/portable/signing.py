@@ -174,7 +174,12 @@ class SignP1:
         paillier.check_ciphertext(m.c3, "P2's ciphertext c3")
         r = curve.x_coord(self._R) % Q
         self.check_c3_proof(m, r)
-        s = int(paillier.decrypt(m.c3)) % Q
+        plain = int(paillier.decrypt(m.c3))
+        # cb-mpc sign_batch_impl: a plaintext in the upper half of [0, N) stands for a negative
+        # integer (the proof bounds the witnesses' size, not their sign).
+        if plain >= (int(paillier.n) + 1) // 2:
+            plain -= int(paillier.n)
+        s = plain % Q
         s = s * pow(self._k1, -1, Q) % Q
         if s > Q // 2:
             s = Q - s
