@@ -92,7 +92,7 @@ def sign_transaction(
     """Everything `mpc sign` does except printing; `mpc send` reuses it."""
     from mpcwallet.cli.key import ensure_not_quarantined, record_quarantine
     from mpcwallet.cli.passphrase import get_passphrase
-    from mpcwallet.evm.address import parse_address
+    from mpcwallet.evm.address import parse_address, to_checksum
     from mpcwallet.evm.signature import assemble
     from mpcwallet.evm.txjson import signing_digest
     from mpcwallet.storage.store import load_header, load_share
@@ -106,6 +106,12 @@ def sign_transaction(
         raise AlreadyExists(f"{out_file} already exists; pass --force to overwrite it", field="out")
 
     tx = prepare_tx(tx_file, rpc_url, sender, retry_seconds)
+    if tx.sender is not None and tx.sender != sender:
+        raise BadInput(
+            f"{tx_file}: from is {to_checksum(tx.sender)}, but {path} holds the key of "
+            f"{to_checksum(sender)}; use the matching --share or remove 'from'",
+            field="from",
+        )
     digest = signing_digest(tx)
     passphrase = get_passphrase("share", passphrase_file=passphrase_file, confirm=False)
     header, body = load_share(path, passphrase)

@@ -125,6 +125,16 @@ def test_missing_fields_without_rpc_are_listed(wallet: Wallet) -> None:
 
 
 @pytest.mark.anvil
+def test_from_must_match_the_share(wallet: Wallet) -> None:
+    example = json.loads(EXAMPLE.read_text())
+    tx = wallet.write_tx("from.json", {**example, "from": DEV_ADDR_1})
+    error = err(wallet.mpc("sign", "--tx", str(tx)), 2)
+    assert error["field"] == "from" and wallet.address in error["message"]
+    tx = wallet.write_tx("from-ok.json", {**example, "from": wallet.address.lower()})
+    assert ok(wallet.mpc("sign", "--tx", str(tx)))["from"] == wallet.address
+
+
+@pytest.mark.anvil
 def test_sign_path_does_not_import_web3_or_eth_account(wallet: Wallet) -> None:
     cp = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "mpcwallet", "sign", "--tx", str(EXAMPLE)],
