@@ -16,6 +16,8 @@
   An extracted x1 lies in ``(-PDL_BOUND, PDL_BOUND)``; the range Lindell 2017 §6 needs so that
   P2's homomorphic evaluation never wraps modulo N.
 * Signing mask: ``rho`` uniform below ``q^2 · 2^(2·STAT)`` (cb-mpc ``ecdsa2pc::sign_batch_impl``).
+* P2's proof that c3 is well formed (:mod:`zk_sign`): cb-mpc's sizes verbatim (128-bit
+  challenge, masks with STAT + COM bits of slack, cb-mpc's fixed unknown-order Pedersen group).
 """
 
 from __future__ import annotations
