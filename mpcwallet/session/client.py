@@ -144,7 +144,8 @@ async def _with_session(
     import aiohttp
 
     url = endpoint.rstrip("/") + SESSION_PATH
-    async with aiohttp.ClientSession() as http:
+    timeouts = aiohttp.ClientTimeout(total=None, sock_connect=10)
+    async with aiohttp.ClientSession(timeout=timeouts) as http:
         try:
             ws = await http.ws_connect(
                 url, max_msg_size=wire.WS_MAX_MSG_SIZE, timeout=aiohttp.ClientWSTimeout(ws_close=5)

@@ -87,6 +87,8 @@ def test_keygen_address_health_end_to_end(
         assert data["address"] == address_from_public_key(pk) == ch["address"] == dh["address"]
         assert ch["role"] == "P1" and dh["role"] == "P2" and ch["engine"] == engine
         assert cb.auth_secret == db.auth_secret and len(cb.auth_secret) == 32
+        for secret in (cb.auth_secret, cb.key_blob[-32:]):
+            assert secret.hex() not in cp.stdout + cp.stderr
 
         addr = json_result(run_mpc(["--json", "address"], cs.env))["data"]
         assert addr["address"] == data["address"] and addr["key_id"] == key_id
