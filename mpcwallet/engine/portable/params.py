@@ -12,7 +12,10 @@
 * PDL proof (c_key encrypts the discrete log of Q1, with range slack): binary challenges, one
   bit per repetition, ``PDL_REPS = STAT = 64`` repetitions with the challenge chosen by P2 after
   P1's commitments (interactive, as cb-mpc's keygen proofs), so soundness 2^-64. Masks are drawn
-  from ``[0, 2^(256 + PDL_SLACK_BITS))`` so each response hides x1 up to 2^-72 (2^-66 over all 64).
+  from ``[0, 2^(256 + PDL_SLACK_BITS))`` with ``PDL_SLACK_BITS = STAT``, so each response hides
+  x1 up to 2^-64 (2^-58 over all 64), and the shifted c_key plaintext stays as small as cb-mpc's
+  (x1 + q·2^65 against cb-mpc's x1 + q·2^64), which keeps the signing mask's statistical
+  hiding at cb-mpc's level (about 2^-62).
   An extracted x1 lies in ``(-PDL_BOUND, PDL_BOUND)``; the range Lindell 2017 §6 needs so that
   P2's homomorphic evaluation never wraps modulo N.
 * Signing mask: ``rho`` uniform below ``q^2 · 2^(2·STAT)`` (cb-mpc ``ecdsa2pc::sign_batch_impl``).
@@ -37,7 +40,7 @@ ALPHA = 1 << 13
 VALID_PAILLIER_ROOTS = -(-COM // 13)
 
 PDL_REPS = STAT
-PDL_SLACK_BITS = STAT + 8
+PDL_SLACK_BITS = STAT
 PDL_MASK_BOUND = 1 << (Q.bit_length() + PDL_SLACK_BITS)
 # An honest response is alpha + x1 < PDL_MASK_BOUND + Q.
 PDL_BOUND = PDL_MASK_BOUND + Q

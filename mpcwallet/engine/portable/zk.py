@@ -11,7 +11,9 @@
   binary-challenge Σ-protocol repeated PDL_REPS times. From two accepting answers z0 = a and
   z1 = a + x to one commitment (A = Enc(a), R = a·G), both c = Enc(z1 - z0) and Q1 = (z1 - z0)·G
   with the same integer |z1 - z0| < PDL_BOUND, so the plaintext and the discrete log agree as
-  integers, not just modulo N or q.
+  integers, not just modulo N or q. The challenge bits are H(transcript, kV, commitments) with
+  kV chosen by P2 after the commitments: sound against P1 (2^-PDL_REPS) and zero-knowledge
+  towards a malicious P2 in the random-oracle model (the simulator programs H after kV).
 """
 
 from __future__ import annotations
