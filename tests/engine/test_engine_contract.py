@@ -71,6 +71,23 @@ def test_p2_times_out_when_p1_goes_silent(engine_keys: tuple[Engine, bytes, byte
     assert time.monotonic() - start < 5
 
 
+@pytest.mark.parametrize("op", ["dkg", "refresh"])
+@pytest.mark.parametrize("role", [Role.P1, Role.P2])
+def test_keygen_and_refresh_time_out_on_a_silent_peer(
+    engine_keys: tuple[Engine, bytes, bytes], op: str, role: Role
+) -> None:
+    engine, blob1, blob2 = engine_keys
+    job1, job2 = make_jobs(timeout=0.5)
+    job, own_blob = (job1, blob1) if role is Role.P1 else (job2, blob2)
+    start = time.monotonic()
+    with pytest.raises(PeerTimeout):
+        if op == "dkg":
+            engine.dkg(job)
+        else:
+            engine.refresh(job, own_blob)
+    assert time.monotonic() - start < 5
+
+
 @pytest.mark.parametrize(
     "how",
     [
