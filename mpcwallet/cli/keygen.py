@@ -7,11 +7,15 @@ Atomicity (either both shares exist or neither):
 3. The co-signer renames its pending file into place and acks; only then do we rename
    ``<out>.pending`` to ``<out>`` and report success.
 
-A failure before the ack removes our pending file, and the co-signer removes its pending file
-when the session ends uncommitted (or at its next start, if it was killed). A client killed
-before step 3 leaves only ``<out>.pending``; the next keygen for the same ``<out>`` asks the
-co-signer whether it committed that key: if it did (the client died in the instant between the
-ack and the rename) the share is promoted and reported, otherwise the stale file is deleted.
+A failure before ``commit`` was sent removes our pending file, and the co-signer removes its
+pending file when the session ends uncommitted (or at its next start, if it was killed). If the
+connection drops after ``commit`` was sent but before the ack, nobody can know whether the
+co-signer renamed its file, so ``<out>.pending`` is kept and the error says so. A client killed
+at any point leaves at most ``<out>.pending``. The next keygen for the same ``<out>`` settles
+it: it asks the co-signer whether it holds that key; if it does, the pending share is promoted
+and reported (``"recovered": true``); if it positively does not, the file is deleted; if the
+co-signer cannot answer, the file is kept and the error shown. A per-path lock file
+(``.<name>.enc.keygen-lock``) keeps two keygens from writing the same share path at once.
 """
 
 from __future__ import annotations
@@ -20,12 +24,16 @@ import contextlib
 import os
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from mpcwallet.errors import AlreadyExists, BadInput, MpcError
+
+if TYPE_CHECKING:
+    from mpcwallet.session.client import KeygenResult
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -57,23 +65,105 @@ def _promote(pending: Path, out: Path, *, force: bool) -> None:
 
 
 def _recover(pending: Path, out: Path, endpoint: str, force: bool) -> dict[str, Any] | None:
-    """Deal with ``<out>.pending`` left by an interrupted keygen (see the module doc)."""
+    """Deal with ``<out>.pending`` left by an interrupted keygen (see the module doc).
+
+    The file is deleted only when the co-signer positively says it does not hold that key;
+    if the co-signer cannot answer, the file is kept and the error raised.
+    """
     if not pending.exists():
         return None
     from mpcwallet.cli.address import share_summary
+    from mpcwallet.errors import Unhealthy
     from mpcwallet.session.client import health
 
     try:
         summary = share_summary(pending)
-        health(endpoint, key_id=str(summary["key_id"]), engine_name=str(summary["engine"]))
     except MpcError:
-        summary = None
-    if summary is not None and (force or not out.exists()):
-        _promote(pending, out, force=force)
-        summary["share"] = str(out)
-        return summary
-    pending.unlink(missing_ok=True)
-    return None
+        pending.unlink(missing_ok=True)  # unreadable: never a usable share
+        return None
+    try:
+        health(endpoint, key_id=str(summary["key_id"]), engine_name=str(summary["engine"]))
+    except Unhealthy as exc:
+        if exc.field != "key":
+            raise Unhealthy(
+                f"cannot tell whether an interrupted keygen ({pending}) completed: {exc.message}",
+                field=exc.field,
+            ) from None
+        pending.unlink(missing_ok=True)  # the co-signer never committed it
+        return None
+    if not force and out.exists():
+        raise AlreadyExists(
+            f"{out} exists and {pending} holds a key the co-signer committed; move one of "
+            "them away (or pass --force to replace the first with the second)",
+            field="out",
+        )
+    _promote(pending, out, force=force)
+    summary["share"] = str(out)
+    return summary
+
+
+@contextlib.contextmanager
+def _target_lock(target: Path) -> Iterator[None]:
+    """One keygen at a time per share path (a concurrent run must not take our pending file)."""
+    import fcntl
+
+    from mpcwallet.storage.files import ensure_dir
+
+    ensure_dir(target.parent)
+    lock = target.with_name(f".{target.name}.keygen-lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AlreadyExists(
+                f"another `mpc keygen` is writing {target} right now", field="out"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _run(
+    endpoint: str, name: str, engine_name: str, pending: Path, passphrase: str
+) -> KeygenResult:
+    """DKG + two-phase commit; our share is at ``pending`` when this returns."""
+    from mpcwallet.session.client import run_keygen
+    from mpcwallet.storage.body import ShareBody
+    from mpcwallet.storage.store import save_share
+
+    def write_pending(result: KeygenResult) -> None:
+        header = {
+            "key_id": result.key_id,
+            "role": "P1",
+            "engine": result.engine,
+            "public_key": result.public_key.hex(),
+            "address": result.address,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "name": name,
+            "cosigner": endpoint,
+        }
+        save_share(
+            pending, ShareBody(result.key_blob, result.auth_secret), header, passphrase, force=True
+        )
+
+    try:
+        return run_keygen(endpoint, name=name, engine_name=engine_name, write_pending=write_pending)
+    except MpcError as exc:
+        if getattr(exc, "commit_uncertain", False) and pending.exists():
+            # The co-signer may have stored its share: keep ours for the next run to settle.
+            raise type(exc)(
+                f"{exc.message}. The co-signer lost the connection after being asked to commit, "
+                f"so whether it kept the new key is unknown; {pending} is kept. Run `mpc keygen` "
+                "again (same --out/--name): it finishes the key if the co-signer has it and "
+                "cleans up otherwise.",
+                field=exc.field,
+            ) from None
+        pending.unlink(missing_ok=True)
+        raise
+    except BaseException:
+        pending.unlink(missing_ok=True)
+        raise
 
 
 def register(app: typer.Typer) -> None:
@@ -103,9 +193,7 @@ def register(app: typer.Typer) -> None:
         from mpcwallet.cli.passphrase import get_passphrase
         from mpcwallet.config import default_share_path
         from mpcwallet.engine import default_engine_name, get_engine
-        from mpcwallet.session.client import KeygenResult, resolve_endpoint, run_keygen
-        from mpcwallet.storage.body import ShareBody
-        from mpcwallet.storage.store import save_share
+        from mpcwallet.session.client import resolve_endpoint
 
         if not NAME_RE.match(name):
             raise BadInput(
@@ -129,42 +217,21 @@ def register(app: typer.Typer) -> None:
             endpoint = str(started.get("url", endpoint))
             out().info(f"started the co-signer at {endpoint} (pid {started.get('pid')})")
         pending = pending_path(target)
-        recovered = _recover(pending, target, endpoint, force)
-        if recovered is not None:
-            out().warn(
-                "an earlier keygen was interrupted after the co-signer committed; "
-                f"its share is now at {target}"
-            )
-            out().success(
-                {**recovered, "recovered": True},
-                f"address {recovered['address']}\nkey id  {recovered['key_id']}\n"
-                f"share   {target} (recovered)",
-            )
-            return
-
-        def write_pending(result: KeygenResult) -> None:
-            header = {
-                "key_id": result.key_id,
-                "role": "P1",
-                "engine": result.engine,
-                "public_key": result.public_key.hex(),
-                "address": result.address,
-                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "name": name,
-                "cosigner": endpoint,
-            }
-            body = ShareBody(result.key_blob, result.auth_secret)
-            save_share(pending, body, header, passphrase, force=True)
-
-        try:
-            result = run_keygen(
-                endpoint, name=name, engine_name=engine_name, write_pending=write_pending
-            )
-        except BaseException:
-            with contextlib.suppress(OSError):
-                pending.unlink()
-            raise
-        _promote(pending, target, force=force)
+        with _target_lock(target):
+            recovered = _recover(pending, target, endpoint, force)
+            if recovered is not None:
+                out().warn(
+                    "an earlier keygen was interrupted after the co-signer committed; "
+                    f"its share is now at {target}"
+                )
+                out().success(
+                    {**recovered, "recovered": True},
+                    f"address {recovered['address']}\nkey id  {recovered['key_id']}\n"
+                    f"share   {target} (recovered)",
+                )
+                return
+            result = _run(endpoint, name, engine_name, pending, passphrase)
+            _promote(pending, target, force=force)
         data = {
             "address": result.address,
             "key_id": result.key_id,

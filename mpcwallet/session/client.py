@@ -250,8 +250,12 @@ def run_keygen(
         await asyncio.to_thread(write_pending, result)
         await asyncio.to_thread(pause_point, "client_after_share_written")
         await ch.send_control({"op": "commit"})
-        committed = await ch.recv_control()
-        _expect(committed, "committed")
+        try:
+            committed = await ch.recv_control()
+            _expect(committed, "committed")
+        except MpcError as exc:
+            exc.commit_uncertain = True  # type: ignore[attr-defined]
+            raise
         await asyncio.to_thread(pause_point, "client_after_commit")
         return result
 

@@ -206,14 +206,20 @@ def test_daemon_killed_mid_keygen_leaves_nothing(
     finally:
         cs.stop()
     assert proc.returncode == 10, out
-    assert '"peer_unreachable"' in out
-    assert not list((mpc_home / "shares").glob("*"))  # neither share nor pending
+    assert '"peer_unreachable"' in out and "is unknown" in out
+    # The commit was in flight: the client keeps only its temporary file, no share.
+    share = _client_share(mpc_home)
+    pending = share.with_name("default.enc.pending")
+    assert not share.exists() and pending.exists()
     # The daemon's pending file survived the kill; its next start removes it.
     assert list((cs.dir / "shares").glob("*.pending"))
     with running_cosigner(mpc_env) as cs2:
         assert not list((cs2.dir / "shares").iterdir())
+        # The next keygen learns the co-signer never committed, drops the file, makes a key.
         cp = run_mpc(["--json", "keygen"], cs2.env)
         assert cp.returncode == 0, cp.stdout
+        assert "recovered" not in json_result(cp)["data"]
+        assert not pending.exists() and share.exists()
         assert cs2.healthz()[1]["keys"] == 1
 
 
@@ -257,3 +263,20 @@ def test_keygen_starts_the_cosigner_when_none_runs(mpc_env: dict[str, str], mpc_
     finally:
         stopped = run_mpc(["--json", "cosigner", "stop"], env)
     assert stopped.returncode == 0, stopped.stdout
+
+
+def test_one_keygen_per_share_path(cosigner: Cosigner, mpc_home: Path) -> None:
+    import fcntl
+    import os
+
+    lock = mpc_home / "shares" / ".default.enc.keygen-lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # as a concurrent `mpc keygen` would hold it
+        cp = run_mpc(["--json", "keygen"], cosigner.env)
+    finally:
+        os.close(fd)
+    assert cp.returncode == 6
+    assert "another `mpc keygen`" in json_result(cp)["error"]["message"]
+    assert cosigner.healthz()[1]["keys"] == 0
