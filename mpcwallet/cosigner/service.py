@@ -76,14 +76,8 @@ class Service:
 
         def on_round(direction: str, rnd: int, size: int) -> None:
             ctx["round"] = rnd
-            logs.log(
-                "round",
-                "protocol message",
-                level=logging.DEBUG,
-                direction=direction,
-                size=size,
-                **ctx,
-            )
+            # Sizes only: a protocol payload never reaches a log.
+            logs.log("round", "protocol message", direction=direction, size=size, **ctx)
 
         ch.on_round = on_round
         try:

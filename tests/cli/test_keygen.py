@@ -43,18 +43,19 @@ def _load_both(home: Path, key_id: str):  # type: ignore[no-untyped-def]
     return client_header, client_body, daemon_header, daemon_body
 
 
-def _scan(cs: Cosigner, home: Path, key_id: str) -> None:
+def _scan(cs: Cosigner, home: Path, key_id: str | None) -> None:
     """No passphrase, token, key blob or per-key secret in any file or log left behind."""
     token_file = cs.dir / "auth.token"
-    _, client_body, _, daemon_body = _load_both(home, key_id)
     secrets = {
         "share passphrase": TEST_PASSPHRASE.encode(),
         "co-signer passphrase": TEST_COSIGNER_PASSPHRASE.encode(),
         "pairing token": bytes.fromhex(token_file.read_text().strip()),
-        "client key blob": client_body.key_blob[-64:],
-        "daemon key blob": daemon_body.key_blob[-64:],
-        "per-key secret": client_body.auth_secret,
     }
+    if key_id is not None:
+        _, client_body, _, daemon_body = _load_both(home, key_id)
+        secrets["client key blob"] = client_body.key_blob[-64:]
+        secrets["daemon key blob"] = daemon_body.key_blob[-64:]
+        secrets["per-key secret"] = client_body.auth_secret
     stdout_logs = list(home.parent.glob("cosigner-*.out"))
     scanned = assert_no_secrets(
         [home, *stdout_logs], secrets, allowed={"pairing token": {token_file}}
@@ -168,6 +169,7 @@ def test_client_killed_before_commit_leaves_nothing(
     assert [p.name for p in shares.iterdir()] == [f"{key_id}.enc"]
     health = run_mpc(["--json", "health", "--share", str(_client_share(mpc_home))], cosigner.env)
     assert health.returncode == 0, health.stdout
+    _scan(cosigner, mpc_home, key_id)
 
 
 def test_client_killed_after_commit_is_recovered(
@@ -221,6 +223,7 @@ def test_daemon_killed_mid_keygen_leaves_nothing(
         assert "recovered" not in json_result(cp)["data"]
         assert not pending.exists() and share.exists()
         assert cs2.healthz()[1]["keys"] == 1
+        _scan(cs2, mpc_home, json_result(cp)["data"]["key_id"])
 
 
 @pytest.mark.slow
