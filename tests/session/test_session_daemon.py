@@ -213,7 +213,7 @@ def test_silent_peer_is_a_timeout_in_the_engine_thread(cosigner: Cosigner) -> No
             Role.P1, ("client", "cosigner"), lambda job: job.transport.receive()
         )
 
-    with pytest.raises(PeerTimeout, match="sent nothing for 0.3 s"):
+    with pytest.raises(PeerTimeout, match=r"sent nothing for 0\.3 s"):
         asyncio.run(_session(cosigner, wait_engine, round_timeout=0.3))
 
 
