@@ -99,7 +99,7 @@ def test_installed_cbmpc_means_the_engine_is_built() -> None:
         pytest.skip(REASON)
 
 
-def test_bundled_openssl_symbols_stay_private() -> None:
+def test_bundled_openssl_symbols_stay_private(tmp_path: Path) -> None:
     """The module links cb-mpc's static OpenSSL with --exclude-libs,ALL: it exports none of
     its symbols, and Python's ssl/hashlib keep the system libcrypto in the same process."""
     spec = importlib.util.find_spec("mpcwallet._cbmpc")
@@ -116,12 +116,17 @@ def test_bundled_openssl_symbols_stay_private() -> None:
         "print(ssl.OPENSSL_VERSION)"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=tmp_path,  # not the repo root: its mpcwallet/ has no built module
     )
     assert "3.6.3" not in proc.stdout
 
 
-def test_without_the_native_module_the_registry_falls_back_to_portable() -> None:
+def test_without_the_native_module_the_registry_falls_back_to_portable(tmp_path: Path) -> None:
     """Simulates a machine without cb-mpc: importing the adapter raises ImportError, the
     registry reports cb-mpc unavailable with a pointer to the README, portable is the default."""
     code = (
@@ -145,6 +150,11 @@ def test_without_the_native_module_the_registry_falls_back_to_portable() -> None
     )
     env = {k: v for k, v in os.environ.items() if k != "MPC_ENGINE"}
     proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr + proc.stdout
