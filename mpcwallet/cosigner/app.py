@@ -127,6 +127,9 @@ async def session_endpoint(request: web.Request) -> web.StreamResponse:
             )
             return ws
         await service.serve(channel, hello)
+    except (ConnectionError, RuntimeError) as exc:
+        # The client went away mid-write; reported by type only.
+        logs.log("connection_lost", f"connection lost ({type(exc).__name__})")
     finally:
         app[SESSIONS].discard(ws)
         if channel is not None:

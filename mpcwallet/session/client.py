@@ -175,6 +175,10 @@ async def _with_session(
                 # For the caller's records (e.g. a quarantine note); the id is public.
                 exc.session_id = channel.session_id.hex()  # type: ignore[attr-defined]
             raise
+        except (ConnectionError, aiohttp.ClientError) as exc:
+            raise PeerUnreachable(
+                f"the connection to the co-signer at {endpoint} broke ({type(exc).__name__})"
+            ) from None
         finally:
             if channel is not None:
                 await channel.aclose()
