@@ -193,6 +193,7 @@ def register(app: typer.Typer) -> None:
         from mpcwallet.cli.passphrase import get_passphrase
         from mpcwallet.config import default_share_path
         from mpcwallet.engine import default_engine_name, get_engine
+        from mpcwallet.session.channel import round_timeout_from_env
         from mpcwallet.session.client import resolve_endpoint
 
         if not NAME_RE.match(name):
@@ -210,6 +211,7 @@ def register(app: typer.Typer) -> None:
             )
         engine_name = engine or default_engine_name()
         get_engine(engine_name)
+        round_timeout_from_env()  # bad MPC_ROUND_TIMEOUT: say so before anything happens
         passphrase = get_passphrase("share", passphrase_file=passphrase_file, confirm=True)
         endpoint = resolve_endpoint()
         started = ensure_running(endpoint)

@@ -283,3 +283,12 @@ def test_one_keygen_per_share_path(cosigner: Cosigner, mpc_home: Path) -> None:
     assert cp.returncode == 6
     assert "another `mpc keygen`" in json_result(cp)["error"]["message"]
     assert cosigner.healthz()[1]["keys"] == 0
+
+
+def test_bad_round_timeout_names_the_variable(cosigner: Cosigner, mpc_home: Path) -> None:
+    cp = run_mpc(["--json", "keygen"], dict(cosigner.env, MPC_ROUND_TIMEOUT="soon"))
+    assert cp.returncode == 2
+    err = json_result(cp)["error"]
+    assert err["field"] == "MPC_ROUND_TIMEOUT"
+    assert not (mpc_home / "shares").exists()
+    assert cosigner.healthz()[1]["keys"] == 0
