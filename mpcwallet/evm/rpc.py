@@ -248,7 +248,11 @@ class RpcClient:
             result = self.call("eth_sendRawTransaction", "0x" + raw.hex())
         except RpcCallError as exc:
             text = exc.message.lower()
-            if "already known" in text or "known transaction" in text or "alreadyknown" in text:
+            # geth/erigon "already known", anvil "already imported", parity "known transaction"
+            if any(
+                marker in text
+                for marker in ("already known", "already imported", "known transaction")
+            ):
                 self.on_event("rpc: the node already knows this transaction")
                 return tx_hash
             err = classify_send_error(exc, "broadcast")

@@ -18,6 +18,7 @@ from mpcwallet.errors import (
     ChainIdMismatch,
     InsufficientFunds,
     NonceTooLow,
+    PeerTimeout,
     RpcUnavailable,
     TxReverted,
     Underpriced,
@@ -191,3 +192,26 @@ def test_http_5xx_and_429_are_retried(flaky: type[_Flaky], anvil: Anvil, status:
     tx_hash = client.send_raw(dev_raw(anvil))
     assert flaky.seen == [status, status]
     assert client.wait_receipt(tx_hash)["status"] == 1
+
+
+def test_already_known_pending_tx_is_success() -> None:
+    node = Anvil(require_anvil(), extra_args=("--no-mining",)).start()
+    try:
+        events: list[str] = []
+        client = RpcClient(node.url, on_event=events.append)
+        raw = dev_raw(node)
+        first = client.send_raw(raw)
+        assert client.send_raw(raw) == first  # the node answers "already imported"
+        assert any("already knows" in e for e in events)
+    finally:
+        node.stop()
+
+
+def test_confirmations(anvil: Anvil) -> None:
+    client = RpcClient(anvil.url)
+    tx_hash = client.send_raw(dev_raw(anvil))
+    assert client.wait_receipt(tx_hash, confirmations=1)["confirmations"] == 1
+    with pytest.raises(PeerTimeout):
+        client.wait_receipt(tx_hash, confirmations=2, timeout=0.3)
+    anvil.call("evm_mine")
+    assert client.wait_receipt(tx_hash, confirmations=2)["confirmations"] == 2

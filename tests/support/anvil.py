@@ -78,8 +78,16 @@ def rpc(url: str, method: str, *params: Any, timeout: float = 5.0) -> Any:
 
 
 class Anvil:
-    def __init__(self, binary: str, *, chain_id: int = SEPOLIA, port: int | None = None) -> None:
+    def __init__(
+        self,
+        binary: str,
+        *,
+        chain_id: int = SEPOLIA,
+        port: int | None = None,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
         self.binary = binary
+        self.extra_args = extra_args
         self.chain_id = chain_id
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -96,6 +104,7 @@ class Anvil:
                 "--host",
                 "127.0.0.1",
                 "--quiet",
+                *self.extra_args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
