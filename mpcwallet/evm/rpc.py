@@ -4,7 +4,7 @@ Plain JSON-RPC over ``urllib`` (stdlib): the handful of calls we make do not nee
 ~0.7 s import, and owning the HTTP layer lets us classify failures exactly:
 
 * transient (retried with exponential backoff, bounded in total time): connection refused or
-  reset, timeouts, HTTP 5xx and 429;
+  reset, timeouts, HTTP 5xx and 429, JSON-RPC -32005 (rate limit);
 * permanent: everything the node answers with a JSON-RPC error. The common ones map to
   :class:`NonceTooLow`, :class:`InsufficientFunds`, :class:`Underpriced`,
   :class:`ChainIdMismatch` with what to do; "already known" counts as success.
@@ -45,6 +45,7 @@ from mpcwallet.evm.txjson import TYPE_1559, UnsignedTx
 DEFAULT_REQUEST_TIMEOUT = 10.0
 DEFAULT_PRIORITY_FEE = 1_000_000_000  # 1 gwei, when the node has no eth_maxPriorityFeePerGas
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+RATE_LIMIT_CODE = -32005  # EIP-1474 "limit exceeded"
 
 EventFn = Callable[[str], None]
 
@@ -137,7 +138,10 @@ class RpcClient:
         if err is not None:
             code = err.get("code", 0) if isinstance(err, dict) else 0
             message = str(err.get("message", "")) if isinstance(err, dict) else str(err)
-            raise RpcCallError(int(code) if isinstance(code, int) else 0, message[:500])
+            code_int = int(code) if isinstance(code, int) else 0
+            if code_int == RATE_LIMIT_CODE or "rate limit" in message.lower():
+                raise _Transient("rate limited")  # EIP-1474 -32005: limit exceeded
+            raise RpcCallError(code_int, message[:500])
         return obj.get("result")
 
     def call(self, method: str, *params: Any) -> Any:

@@ -153,6 +153,13 @@ class _Flaky(http.server.BaseHTTPRequestHandler):
         if cls.failures > 0:
             cls.failures -= 1
             cls.seen.append(cls.status)
+            if cls.status == 200:  # a JSON-RPC "limit exceeded" error (EIP-1474 -32005)
+                payload = b'{"jsonrpc":"2.0","id":1,"error":{"code":-32005,"message":"slow down"}}'
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+                return
             self.send_response(cls.status)
             self.end_headers()
             return
@@ -185,8 +192,10 @@ def flaky(anvil: Anvil) -> Iterator[type[_Flaky]]:
         server.server_close()
 
 
-@pytest.mark.parametrize("status", [503, 429, 502])
-def test_http_5xx_and_429_are_retried(flaky: type[_Flaky], anvil: Anvil, status: int) -> None:
+@pytest.mark.parametrize("status", [503, 429, 502, 200])
+def test_http_5xx_429_and_rate_limit_are_retried(
+    flaky: type[_Flaky], anvil: Anvil, status: int
+) -> None:
     flaky.failures, flaky.status = 2, status
     client = RpcClient(flaky.url, retry_seconds=10)  # type: ignore[attr-defined]
     tx_hash = client.send_raw(dev_raw(anvil))
