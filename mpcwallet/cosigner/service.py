@@ -32,6 +32,7 @@ from mpcwallet.errors import (
     MpcError,
     NotFound,
     PolicyRefused,
+    ProtocolViolation,
     SessionViolation,
 )
 from mpcwallet.session.channel import Channel
@@ -89,6 +90,8 @@ class Service:
                 await self._keygen(ch, hello, req, ctx)
             elif op == "sign":
                 await self._sign(ch, hello, req, ctx)
+            elif op == "refresh":
+                await self._refresh(ch, hello, req, ctx)
             elif op == "ping":
                 await ch.send_control(
                     {"type": "pong", "engine": self.engine.name, "keys": self.keystore.count()}
@@ -170,6 +173,50 @@ class Service:
             if not committed:
                 self.keystore.discard_pending(key_id)
                 logs.audit("keygen_failed", "keygen abandoned; pending share removed", **ctx)
+
+    async def _refresh(
+        self, ch: Channel, hello: Hello, req: dict[str, Any], ctx: dict[str, Any]
+    ) -> None:
+        """New shares of the same key, same two-phase commit as keygen.
+
+        The per-key secret rotates with the shares (derived from this session, which the old
+        secret authenticated), so a client can tell which generation the co-signer holds by
+        which secret authenticates.
+        """
+        key_id = hello.key_id
+        if hello.auth != "key" or key_id is None or req.get("key_id") != key_id:
+            raise AuthFailed("refresh needs a session authenticated with that key's own secret")
+        header, body = await asyncio.to_thread(self.keystore.load, key_id)
+        logs.audit("refresh_started", "refresh started", **ctx)
+        await ch.send_control({"type": "accepted"})
+        committed = False
+        try:
+            new_blob = await ch.run_engine(
+                Role.P2, PARTY_NAMES, lambda job: self.engine.refresh(job, body.key_blob)
+            )
+            public_key = self.engine.public_key(new_blob)
+            if public_key.hex() != header.get("public_key"):
+                raise ProtocolViolation("the refreshed share belongs to a different public key")
+            new_secret = ch.keys.per_key_secret(key_id, public_key)
+            new_header = {
+                **header,
+                "refreshed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
+            await asyncio.to_thread(
+                self.keystore.save_pending, key_id, new_header, ShareBody(new_blob, new_secret)
+            )
+            await ch.send_control({"type": "refresh_done", "public_key": public_key.hex()})
+            msg = await ch.recv_control()
+            if msg.get("op") != "commit":
+                raise SessionViolation("the client did not commit the refresh")
+            self.keystore.commit(key_id)
+            committed = True
+            logs.audit("refresh_completed", "refresh completed", **ctx)
+            await ch.send_control({"type": "committed", "key_id": key_id})
+        finally:
+            if not committed:
+                self.keystore.discard_pending(key_id)
+                logs.audit("refresh_failed", "refresh abandoned; old share kept", **ctx)
 
     async def _sign(
         self, ch: Channel, hello: Hello, req: dict[str, Any], ctx: dict[str, Any]

@@ -9,6 +9,7 @@ Public API (kept stable for the CLI and the EVM engineer's ``mpc sign``):
   share under a temporary name; after it returns the client commits, and only when the daemon
   acks is the result returned (the caller then renames its share into place).
 * :func:`run_sign` - sign one transaction; returns the DER signature (P1 output).
+* :func:`run_refresh` - new shares of the same key (two-phase commit, like keygen).
 * :func:`health` - ``/healthz``, an authenticated ping, optionally the per-key check.
 
 Each call runs its own event loop (``asyncio.run``) with the engine in a worker thread.
@@ -315,6 +316,72 @@ def run_sign(
             raise ProtocolViolation("the engine returned no signature on P1")
         _expect(await ch.recv_control(), "done")
         return der
+
+    return asyncio.run(
+        _with_session(
+            endpoint,
+            secret=body.auth_secret,
+            engine=engine.name,
+            auth="key",
+            key_id=key_id,
+            round_timeout=round_timeout,
+            body=run,
+        )
+    )
+
+
+# --- refresh ---------------------------------------------------------------------------------
+
+
+def run_refresh(
+    endpoint: str | None,
+    *,
+    share_header: Mapping[str, Any],
+    body: ShareBody,
+    write_pending: Callable[[ShareBody], None],
+    timeout: float | None = None,
+) -> ShareBody:
+    """Refresh the key's shares with the co-signer (same public key, new shares, new secret).
+
+    Two-phase like keygen: ``write_pending(new_body)`` must durably write the client's new share
+    under a temporary name before the commit; the new body is returned once the co-signer
+    committed, and the caller then renames it over the old share. If this raises with
+    ``commit_uncertain`` set, keep the pending share: whichever secret (old or new) still
+    authenticates with the co-signer (:func:`health` with ``auth_secret``) tells which
+    generation it holds.
+    """
+    from mpcwallet.storage.body import ShareBody
+
+    engine = get_engine(str(share_header.get("engine")))
+    key_id = share_header.get("key_id")
+    if not isinstance(key_id, str):
+        raise BadInput("the share header has no key id", field="key_id")
+    expected = str(share_header.get("public_key"))
+    round_timeout = timeout if timeout is not None else round_timeout_from_env()
+    endpoint = endpoint or resolve_endpoint()
+
+    async def run(ch: Channel) -> ShareBody:
+        await ch.send_control({"op": "refresh", "key_id": key_id})
+        _expect(await ch.recv_control(), "accepted")
+        new_blob = await ch.run_engine(
+            Role.P1, PARTY_NAMES, lambda job: engine.refresh(job, body.key_blob)
+        )
+        public_key = engine.public_key(new_blob)
+        if public_key.hex() != expected:
+            raise ProtocolViolation("the refreshed share belongs to a different public key")
+        done = await ch.recv_control()
+        _expect(done, "refresh_done")
+        if done.get("public_key") != expected:
+            raise ProtocolViolation("the co-signer reports a different public key after refresh")
+        new_body = ShareBody(new_blob, ch.keys.per_key_secret(key_id, public_key))
+        await asyncio.to_thread(write_pending, new_body)
+        await ch.send_control({"op": "commit"})
+        try:
+            _expect(await ch.recv_control(), "committed")
+        except MpcError as exc:
+            exc.commit_uncertain = True  # type: ignore[attr-defined]
+            raise
+        return new_body
 
     return asyncio.run(
         _with_session(
