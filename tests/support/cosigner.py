@@ -3,7 +3,9 @@
     with running_cosigner(mpc_env) as cs:
         run_mpc(["keygen"], cs.env)
 
-``cs.env`` is the given environment plus ``MPC_COSIGNER_URL`` pointing at the daemon.
+``cs.env`` is the given environment plus ``MPC_COSIGNER_URL`` pointing at the daemon and
+``MPC_ENGINE`` set to the daemon's engine (by default the test run's MPC_ENGINE, else the
+default engine).
 The daemon runs ``mpc cosigner start --foreground --port 0`` (the kernel picks the port; the
 daemon records it in ``MPC_HOME/cosigner/state.json``). Readiness is polled (state file, then
 ``/healthz``) with a deadline; no sleeps as synchronisation. On exit the daemon gets SIGTERM
@@ -96,6 +98,9 @@ def start_cosigner(
     env: Mapping[str, str], *, engine: str | None = None, extra_args: tuple[str, ...] = ()
 ) -> Cosigner:
     home = Path(env["MPC_HOME"])
+    if engine is None:
+        # The test run's MPC_ENGINE (``mpc_env`` strips MPC_* from the subprocess env).
+        engine = env.get("MPC_ENGINE") or os.environ.get("MPC_ENGINE") or None
     args = [*mpc_cmd(), "cosigner", "start", "--foreground", "--port", "0", *extra_args]
     if engine is not None:
         args += ["--engine", engine]
@@ -131,6 +136,7 @@ def start_cosigner(
         raise
     run_env = dict(env)
     run_env["MPC_COSIGNER_URL"] = str(state["url"])
+    run_env["MPC_ENGINE"] = str(state["engine"])  # clients default to the daemon's engine
     return Cosigner(
         proc=proc,
         home=home,
