@@ -25,6 +25,8 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <cxxabi.h>
+
 #include <climits>
 #include <cstdint>
 #include <exception>
@@ -201,6 +203,10 @@ void run(const char* op, PyTransport* transport, F&& fn) {
     nb::gil_scoped_release release;
     try {
       rv = fn();
+    } catch (abi::__forced_unwind&) {
+      // Thread cancellation (CPython ends a daemon thread that asks for the GIL while the
+      // interpreter finalizes): must propagate, or the runtime aborts the process.
+      throw;
     } catch (...) {
       threw = true;
     }
