@@ -130,7 +130,8 @@ def sign_transaction(
         qpath = record_quarantine(
             path, err, key_id=key_id, session_id=session_id if isinstance(session_id, str) else None
         )
-        raise ProtocolViolation(
+        # Same class, so the code the user sees is the one recorded in the quarantine file.
+        raise type(err)(
             f"{err.message}. The key is now quarantined ({qpath}); nothing was signed or "
             "written. See `mpc key status`."
         ) from None
