@@ -1,7 +1,8 @@
 """Ethereum JSON-RPC: chain id check, filling nonce/gas/fees, broadcast with retries, receipts.
 
-Plain JSON-RPC over ``urllib`` (stdlib): the handful of calls we make do not need web3's
-~0.7 s import, and owning the HTTP layer lets us classify failures exactly:
+JSON-RPC through web3's ``HTTPProvider`` (imported only when an endpoint is used, so the
+offline signing path never pays web3's ~0.5 s import). web3's own retries are off; this module
+owns the retry policy and classifies failures:
 
 * transient (retried with exponential backoff, bounded in total time): connection refused or
   reset, timeouts, HTTP 5xx and 429, JSON-RPC -32005 (rate limit);
@@ -14,12 +15,7 @@ No terminal I/O: progress goes through the ``on_event`` callback the caller supp
 
 from __future__ import annotations
 
-import http.client
-import json
-import socket
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -44,7 +40,6 @@ from mpcwallet.evm.txjson import TYPE_1559, UnsignedTx
 
 DEFAULT_REQUEST_TIMEOUT = 10.0
 DEFAULT_PRIORITY_FEE = 1_000_000_000  # 1 gwei, when the node has no eth_maxPriorityFeePerGas
-MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 RATE_LIMIT_CODE = -32005  # EIP-1474 "limit exceeded"
 
 EventFn = Callable[[str], None]
@@ -89,46 +84,40 @@ class RpcClient:
         self.retry_seconds = retry_seconds
         self.request_timeout = request_timeout
         self.on_event = on_event or (lambda _msg: None)
-        self._id = 0
+        self._http: Any = None
 
     # -- transport ---------------------------------------------------------------------------
 
+    def _provider(self) -> Any:
+        """web3's HTTPProvider with its own retries off: :meth:`call` owns the retry policy."""
+        if self._http is None:
+            from web3 import HTTPProvider
+
+            self._http = HTTPProvider(
+                self.url,
+                request_kwargs={"timeout": self.request_timeout},
+                exception_retry_configuration=None,
+            )
+        return self._http
+
     def _post_once(self, method: str, params: list[Any]) -> Any:
-        self._id += 1
-        body = json.dumps({"jsonrpc": "2.0", "id": self._id, "method": method, "params": params})
-        req = urllib.request.Request(  # noqa: S310 - scheme checked in resolve_rpc_url
-            self.url,
-            data=body.encode(),
-            headers={"Content-Type": "application/json", "User-Agent": "mpcwallet"},
-            method="POST",
-        )
+        import requests
+
         try:
-            with urllib.request.urlopen(req, timeout=self.request_timeout) as resp:  # noqa: S310
-                payload = resp.read(MAX_RESPONSE_BYTES + 1)
-        except urllib.error.HTTPError as exc:
-            if exc.code == 429 or exc.code >= 500:
-                raise _Transient(f"HTTP {exc.code}") from None
+            obj = self._provider().make_request(method, params)
+        except requests.HTTPError as exc:
+            status = exc.response.status_code if exc.response is not None else 0
+            if status == 429 or status >= 500:
+                raise _Transient(f"HTTP {status}") from None
             raise ChainError(
-                f"the RPC endpoint {self.display_url} answered HTTP {exc.code}; check the URL"
+                f"the RPC endpoint {self.display_url} answered HTTP {status}; check the URL"
             ) from None
-        except urllib.error.URLError as exc:
-            reason = exc.reason
-            if isinstance(reason, TimeoutError | socket.timeout):
-                raise _Transient("timeout") from None
-            if isinstance(reason, ConnectionRefusedError):
-                raise _Transient("connection refused") from None
-            if isinstance(reason, OSError):
-                raise _Transient(type(reason).__name__) from None
-            raise _Transient("unreachable") from None
-        except TimeoutError:
+        except requests.Timeout:
             raise _Transient("timeout") from None
-        except (ConnectionError, http.client.HTTPException) as exc:
-            raise _Transient(type(exc).__name__) from None
-        if len(payload) > MAX_RESPONSE_BYTES:
-            raise ChainError(f"the RPC endpoint {self.display_url} sent an oversized answer")
-        try:
-            obj = json.loads(payload)
-        except ValueError:
+        except requests.ConnectionError as exc:
+            refused = "refused" in str(exc).lower()
+            raise _Transient("connection refused" if refused else "unreachable") from None
+        except (ValueError, UnicodeDecodeError):
             raise ChainError(
                 f"the RPC endpoint {self.display_url} did not answer JSON-RPC"
             ) from None
