@@ -5,7 +5,7 @@ One daemon per MPC_HOME: it holds an ``flock`` on ``cosigner/cosigner.lock`` for
 ``cosigner.pid`` and ``state.json`` (host, port, url, pid, engine). SIGTERM and SIGINT stop it
 gracefully: the listener closes, open sessions get a going-away close (1001), then it exits.
 
-The background start spawns ``python -m mpcwallet cosigner start --foreground --detached`` in a
+The background start spawns ``python -P -m mpcwallet cosigner start --foreground --detached`` in a
 new session and hands it the passphrase over a pipe on stdin (never argv or environment), then
 polls ``/healthz`` with a deadline.
 """
@@ -205,6 +205,7 @@ def start_background(
     paths.root.mkdir(parents=True, exist_ok=True, mode=0o700)
     args = [
         sys.executable,
+        "-P",  # never import an `mpcwallet/` folder from the current directory
         "-m",
         "mpcwallet",
         "--json",

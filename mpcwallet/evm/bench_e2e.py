@@ -40,7 +40,7 @@ _EXAMPLE_TX = {
 
 def _mpc() -> list[str]:
     script = Path(sys.executable).parent / "mpc"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "mpcwallet"]
+    return [str(script)] if script.exists() else [sys.executable, "-P", "-m", "mpcwallet"]
 
 
 class _Setup:

@@ -35,7 +35,7 @@ def test_version(mpc_env: dict[str, str]) -> None:
 
 def test_python_dash_m(mpc_env: dict[str, str]) -> None:
     cp = subprocess.run(
-        [sys.executable, "-m", "mpcwallet", "--version"],
+        [sys.executable, "-P", "-m", "mpcwallet", "--version"],
         env=mpc_env,
         capture_output=True,
         text=True,

@@ -137,7 +137,7 @@ def test_from_must_match_the_share(wallet: Wallet) -> None:
 @pytest.mark.anvil
 def test_sign_path_does_not_import_web3_or_eth_account(wallet: Wallet) -> None:
     cp = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "mpcwallet", "sign", "--tx", str(EXAMPLE)],
+        [sys.executable, "-P", "-X", "importtime", "-m", "mpcwallet", "sign", "--tx", str(EXAMPLE)],
         env=wallet.cs.env,
         capture_output=True,
         text=True,

@@ -18,7 +18,7 @@ def mpc_cmd() -> list[str]:
     if script.exists():
         return [str(script)]
     found = shutil.which("mpc")
-    return [found] if found else [sys.executable, "-m", "mpcwallet"]
+    return [found] if found else [sys.executable, "-P", "-m", "mpcwallet"]
 
 
 def run_mpc(
