@@ -28,6 +28,7 @@ from mpcwallet.errors import (
     BadInput,
     InternalError,
     KeyBlobMismatch,
+    MalformedMessage,
     MpcError,
     PeerUnreachable,
     ProtocolViolation,
@@ -59,7 +60,12 @@ class _CountingTransport:
 
     def receive(self) -> bytes:
         self.moved += 1
-        return self.inner.receive()
+        data = self.inner.receive()
+        if not data:
+            # cb-mpc never sends an empty flight; handed one, it reports a network error,
+            # which would read as "retry later" for what is a malformed peer message.
+            raise MalformedMessage("the peer sent an empty protocol message")
+        return data
 
 
 def _category(code: int) -> int:
@@ -97,11 +103,12 @@ def map_error(exc: _cbmpc.Error, *, traffic: bool, has_blob: bool) -> MpcError:
         if code in (_cbmpc.E_BADARG, _cbmpc.E_NOT_SUPPORTED, _cbmpc.E_RANGE, _cbmpc.E_FORMAT):
             return BadInput(f"{where}: cb-mpc refused the arguments")
         return InternalError(f"{where}: unexpected local failure")
-    if code in (_cbmpc.E_BADARG, _cbmpc.E_NOT_SUPPORTED):
-        return BadInput(f"{where}: cb-mpc refused the arguments")
-    # E_FORMAT (converter: a peer message did not parse), E_RANGE, E_INSUFFICIENT, OpenSSL
-    # failures on peer-supplied values, a cb_assert tripped by them: the peer's fault.
-    return ProtocolViolation(f"{where}: the peer sent a malformed or invalid message")
+    # Our arguments and key blob were checked before the first message (see
+    # _CountingTransport), so a failure after traffic comes from what the peer sent:
+    # E_FORMAT / E_BADARG (converter: a peer message did not parse or had trailing bytes),
+    # E_RANGE, E_INSUFFICIENT, OpenSSL failures on peer-supplied values, a cb_assert tripped
+    # by them. The peer's fault, never a retry.
+    return MalformedMessage(f"{where}: the peer sent a malformed or invalid message")
 
 
 def _names(job: Job) -> tuple[str, str]:
@@ -218,5 +225,13 @@ class CbMpcEngine:
         return None
 
     def public_key(self, key_blob: bytes) -> bytes:
+        """Q as cb-mpc computes it from the share itself (not the stored copy), so that
+        ``mpc backup verify`` checks the key material; the stored copy must agree."""
         _, role = blob.peek(key_blob)
-        return _unpack(key_blob, role)[0]
+        stored, payload = _unpack(key_blob, role)
+        computed = _public_key_of(payload)
+        if computed != stored:
+            raise KeyBlobMismatch(
+                "the cb-mpc key share does not match its recorded public key", field="key_blob"
+            )
+        return computed

@@ -104,11 +104,9 @@ def test_bad_message_from_p2_is_rejected(
     digest = digest_of("tamper")
     job1, job2 = make_jobs(timeout=10)
     bad_job2 = tampered(job2, lambda i, d: how(d) if i == 0 else d)  # type: ignore[operator]
-    # The portable engine's contract is a ProtocolViolation (MalformedMessage). cb-mpc reports
-    # some of its parse failures as other MpcErrors; it must still refuse, and not by timing out.
-    expected = ProtocolViolation if engine.name == "portable" else MpcError
+    # A peer message that does not parse is the peer's fault: a violation on every engine.
     start = time.monotonic()
-    with pytest.raises(expected):
+    with pytest.raises(ProtocolViolation):
         run_jobs(
             lambda j: engine.sign(j, blob1, digest),
             lambda j: engine.sign(j, blob2, digest),
@@ -137,6 +135,8 @@ def test_blob_of_wrong_role_or_engine_is_refused(
         engine.sign(job1, foreign, digest)
     with pytest.raises(KeyBlobMismatch):
         engine.public_key(b"not a key blob at all")
+    with pytest.raises(KeyBlobMismatch):
+        engine.public_key(blob1[: len(blob1) * 2 // 3])  # a truncated share
 
 
 def test_no_secret_in_repr_or_errors(engine_keys: tuple[Engine, bytes, bytes]) -> None:
