@@ -25,6 +25,7 @@ from mpcwallet.session import wire
 from mpcwallet.session.channel import Channel
 from mpcwallet.session.handshake import server_handshake
 from mpcwallet.storage.envelope import DerivedKey
+from mpcwallet.storage.files import ensure_dir
 
 CONFIG = web.AppKey("config", CosignerConfig)
 SERVICE = web.AppKey("service", Service)
@@ -36,7 +37,7 @@ SESSION_PATH = "/v1/session"
 
 def create_app(config: CosignerConfig, *, kek: DerivedKey) -> web.Application:
     paths = config.paths
-    paths.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ensure_dir(paths.root)
     ensure_token(paths.token_file)
     engine = get_engine(config.engine_name)
     app = web.Application()

@@ -40,6 +40,7 @@ from mpcwallet.errors import (
     PortInUse,
 )
 from mpcwallet.session.errors import error_from_code
+from mpcwallet.storage.files import ensure_dir
 
 ENGINE_THREADS = 32
 
@@ -77,7 +78,7 @@ def running_pid(paths: CosignerPaths) -> int | None:
 
 @contextlib.contextmanager
 def _daemon_lock(paths: CosignerPaths) -> Iterator[None]:
-    paths.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ensure_dir(paths.root)
     fd = os.open(paths.lock_file, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
@@ -202,7 +203,7 @@ def start_background(
             "stop it with `mpc cosigner stop` first"
         )
     check_port_free(config.host, config.port)
-    paths.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ensure_dir(paths.root)
     args = [
         sys.executable,
         "-P",  # never import an `mpcwallet/` folder from the current directory

@@ -16,7 +16,7 @@ from mpcwallet.cosigner.paths import CosignerPaths
 from mpcwallet.errors import NotFound
 from mpcwallet.storage import envelope
 from mpcwallet.storage.body import ShareBody
-from mpcwallet.storage.files import write_atomic
+from mpcwallet.storage.files import ensure_dir, write_atomic
 
 
 def _fsync_dir(path: Path) -> None:
@@ -31,7 +31,7 @@ class KeyStore:
     def __init__(self, paths: CosignerPaths, kek: envelope.DerivedKey) -> None:
         self.paths = paths
         self._kek = kek
-        paths.shares_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        ensure_dir(paths.shares_dir)
 
     def __repr__(self) -> str:
         return f"KeyStore({self.paths.shares_dir})"

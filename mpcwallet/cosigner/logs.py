@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mpcwallet.storage.files import ensure_dir
+
 LOGGER_NAME = "mpcwallet.cosigner"
 AUDIT_LOGGER_NAME = "mpcwallet.cosigner.audit"
 
@@ -76,7 +78,7 @@ def setup(log_file: Path, *, foreground_text: bool) -> logging.Logger:
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
         handler.close()
-    log_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ensure_dir(log_file.parent)
     fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.close(fd)
     file_handler = logging.FileHandler(log_file, encoding="utf-8")

@@ -11,6 +11,7 @@ import secrets
 from pathlib import Path
 
 from mpcwallet.errors import CosignerNotRunning, FileFormatError
+from mpcwallet.storage.files import ensure_dir
 
 TOKEN_BYTES = 32
 
@@ -19,7 +20,7 @@ def ensure_token(path: Path) -> None:
     if path.exists():
         read_token(path)
         return
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ensure_dir(path.parent)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:

@@ -77,6 +77,9 @@ def test_keygen_address_health_end_to_end(
         key_id = data["key_id"]
         assert (cs.dir / "shares" / f"{key_id}.enc").exists()
         assert not list(mpc_home.rglob("*.pending"))
+        # MPC_HOME and every directory in it: owner only (parents of 0700 dirs too).
+        for d in [mpc_home, *(p for p in mpc_home.rglob("*") if p.is_dir())]:
+            assert (d.stat().st_mode & 0o777) == 0o700, d
 
         # The address is the one the engine's public key gives, on both shares.
         from mpcwallet.evm.address import address_from_public_key
