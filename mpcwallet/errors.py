@@ -52,6 +52,12 @@ class BadInput(MpcError):
     exit_code = 2
 
 
+class UsageError(BadInput):
+    """The command line itself is wrong (unknown command or option, missing argument)."""
+
+    code = "usage"
+
+
 class FileFormatError(BadInput):
     """A file is not in the format we expect (not JSON, missing fields, unknown version)."""
 
@@ -263,6 +269,13 @@ class PeerTimeout(TransientError):
 
 class RpcUnavailable(TransientError):
     code = "rpc_unavailable"
+
+
+class Interrupted(MpcError):
+    """Ctrl-C or an aborted prompt. Exit 130, as a shell reports SIGINT."""
+
+    code = "interrupted"
+    exit_code = 130
 
 
 # --- internal (exit 1) ------------------------------------------------------------------------

@@ -16,18 +16,7 @@ import traceback
 import typer
 
 from mpcwallet.cli import output
-from mpcwallet.errors import BadInput, InternalError, MpcError
-
-EXIT_INTERRUPTED = 130
-
-
-class UsageError(BadInput):
-    code = "usage"
-
-
-class Interrupted(MpcError):
-    code = "interrupted"
-    exit_code = EXIT_INTERRUPTED
+from mpcwallet.errors import InternalError, Interrupted, MpcError, UsageError
 
 
 def _pop_json(args: list[str]) -> bool:
@@ -78,7 +67,7 @@ def _run(args: list[str]) -> tuple[int, MpcError | None]:
     except typer.Exit as exc:
         return int(exc.exit_code), None
     except (typer.Abort, KeyboardInterrupt):
-        return EXIT_INTERRUPTED, Interrupted("interrupted")
+        return Interrupted.exit_code, Interrupted("interrupted")
     except typer.TyperException as exc:
         message = exc.format_message() or "a command is required; see `mpc --help`"
         return int(exc.exit_code), UsageError(message)
