@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from mpcwallet.cli import options
 from mpcwallet.cli.output import out
 from mpcwallet.cli.passphrase import get_passphrase
 from mpcwallet.config import default_share_path
@@ -31,7 +32,6 @@ from mpcwallet.storage.store import load_header, load_share, save_share
 BACKUP_PURPOSE = "backup"
 _BACKUP_ONLY_FIELDS = ("purpose", "backed_up_at")
 
-_Force = Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")]
 _In = Annotated[Path, typer.Option("--in", help="Backup file to read.", show_default=False)]
 _BackupPassFile = Annotated[
     Path | None,
@@ -81,11 +81,8 @@ def export_backup(
     out_path: Annotated[
         Path, typer.Option("--out", help="Backup file to write (mode 0600).", show_default=False)
     ],
-    share: Annotated[
-        Path | None,
-        typer.Option("--share", help="Share file (default: MPC_HOME/shares/default.enc)."),
-    ] = None,
-    force: _Force = False,
+    share: options.Share = None,
+    force: options.ForceOut = False,
     passphrase_file: Annotated[
         Path | None,
         typer.Option(
@@ -140,7 +137,7 @@ def import_backup(
         Path | None,
         typer.Option("--out", help="Share file to write (default: MPC_HOME/shares/default.enc)."),
     ] = None,
-    force: _Force = False,
+    force: options.ForceOut = False,
     passphrase_file: Annotated[
         Path | None,
         typer.Option(

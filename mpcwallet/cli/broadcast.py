@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mpcwallet.cli.sign import SHARE_HELP, TIMEOUT_HELP
+from mpcwallet.cli import options
 from mpcwallet.errors import BadInput, FileFormatError, TransientError
 
 
@@ -105,9 +105,6 @@ def human_broadcast(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-RPC_HELP = "JSON-RPC endpoint (else MPC_RPC_URL, else ETH_RPC_URL)."
-
-
 def register(app: typer.Typer) -> None:
     @app.command("broadcast")
     def broadcast(
@@ -121,8 +118,8 @@ def register(app: typer.Typer) -> None:
         confirmations: Annotated[
             int, typer.Option("--confirmations", help="Blocks to wait for.")
         ] = 1,
-        rpc_url: Annotated[str | None, typer.Option("--rpc-url", help=RPC_HELP)] = None,
-        timeout: Annotated[float | None, typer.Option("--timeout", help=TIMEOUT_HELP)] = None,
+        rpc_url: options.RpcUrl = None,
+        timeout: options.RpcTimeout = None,
         receipt_timeout: Annotated[
             float,
             typer.Option("--receipt-timeout", help="Seconds to wait for the receipt with --wait."),
@@ -143,27 +140,22 @@ def register(app: typer.Typer) -> None:
 
     @app.command("send")
     def send(
-        tx: Annotated[Path, typer.Option("--tx", help="Unsigned transaction (tx.json).")],
-        share: Annotated[Path | None, typer.Option("--share", help=SHARE_HELP)] = None,
+        tx: options.TxFile,
+        share: options.Share = None,
         out_file: Annotated[
             Path | None,
             typer.Option("--out", help="Also write the signature and raw tx here (sig.json)."),
         ] = None,
-        rpc_url: Annotated[str | None, typer.Option("--rpc-url", help=RPC_HELP)] = None,
+        rpc_url: options.RpcUrl = None,
         wait: Annotated[
             bool, typer.Option("--wait/--no-wait", help="Wait for the receipt.")
         ] = True,
         confirmations: Annotated[
             int, typer.Option("--confirmations", help="Blocks to wait for.")
         ] = 1,
-        force: Annotated[
-            bool, typer.Option("--force", help="Overwrite --out if it exists.")
-        ] = False,
-        passphrase_file: Annotated[
-            Path | None,
-            typer.Option("--passphrase-file", help="Read the share passphrase from this file."),
-        ] = None,
-        timeout: Annotated[float | None, typer.Option("--timeout", help=TIMEOUT_HELP)] = None,
+        force: options.ForceOut = False,
+        passphrase_file: options.SharePassphraseFile = None,
+        timeout: options.RpcTimeout = None,
         receipt_timeout: Annotated[
             float, typer.Option("--receipt-timeout", help="Seconds to wait for the receipt.")
         ] = 300.0,

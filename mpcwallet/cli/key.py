@@ -24,13 +24,10 @@ from typing import Annotated, Any
 
 import typer
 
+from mpcwallet.cli import options
 from mpcwallet.errors import BadInput, KeyQuarantined, MpcError
 
 QUARANTINE_SUFFIX = ".quarantine"
-_Share = Annotated[
-    Path | None,
-    typer.Option("--share", help="Client share file (default MPC_HOME/shares/default.enc)."),
-]
 
 
 def quarantine_path(share: Path) -> Path:
@@ -100,7 +97,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(key_app)
 
     @key_app.command("status")
-    def status(share: _Share = None) -> None:
+    def status(share: options.Share = None) -> None:
         """Show whether signing with a key is allowed or quarantined."""
         from mpcwallet.cli.output import out
         from mpcwallet.storage.store import load_header
@@ -127,7 +124,7 @@ def register(app: typer.Typer) -> None:
 
     @key_app.command("unquarantine")
     def unquarantine(
-        share: _Share = None,
+        share: options.Share = None,
         yes: Annotated[
             bool,
             typer.Option(

@@ -15,17 +15,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from mpcwallet.cli import options
 from mpcwallet.errors import AlreadyExists, BadInput, ProtocolViolation
 
 if TYPE_CHECKING:
     from mpcwallet.evm.rpc import RpcClient
     from mpcwallet.evm.signature import SignedTx
     from mpcwallet.evm.txjson import UnsignedTx
-
-
-SHARE_HELP = "Client share file (default MPC_HOME/shares/default.enc)."
-RPC_HELP = "JSON-RPC endpoint (else MPC_RPC_URL, else ETH_RPC_URL); fills nonce, gas and fees."
-TIMEOUT_HELP = "Bound in seconds on RPC retries (else MPC_RPC_RETRY_SECONDS, default 30)."
 
 
 def share_path(share: Path | None) -> Path:
@@ -166,23 +162,22 @@ def human_signed(signed: SignedTx, out_file: Path | None) -> str:
 def register(app: typer.Typer) -> None:
     @app.command("sign")
     def sign(
-        tx: Annotated[Path, typer.Option("--tx", help="Unsigned transaction (tx.json).")],
-        share: Annotated[Path | None, typer.Option("--share", help=SHARE_HELP)] = None,
+        tx: options.TxFile,
+        share: options.Share = None,
         out_file: Annotated[
             Path | None,
             typer.Option("--out", help="Write the signature and raw tx here (sig.json)."),
         ] = None,
-        rpc_url: Annotated[str | None, typer.Option("--rpc-url", help=RPC_HELP)] = None,
-        force: Annotated[
-            bool, typer.Option("--force", help="Overwrite --out if it exists.")
-        ] = False,
-        passphrase_file: Annotated[
-            Path | None,
-            typer.Option("--passphrase-file", help="Read the share passphrase from this file."),
-        ] = None,
-        timeout: Annotated[float | None, typer.Option("--timeout", help=TIMEOUT_HELP)] = None,
+        rpc_url: options.RpcUrl = None,
+        force: options.ForceOut = False,
+        passphrase_file: options.SharePassphraseFile = None,
+        timeout: options.RpcTimeout = None,
     ) -> None:
-        """Sign a transaction with the co-signer; prints {from, hash, r, s, v, raw_tx}."""
+        """Sign a transaction with the co-signer; prints {from, hash, r, s, v, raw_tx}.
+
+        With an RPC endpoint, a missing nonce, gas or fee is filled from the node (and shown),
+        and the node's chain id must equal chainId.
+        """
         from mpcwallet.cli.output import out
 
         _, signed = sign_transaction(

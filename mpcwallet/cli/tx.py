@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
+from mpcwallet.cli import options
+
 
 def register(app: typer.Typer) -> None:
     tx_app = typer.Typer(name="tx", help="Prepare unsigned transactions (tx.json).")
@@ -31,9 +33,7 @@ def register(app: typer.Typer) -> None:
         priority_fee: Annotated[
             int | None, typer.Option("--max-priority-fee-per-gas", help="wei")
         ] = None,
-        force: Annotated[
-            bool, typer.Option("--force", help="Overwrite --out if it exists.")
-        ] = False,
+        force: options.ForceOut = False,
     ) -> None:
         """Write a tx.json for an ERC-20 transfer (sign it with `mpc sign --tx`)."""
         from mpcwallet.cli.output import out

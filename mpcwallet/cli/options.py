@@ -1,0 +1,36 @@
+"""Command-line options that several commands share, declared once.
+
+``from __future__ import annotations`` is fine in the command modules: Typer resolves these
+aliases from the module globals.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+Share = Annotated[
+    Path | None,
+    typer.Option("--share", help="Client share file (default MPC_HOME/shares/default.enc)."),
+]
+SharePassphraseFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--passphrase-file", help="Read the share passphrase from this file (else MPC_PASSPHRASE)."
+    ),
+]
+ForceOut = Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")]
+TxFile = Annotated[Path, typer.Option("--tx", help="Unsigned transaction (tx.json).")]
+RpcUrl = Annotated[
+    str | None,
+    typer.Option("--rpc-url", help="JSON-RPC endpoint (else MPC_RPC_URL, else ETH_RPC_URL)."),
+]
+RpcTimeout = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        help="Bound in seconds on RPC retries (else MPC_RPC_RETRY_SECONDS, default 30).",
+    ),
+]
