@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from mpcwallet.errors import AlreadyExists, BadInput, MpcError
+from mpcwallet.storage.files import ensure_dir, publish
 
 if TYPE_CHECKING:
     from mpcwallet.session.client import KeygenResult
@@ -40,28 +41,6 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 def pending_path(out: Path) -> Path:
     return out.with_name(out.name + ".pending")
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _promote(pending: Path, out: Path, *, force: bool) -> None:
-    if force:
-        os.replace(pending, out)
-    else:
-        try:
-            os.link(pending, out)
-        except FileExistsError:
-            raise AlreadyExists(
-                f"{out} already exists; pass --force to overwrite it", field="out"
-            ) from None
-        pending.unlink()
-    _fsync_dir(out.parent)
 
 
 def _recover(pending: Path, out: Path, endpoint: str, force: bool) -> dict[str, Any] | None:
@@ -97,7 +76,7 @@ def _recover(pending: Path, out: Path, endpoint: str, force: bool) -> dict[str, 
             "them away (or pass --force to replace the first with the second)",
             field="out",
         )
-    _promote(pending, out, force=force)
+    publish(pending, out, force=force)
     summary["share"] = str(out)
     return summary
 
@@ -106,8 +85,6 @@ def _recover(pending: Path, out: Path, endpoint: str, force: bool) -> dict[str, 
 def _target_lock(target: Path) -> Iterator[None]:
     """One keygen at a time per share path (a concurrent run must not take our pending file)."""
     import fcntl
-
-    from mpcwallet.storage.files import ensure_dir
 
     ensure_dir(target.parent)
     lock = target.with_name(f".{target.name}.keygen-lock")
@@ -233,7 +210,7 @@ def register(app: typer.Typer) -> None:
                 )
                 return
             result = _run(endpoint, name, engine_name, pending, passphrase)
-            _promote(pending, target, force=force)
+            publish(pending, target, force=force)
         data = {
             "address": result.address,
             "key_id": result.key_id,

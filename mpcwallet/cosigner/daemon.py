@@ -40,20 +40,13 @@ from mpcwallet.errors import (
     PortInUse,
 )
 from mpcwallet.session.errors import error_from_code
-from mpcwallet.storage.files import ensure_dir
+from mpcwallet.storage.files import ensure_dir, write_atomic
 
 ENGINE_THREADS = 32
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    write_atomic(path, data, force=True)
 
 
 def running_pid(paths: CosignerPaths) -> int | None:

@@ -7,24 +7,14 @@ A share is decrypted only for the duration of one protocol call.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from mpcwallet.cosigner.paths import CosignerPaths
 from mpcwallet.errors import NotFound
 from mpcwallet.storage import envelope
 from mpcwallet.storage.body import ShareBody
-from mpcwallet.storage.files import ensure_dir, write_atomic
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+from mpcwallet.storage.files import ensure_dir, publish, write_atomic
 
 
 class KeyStore:
@@ -47,8 +37,7 @@ class KeyStore:
         write_atomic(self.paths.pending_file(key_id), data)
 
     def commit(self, key_id: str) -> None:
-        os.replace(self.paths.pending_file(key_id), self.paths.share_file(key_id))
-        _fsync_dir(self.paths.shares_dir)
+        publish(self.paths.pending_file(key_id), self.paths.share_file(key_id), force=True)
 
     def discard_pending(self, key_id: str) -> bool:
         try:

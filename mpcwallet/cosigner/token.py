@@ -6,12 +6,11 @@ authenticate keygen and health sessions. It never leaves this file except as HMA
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
 from mpcwallet.errors import CosignerNotRunning, FileFormatError
-from mpcwallet.storage.files import ensure_dir
+from mpcwallet.storage.files import write_new
 
 TOKEN_BYTES = 32
 
@@ -20,15 +19,8 @@ def ensure_token(path: Path) -> None:
     if path.exists():
         read_token(path)
         return
-    ensure_dir(path.parent)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, secrets.token_hex(TOKEN_BYTES).encode() + b"\n")
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    # write_new: a token another process wrote meanwhile wins, and is never replaced.
+    write_new(path, secrets.token_hex(TOKEN_BYTES).encode() + b"\n")
 
 
 def read_token(path: Path) -> bytes:

@@ -17,7 +17,16 @@ from pathlib import Path
 
 from mpcwallet.errors import AlreadyExists, BadInput, FileFormatError, NotFound
 
-__all__ = ["DIR_MODE", "FILE_MODE", "ensure_dir", "read_share_file", "write_atomic", "write_new"]
+__all__ = [
+    "DIR_MODE",
+    "FILE_MODE",
+    "ensure_dir",
+    "fsync_dir",
+    "publish",
+    "read_share_file",
+    "write_atomic",
+    "write_new",
+]
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -48,7 +57,7 @@ def ensure_dir(directory: Path) -> None:
         raise BadInput(f"{directory} is not a directory", field="path")
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         os.fsync(fd)
@@ -96,24 +105,7 @@ def write_atomic(path: Path, data: bytes, *, force: bool = False) -> None:
             f"cannot write {path}: {exc.strerror or type(exc).__name__}", field="path"
         ) from None
     try:
-        if force:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                raise AlreadyExists(
-                    f"{path} already exists; pass --force to overwrite it", field="path"
-                ) from None
-            except OSError as exc:
-                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
-                    raise
-                # No hard links on this filesystem: best effort without them.
-                if path.exists():
-                    raise AlreadyExists(
-                        f"{path} already exists; pass --force to overwrite it", field="path"
-                    ) from None
-                os.replace(tmp, path)
+        publish(tmp, path, force=force)
     except OSError as exc:
         raise BadInput(
             f"cannot write {path}: {exc.strerror or type(exc).__name__}", field="path"
@@ -121,7 +113,36 @@ def write_atomic(path: Path, data: bytes, *, force: bool = False) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-    _fsync_dir(directory)
+
+
+def publish(src: Path, dest: Path, *, force: bool = False) -> None:
+    """Move the finished file ``src`` to ``dest`` (same directory), then fsync the directory.
+
+    With ``force`` an existing ``dest`` is replaced. Without, it is refused with
+    :class:`AlreadyExists`, even against a concurrent writer: ``os.link`` fails on an existing
+    name where a check-then-rename would not. ``src`` is gone afterwards unless this raised.
+    """
+    if force:
+        os.replace(src, dest)
+    else:
+        try:
+            os.link(src, dest)
+        except FileExistsError:
+            raise AlreadyExists(
+                f"{dest} already exists; pass --force to overwrite it", field="path"
+            ) from None
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+                raise
+            # No hard links on this filesystem: best effort without them.
+            if dest.exists():
+                raise AlreadyExists(
+                    f"{dest} already exists; pass --force to overwrite it", field="path"
+                ) from None
+            os.replace(src, dest)
+        else:
+            os.unlink(src)
+    fsync_dir(dest.parent)
 
 
 def write_new(path: Path, data: bytes) -> bool:
