@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from mpcwallet.config import mpc_home
 from mpcwallet.cosigner.paths import DEFAULT_HOST, DEFAULT_PORT, CosignerPaths
-from mpcwallet.engine import Role, get_engine
+from mpcwallet.engine import Engine, Role, get_engine
 from mpcwallet.errors import (
     AuthFailed,
     BadInput,
@@ -209,6 +209,29 @@ class KeygenResult:
         return f"KeygenResult(key_id={self.key_id}, address={self.address}, engine={self.engine})"
 
 
+async def _commit(ch: Channel) -> None:
+    """Phase two of keygen and refresh: the co-signer makes its new share durable and acks.
+
+    An error here leaves the outcome unknown (the ack may be what was lost): it is marked
+    ``commit_uncertain`` so the caller keeps its pending share until the co-signer is asked.
+    """
+    await ch.send_control({"op": "commit"})
+    try:
+        _expect(await ch.recv_control(), "committed")
+    except MpcError as exc:
+        exc.commit_uncertain = True  # type: ignore[attr-defined]
+        raise
+
+
+def _share_engine_and_key(share_header: Mapping[str, Any]) -> tuple[Engine, str]:
+    """The engine a share was made with (it always runs on it) and its key id."""
+    engine = get_engine(str(share_header.get("engine")))
+    key_id = share_header.get("key_id")
+    if not isinstance(key_id, str):
+        raise BadInput("the share header has no key id", field="key_id")
+    return engine, key_id
+
+
 def run_keygen(
     endpoint: str,
     *,
@@ -254,13 +277,7 @@ def run_keygen(
         )
         await asyncio.to_thread(write_pending, result)
         await asyncio.to_thread(pause_point, "client_after_share_written")
-        await ch.send_control({"op": "commit"})
-        try:
-            committed = await ch.recv_control()
-            _expect(committed, "committed")
-        except MpcError as exc:
-            exc.commit_uncertain = True  # type: ignore[attr-defined]
-            raise
+        await _commit(ch)
         await asyncio.to_thread(pause_point, "client_after_commit")
         return result
 
@@ -294,10 +311,7 @@ def run_sign(
     The co-signer recomputes the digest from ``tx_json`` and refuses a mismatch
     (:class:`PolicyRefused`). A :class:`ProtocolViolation` is raised unchanged.
     """
-    engine = get_engine(str(share_header.get("engine")))
-    key_id = share_header.get("key_id")
-    if not isinstance(key_id, str):
-        raise BadInput("the share header has no key id", field="key_id")
+    engine, key_id = _share_engine_and_key(share_header)
     if len(digest) != 32:
         raise BadInput("the digest must be 32 bytes", field="digest")
     round_timeout = timeout if timeout is not None else round_timeout_from_env()
@@ -352,10 +366,7 @@ def run_refresh(
     """
     from mpcwallet.storage.body import ShareBody
 
-    engine = get_engine(str(share_header.get("engine")))
-    key_id = share_header.get("key_id")
-    if not isinstance(key_id, str):
-        raise BadInput("the share header has no key id", field="key_id")
+    engine, key_id = _share_engine_and_key(share_header)
     expected = str(share_header.get("public_key"))
     round_timeout = timeout if timeout is not None else round_timeout_from_env()
     endpoint = endpoint or resolve_endpoint()
@@ -375,12 +386,7 @@ def run_refresh(
             raise ProtocolViolation("the co-signer reports a different public key after refresh")
         new_body = ShareBody(new_blob, ch.keys.per_key_secret(key_id, public_key))
         await asyncio.to_thread(write_pending, new_body)
-        await ch.send_control({"op": "commit"})
-        try:
-            _expect(await ch.recv_control(), "committed")
-        except MpcError as exc:
-            exc.commit_uncertain = True  # type: ignore[attr-defined]
-            raise
+        await _commit(ch)
         return new_body
 
     return asyncio.run(
