@@ -17,6 +17,7 @@ import contextlib
 import errno
 import fcntl
 import json
+import logging
 import os
 import signal
 import socket
@@ -40,6 +41,7 @@ from mpcwallet.errors import (
     PortInUse,
 )
 from mpcwallet.session.errors import error_from_code
+from mpcwallet.session.pause import active_test_hooks
 from mpcwallet.storage.files import ensure_dir, write_atomic
 
 ENGINE_THREADS = 32
@@ -166,6 +168,16 @@ async def _serve(config: CosignerConfig, kek: Any) -> None:
         pid=os.getpid(),
         engine=config.engine_name,
     )
+    hooks = active_test_hooks()
+    if hooks:
+        # A co-signer with a fault-injection hook set misbehaves on purpose; say so loudly.
+        logs.log(
+            "test_hooks_active",
+            f"TEST HOOKS ACTIVE ({', '.join(hooks)}): this co-signer injects faults; "
+            "never run it like this for real keys",
+            level=logging.WARNING,
+            hooks=hooks,
+        )
     try:
         await stop.wait()
     finally:

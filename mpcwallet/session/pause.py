@@ -15,6 +15,13 @@ from typing import Any
 
 from mpcwallet.engine.base import Job
 
+TEST_HOOK_VARIABLES = ("MPC_TEST_PAUSE_AT", "MPC_TEST_PAUSE_DIR", "MPC_TEST_TAMPER")
+
+
+def active_test_hooks() -> list[str]:
+    """The test-hook variables set in this process's environment (names only)."""
+    return [name for name in TEST_HOOK_VARIABLES if os.environ.get(name)]
+
 
 def pause_point(step: str) -> None:
     if os.environ.get("MPC_TEST_PAUSE_AT") != step:

@@ -299,6 +299,7 @@ def test_tampering_cosigner_quarantines_the_key(tmp_path: Path) -> None:
     out = tmp_path / "sig.json"
     with running_cosigner(env) as cs:
         address = keygen(cs.env)
+        assert not any(line.get("event") == "test_hooks_active" for line in cs.log_lines())
     share = tmp_path / "home" / "shares" / "default.enc"
     with running_cosigner(dict(env, MPC_TEST_TAMPER="sign")) as bad:
         client_env = {k: v for k, v in bad.env.items() if k != "MPC_TEST_TAMPER"}
@@ -309,6 +310,8 @@ def test_tampering_cosigner_quarantines_the_key(tmp_path: Path) -> None:
         record = Path(str(share) + ".quarantine")
         assert record.exists() and stat.S_IMODE(record.stat().st_mode) == 0o600
         assert json.loads(record.read_text())["error_code"] == error["code"]
+        # the misbehaving co-signer announced its hook in its own log
+        assert any(line.get("event") == "test_hooks_active" for line in bad.log_lines())
         # refused from now on, before any contact with the co-signer
         error2 = err(run_mpc(["--json", "sign", "--tx", str(EXAMPLE)], client_env), 7)
         assert error2["code"] == "key_quarantined" and "unquarantine" in error2["message"]
