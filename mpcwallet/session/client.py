@@ -232,6 +232,28 @@ def _share_engine_and_key(share_header: Mapping[str, Any]) -> tuple[Engine, str]
     return engine, key_id
 
 
+def _run_key_session(
+    endpoint: str | None,
+    body: ShareBody,
+    engine: Engine,
+    key_id: str,
+    timeout: float | None,
+    run: Callable[[Channel], Awaitable[T]],
+) -> T:
+    """Run ``run`` in a session authenticated with the key's own secret (sign, refresh)."""
+    return asyncio.run(
+        _with_session(
+            endpoint or resolve_endpoint(),
+            secret=body.auth_secret,
+            engine=engine.name,
+            auth="key",
+            key_id=key_id,
+            round_timeout=timeout if timeout is not None else round_timeout_from_env(),
+            body=run,
+        )
+    )
+
+
 def run_keygen(
     endpoint: str,
     *,
@@ -314,9 +336,7 @@ def run_sign(
     engine, key_id = _share_engine_and_key(share_header)
     if len(digest) != 32:
         raise BadInput("the digest must be 32 bytes", field="digest")
-    round_timeout = timeout if timeout is not None else round_timeout_from_env()
     tx_doc = dict(tx_json)
-    endpoint = endpoint or resolve_endpoint()
 
     async def run(ch: Channel) -> bytes:
         await ch.send_control(
@@ -331,17 +351,7 @@ def run_sign(
         _expect(await ch.recv_control(), "done")
         return der
 
-    return asyncio.run(
-        _with_session(
-            endpoint,
-            secret=body.auth_secret,
-            engine=engine.name,
-            auth="key",
-            key_id=key_id,
-            round_timeout=round_timeout,
-            body=run,
-        )
-    )
+    return _run_key_session(endpoint, body, engine, key_id, timeout, run)
 
 
 # --- refresh ---------------------------------------------------------------------------------
@@ -368,8 +378,6 @@ def run_refresh(
 
     engine, key_id = _share_engine_and_key(share_header)
     expected = str(share_header.get("public_key"))
-    round_timeout = timeout if timeout is not None else round_timeout_from_env()
-    endpoint = endpoint or resolve_endpoint()
 
     async def run(ch: Channel) -> ShareBody:
         await ch.send_control({"op": "refresh", "key_id": key_id})
@@ -389,17 +397,7 @@ def run_refresh(
         await _commit(ch)
         return new_body
 
-    return asyncio.run(
-        _with_session(
-            endpoint,
-            secret=body.auth_secret,
-            engine=engine.name,
-            auth="key",
-            key_id=key_id,
-            round_timeout=round_timeout,
-            body=run,
-        )
-    )
+    return _run_key_session(endpoint, body, engine, key_id, timeout, run)
 
 
 # --- health ----------------------------------------------------------------------------------
