@@ -155,17 +155,15 @@ class Service:
                 "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "name": name,
             }
-            await asyncio.to_thread(
-                self.keystore.save_pending, key_id, header, ShareBody(blob, auth_secret)
+            await self._save_and_commit(
+                ch,
+                key_id,
+                header,
+                ShareBody(blob, auth_secret),
+                done={"type": "keygen_done", "public_key": public_key.hex(), "address": address},
+                op="keygen",
+                pause_at="daemon_commit_received",
             )
-            await ch.send_control(
-                {"type": "keygen_done", "public_key": public_key.hex(), "address": address}
-            )
-            msg = await ch.recv_control()
-            if msg.get("op") != "commit":
-                raise SessionViolation("the client did not commit the keygen")
-            await asyncio.to_thread(pause_point, "daemon_commit_received")
-            self.keystore.commit(key_id)
             committed = True
             logs.audit("keygen_completed", "keygen completed", address=address, **ctx)
             await ch.send_control({"type": "committed", "key_id": key_id})
@@ -173,6 +171,29 @@ class Service:
             if not committed:
                 self.keystore.discard_pending(key_id)
                 logs.audit("keygen_failed", "keygen abandoned; pending share removed", **ctx)
+
+    async def _save_and_commit(
+        self,
+        ch: Channel,
+        key_id: str,
+        header: dict[str, Any],
+        body: ShareBody,
+        *,
+        done: dict[str, Any],
+        op: str,
+        pause_at: str | None = None,
+    ) -> None:
+        """Two-phase commit of a new share (keygen, refresh); the client's twin is
+        ``session.client._commit``. The share is durable as ``.pending`` before the client hears
+        of it, and becomes the key only once the client says it holds its own share."""
+        await asyncio.to_thread(self.keystore.save_pending, key_id, header, body)
+        await ch.send_control(done)
+        msg = await ch.recv_control()
+        if msg.get("op") != "commit":
+            raise SessionViolation(f"the client did not commit the {op}")
+        if pause_at is not None:
+            await asyncio.to_thread(pause_point, pause_at)
+        self.keystore.commit(key_id)
 
     async def _refresh(
         self, ch: Channel, hello: Hello, req: dict[str, Any], ctx: dict[str, Any]
@@ -202,14 +223,14 @@ class Service:
                 **header,
                 "refreshed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }
-            await asyncio.to_thread(
-                self.keystore.save_pending, key_id, new_header, ShareBody(new_blob, new_secret)
+            await self._save_and_commit(
+                ch,
+                key_id,
+                new_header,
+                ShareBody(new_blob, new_secret),
+                done={"type": "refresh_done", "public_key": public_key.hex()},
+                op="refresh",
             )
-            await ch.send_control({"type": "refresh_done", "public_key": public_key.hex()})
-            msg = await ch.recv_control()
-            if msg.get("op") != "commit":
-                raise SessionViolation("the client did not commit the refresh")
-            self.keystore.commit(key_id)
             committed = True
             logs.audit("refresh_completed", "refresh completed", **ctx)
             await ch.send_control({"type": "committed", "key_id": key_id})
