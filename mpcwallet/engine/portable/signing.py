@@ -29,6 +29,7 @@ from gmpy2 import mpz
 from mpcwallet.engine.portable import curve, zk, zk_sign
 from mpcwallet.engine.portable.codec import Reader, Writer
 from mpcwallet.engine.portable.keys import P1Key, P2Key
+from mpcwallet.engine.portable.modexp import sec_inverse_mod_prime
 from mpcwallet.engine.portable.paillier import PaillierPublic, random_unit
 from mpcwallet.engine.portable.params import C_KEY_SHIFT, PAILLIER_BITS, SIGN_MASK_BOUND, Q
 from mpcwallet.engine.portable.transcript import Session, Transcript, check_opening, commit
@@ -180,7 +181,7 @@ class SignP1:
         if plain >= (int(paillier.n) + 1) // 2:
             plain -= int(paillier.n)
         s = plain % Q
-        s = s * pow(self._k1, -1, Q) % Q
+        s = s * int(sec_inverse_mod_prime(self._k1, Q)) % Q
         if s > Q // 2:
             s = Q - s
         if r == 0 or s == 0:
@@ -243,18 +244,33 @@ class SignP2:
         if r == 0:
             raise InvalidProof("the joint nonce has r = 0")
         pub = PaillierPublic(self.key.n)
-        k2_inv = pow(self._k2, -1, Q)
+        k2_inv = int(sec_inverse_mod_prime(self._k2, Q))
         rho = secrets.randbelow(SIGN_MASK_BOUND)
         rc = random_unit(pub.n)
         plain = self.plaintext(k2_inv * self._m + (k2_inv * self.key.x2 % Q) * r + rho * Q)
         c_tag = pub.encrypt(plain, rc)
         c_key_shifted = int(pub.add_plain(mpz(self.key.c_key), C_KEY_SHIFT))
-        # exponent k2^-1·r as an integer, as cb-mpc (the proof's statement uses (r ⊙ c_key)^w1)
-        c3 = int(pub.add(pub.mul_scalar(c_key_shifted, k2_inv * r), c_tag))
+        # (c_key')^(k2^-1·r) as ((r ⊙ c_key')^w1), the form of the proof's statement (cb-mpc
+        # sign_batch_impl uses the integer exponent k2^-1·r: the same value). r ⊙ c_key' has a
+        # public exponent and is reused by the proof; only the k2^-1 step is secret.
+        c_key_tag = pub.mul_scalar(c_key_shifted, r)
+        c3 = int(pub.add(pub.mul_secret(c_key_tag, k2_inv), c_tag))
         Q2 = curve.mul_g(self.key.x2)
         t = s.transcript(STEP + "/zk-c3")
         proof = zk_sign.prove(
-            t, pub, c_key_shifted, c3, Q2, self.R2, self._m, r, self._k2, self.key.x2, rho, rc
+            t,
+            pub,
+            c_key_shifted,
+            c3,
+            Q2,
+            self.R2,
+            self._m,
+            r,
+            self._k2,
+            self.key.x2,
+            rho,
+            rc,
+            c_key_tag=c_key_tag,
         )
         return SignMsg4(c3, proof)
 

@@ -27,6 +27,7 @@ from coincurve import PublicKey
 from gmpy2 import mpz
 
 from mpcwallet.engine.portable import curve
+from mpcwallet.engine.portable.modexp import pub_powmod
 from mpcwallet.engine.portable.paillier import PaillierPrivate, PaillierPublic, random_unit
 from mpcwallet.engine.portable.params import (
     PDL_BOUND,
@@ -89,7 +90,8 @@ def valid_paillier_verify(t: Transcript, n: int, kv: bytes, sigmas: list[int], w
     prod = mpz(1)
     for rho, sigma in zip(rhos, sigmas, strict=True):
         prod = (prod * rho) % big
-        if not 0 < sigma < n or gmpy2.powmod(mpz(sigma), big, big) != rho:
+        # exponent N and modulus N public
+        if not 0 < sigma < n or pub_powmod(mpz(sigma), big, big) != rho:
             raise InvalidProof(f"{what}: the Paillier modulus proof (N-th roots) is invalid")
     if gmpy2.gcd(prod, big) != 1:
         raise InvalidProof(f"{what}: the Paillier modulus proof challenges are not units")

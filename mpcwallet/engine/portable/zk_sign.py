@@ -21,12 +21,17 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-import gmpy2
 from coincurve import PublicKey
 from gmpy2 import mpz
 
 from mpcwallet.engine.portable import curve, pedersen_params
 from mpcwallet.engine.portable.codec import Reader, Writer
+from mpcwallet.engine.portable.modexp import (
+    FixedBase,
+    pub_powmod,
+    sec_inverse_mod_prime,
+    sec_powmod,
+)
 from mpcwallet.engine.portable.paillier import PaillierPublic, random_unit
 from mpcwallet.engine.portable.params import COM, PAILLIER_BITS, STAT, Q
 from mpcwallet.engine.portable.transcript import Transcript
@@ -82,8 +87,20 @@ def read(r: Reader) -> SignProof:
     return SignProof(W, W_tag, G_tag, Q2_tag, C_enc_tag, e, w_tt, r_tt, r_enc_tt)
 
 
-def _ped(w: int, r: int) -> Any:
-    return (gmpy2.powmod(G_PED, w, N_PED) * gmpy2.powmod(H_PED, r, N_PED)) % N_PED
+# Verifier side: the responses are public, so the fixed bases g and h use precomputed powers
+# (:class:`modexp.FixedBase`, Brickell-Gordon-McCurley-Wilson), tables built on first use.
+_G_FIXED = FixedBase(G_PED, N_PED, _W3_TT_BOUND.bit_length())
+_H_FIXED = FixedBase(H_PED, N_PED, _R_TT_BOUND.bit_length())
+
+
+def _ped_secret(w: int, r: int) -> Any:
+    """Prover: g^w·h^r mod N~ with secret w and r (constant-time exponentiations)."""
+    return (sec_powmod(G_PED, w, N_PED) * sec_powmod(H_PED, r, N_PED)) % N_PED
+
+
+def _ped_public(w: int, r: int) -> Any:
+    """Verifier: g^w·h^r mod N~ with public responses w and r."""
+    return (_G_FIXED.pow(w) * _H_FIXED.pow(r)) % N_PED
 
 
 def _challenge(
@@ -122,13 +139,16 @@ def prove(
     x2: int,
     rho: int,
     rc: Any,
+    c_key_tag: Any = None,
 ) -> SignProof:
-    """cb-mpc ``zk_ecdsa_sign_2pc_integer_commit_t::prove``. ``c_key`` is already shifted."""
-    c_key_tag = pub.mul_scalar(c_key, r)
-    w1 = pow(k2, -1, Q)
+    """cb-mpc ``zk_ecdsa_sign_2pc_integer_commit_t::prove``. ``c_key`` is already shifted;
+    ``c_key_tag`` is r ⊙ c_key if the caller has it already."""
+    if c_key_tag is None:
+        c_key_tag = pub.mul_scalar(c_key, r)
+    w1 = int(sec_inverse_mod_prime(k2, Q))
     w = [w1, w1 * x2 % Q, rho]
     rs = [secrets.randbelow(_R_BOUND) for _ in range(3)]
-    W = [int(_ped(wi, ri)) for wi, ri in zip(w, rs, strict=True)]
+    W = [int(_ped_secret(wi, ri)) for wi, ri in zip(w, rs, strict=True)]
     while True:
         w_tag = [
             secrets.randbelow(_W12_TAG_BOUND),
@@ -138,16 +158,16 @@ def prove(
         if w_tag[0] % Q and w_tag[1] % Q:
             break
     r_tag = [secrets.randbelow(_R_TAG_BOUND) for _ in range(3)]
-    W_tag = [int(_ped(wi, ri)) for wi, ri in zip(w_tag, r_tag, strict=True)]
+    W_tag = [int(_ped_secret(wi, ri)) for wi, ri in zip(w_tag, r_tag, strict=True)]
     G_tag = curve.mul(R2, w_tag[0])
     Q2_tag = curve.mul(R2, w_tag[1])
     r_enc = random_unit(pub.n)
     plain = w_tag[0] * m + w_tag[1] * r + w_tag[2] * Q
-    C_enc_tag = int(pub.add(pub.encrypt(plain, r_enc), pub.mul_scalar(c_key_tag, w_tag[0])))
+    C_enc_tag = int(pub.add(pub.encrypt(plain, r_enc), pub.mul_secret(c_key_tag, w_tag[0])))
     e = _challenge(t, int(pub.n), c_key, c, Q2, R2, m, r, W, W_tag, G_tag, Q2_tag, C_enc_tag)
     w_tt = [wt + e * wi for wt, wi in zip(w_tag, w, strict=True)]
     r_tt = [rt + e * ri for rt, ri in zip(r_tag, rs, strict=True)]
-    r_enc_tt = int((r_enc * gmpy2.powmod(mpz(rc), e, pub.n)) % pub.n)
+    r_enc_tt = int((r_enc * pub_powmod(mpz(rc), e, pub.n)) % pub.n)  # public exponent e
     return SignProof(W, W_tag, G_tag, Q2_tag, C_enc_tag, e, w_tt, r_tt, r_enc_tt)
 
 
@@ -193,7 +213,7 @@ def verify(
     if not curve.equal(mul_or_none(R2, p.w_tt[1]), curve.add(curve.mul(Q2, e), p.Q2_tag)):
         raise InvalidProof(f"{what}: the key-share equation fails")
     for W, W_tag, w_tt, r_tt in zip(p.W, p.W_tag, p.w_tt, p.r_tt, strict=True):
-        if _ped(w_tt, r_tt) != (mpz(W_tag) * gmpy2.powmod(mpz(W), e, N_PED)) % N_PED:
+        if _ped_public(w_tt, r_tt) != (mpz(W_tag) * pub_powmod(mpz(W), e, N_PED)) % N_PED:
             raise InvalidProof(f"{what}: an integer-commitment equation fails")
     c_key_tag = pub.mul_scalar(c_key, r)
     plain = p.w_tt[0] * m + p.w_tt[1] * r + p.w_tt[2] * Q
