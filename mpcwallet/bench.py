@@ -1,8 +1,11 @@
-"""Benchmarks behind ``mpc bench``: median and p95 wall time per operation.
+"""Benchmarks behind ``mpc bench``: median and p95 wall time, bytes and flights per operation.
 
 Both parties run in one process (:func:`mpcwallet.engine.memory.run_jobs`, two threads over an
-in-memory channel), so the numbers are compute plus thread hand-off, no network. Bytes and
-flights are counted on the in-memory transports (both directions, one run).
+in-memory channel), so the numbers are compute plus thread hand-off, no network. Bytes on the
+wire and flights are counted on the in-memory transports (protocol payload, both directions, one
+run; the session's encryption and framing add their own per-message overhead). An engine with a
+``presign`` method (portable) is also measured as "sign (warm pool)": its co-signer's
+message-independent work done ahead, untimed.
 
 Extension point: :func:`register_benchmark` takes a name and a callable that performs one run
 (returning :class:`RunStats` or ``None``). Modules listed in :data:`BENCHMARK_MODULES` are
@@ -69,9 +72,18 @@ def register_benchmark(name: str, run: Runner) -> None:
     _extra.append((name, run))
 
 
-def measure(name: str, run: Runner, rounds: int, engine: str | None = None) -> Measurement:
+def measure(
+    name: str,
+    run: Runner,
+    rounds: int,
+    engine: str | None = None,
+    setup: Callable[[], object] | None = None,
+) -> Measurement:
+    """``rounds`` timed calls of ``run``; ``setup`` (untimed) runs before each."""
     m = Measurement(name, engine)
     for _ in range(rounds):
+        if setup is not None:
+            setup()
         start = time.perf_counter()
         stats = run()
         m.samples.append(time.perf_counter() - start)
@@ -115,11 +127,25 @@ def bench_engine(name: str, rounds: int, sign_rounds: int | None = None) -> list
         blobs[:] = [pair]
         return stats
 
-    return [
+    results = [
         measure("keygen", keygen, rounds, name),
         measure("sign", sign, sign_rounds or 4 * rounds, name),
-        measure("refresh", refresh, rounds, name),
     ]
+    presign = getattr(engine, "presign", None)
+    if presign is not None:
+        # the same signature with the co-signer's message-independent work done ahead (idle time,
+        # untimed): one pool element per run, consumed by that run
+        results.append(
+            measure(
+                "sign (warm pool)",
+                sign,
+                sign_rounds or 4 * rounds,
+                name,
+                setup=lambda: presign(blobs[0][1], 1),
+            )
+        )
+    results.append(measure("refresh", refresh, rounds, name))
+    return results
 
 
 _registered_modules: set[str] = set()

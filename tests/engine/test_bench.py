@@ -38,14 +38,15 @@ def test_mpc_bench_portable_json(mpc_env: dict[str, str]) -> None:
     data = json_result(cp)["data"]
     assert data["engines"] == ["portable"]
     rows = {r["name"]: r for r in data["results"] if r["engine"] == "portable"}
-    assert set(rows) == {"keygen", "sign", "refresh"}
+    assert set(rows) == {"keygen", "sign", "sign (warm pool)", "refresh"}
     assert rows["keygen"]["flights"] == 3
     assert rows["sign"]["flights"] == 4
+    assert rows["sign (warm pool)"]["bytes"] == rows["sign"]["bytes"]
     assert rows["refresh"]["flights"] == 5
     for row in rows.values():
         assert row["median_ms"] > 0 and row["p95_ms"] >= row["median_ms"]
         assert row["bytes"] > 0
-    assert set(data["medians_ms"]["portable"]) == {"keygen", "sign", "refresh"}
+    assert set(data["medians_ms"]["portable"]) == {"keygen", "sign", "sign (warm pool)", "refresh"}
 
 
 def test_mpc_bench_unknown_engine(mpc_env: dict[str, str]) -> None:

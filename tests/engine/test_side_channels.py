@@ -36,6 +36,8 @@ PUBLIC_EXPONENT_SITES: dict[str, dict[tuple[str, str], int]] = {
         ("paillier.py", "PaillierPublic.encrypt"): 1,
         # the public-scalar wrapper itself (its call sites are listed under mul_scalar)
         ("paillier.py", "PaillierPublic.mul_scalar"): 1,
+        # rc^N, r_enc^N mod N^2 ahead of time: exponent N public (P1 can recover rc and r_enc)
+        ("presign.py", "P2Presign.__init__"): 2,
         # sigma^N mod N: the verifier's check of the N-th roots
         ("zk.py", "valid_paillier_verify"): 1,
         # rc^e mod N: e is the proof's public challenge (rc is P2's randomness, known to P1)

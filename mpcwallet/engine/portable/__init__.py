@@ -1,9 +1,10 @@
 """The portable engine: pure-Python two-party ECDSA (Lindell 2017, as cb-mpc's ECDSA-2PC).
 
-Not constant-time; cb-mpc is the engine for production keys. Each protocol is a pair of round
-classes over message dataclasses (``keygen``, ``signing``, ``refresh``); this module only drives
-them over a :class:`~mpcwallet.engine.base.Transport`, decoding every received message with its
-bounded codec before any round function sees it.
+Not constant-time as a whole (see the README); its modular exponentiations with secret exponents
+or moduli use GMP's ``mpz_powm_sec`` (:mod:`modexp`). cb-mpc is the engine for production keys.
+Each protocol is a pair of round classes over message dataclasses (``keygen``, ``signing``,
+``refresh``); this module only drives them over a :class:`~mpcwallet.engine.base.Transport`,
+decoding every received message with its bounded codec before any round function sees it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from typing import ClassVar, TypeVar
 
 from mpcwallet.engine.base import Job, Role
-from mpcwallet.engine.portable import keygen, keys, refresh, signing
+from mpcwallet.engine.portable import keygen, keys, presign, refresh, signing
 from mpcwallet.engine.portable.transcript import Session
 from mpcwallet.errors import BadInput
 
@@ -56,10 +57,13 @@ class PortableEngine:
             t.send(refresh.encode3(p1.on_msg2(_recv(job, refresh.decode2))))
             t.send(refresh.encode5(p1.on_msg4(_recv(job, refresh.decode4))))
             return keys.encode_p1(p1.new_key())
-        p2 = refresh.RefreshP2(s, keys.decode_p2(blob))
+        old = keys.decode_p2(blob)
+        p2 = refresh.RefreshP2(s, old)
         t.send(refresh.encode2(p2.on_msg1(_recv(job, refresh.decode1))))
         t.send(refresh.encode4(p2.on_msg3(_recv(job, refresh.decode3))))
-        return keys.encode_p2(p2.on_msg5(_recv(job, refresh.decode5)))
+        new = p2.on_msg5(_recv(job, refresh.decode5))
+        presign.POOL.drop(old.n)  # elements for the old Paillier modulus are useless now
+        return keys.encode_p2(new)
 
     def sign(self, job: Job, blob: bytes, digest: bytes) -> bytes | None:
         s = _session(job)
@@ -69,10 +73,18 @@ class PortableEngine:
             t.send(signing.encode1(p1.msg1()))
             t.send(signing.encode3(p1.on_msg2(_recv(job, signing.decode2))))
             return p1.on_msg4(_recv(job, signing.decode4))
-        p2 = signing.SignP2(s, keys.decode_p2(blob), digest)
+        key2 = keys.decode_p2(blob)
+        # a warm pool element if there is one (removed from the pool, never reused)
+        p2 = signing.SignP2(s, key2, digest, presign.POOL.take(key2.n))
         t.send(signing.encode2(p2.on_msg1(_recv(job, signing.decode1))))
         t.send(signing.encode4(p2.on_msg3(_recv(job, signing.decode3))))
         return None
+
+    def presign(self, blob: bytes, count: int | None = None) -> int:
+        """Fill this process's in-memory presign pool for P2's key ``blob`` (idle-time work;
+        see :mod:`presign`). Returns how many elements were added."""
+        key = keys.decode_p2(blob)
+        return presign.POOL.fill(key.n, count)
 
     def public_key(self, blob: bytes) -> bytes:
         return keys.public_key(blob)

@@ -57,6 +57,10 @@ class PaillierPublic:
         Exponent N and modulus N^2 are public."""
         return ((1 + mpz(m) * self.n) * pub_powmod(r, self.n, self.n2)) % self.n2
 
+    def encrypt_with_rn(self, m: int, rn: Any) -> Any:
+        """(1 + m·N) · rn mod N^2 for a precomputed rn = r^N (:mod:`presign`)."""
+        return ((1 + mpz(m) * self.n) * rn) % self.n2
+
     def add(self, c1: Any, c2: Any) -> Any:
         return (mpz(c1) * mpz(c2)) % self.n2
 

@@ -19,7 +19,6 @@ bit by bit, so P1 never retries). P2 also proves c3 well formed (cb-mpc
 from __future__ import annotations
 
 import hmac
-import secrets
 from dataclasses import dataclass
 
 from coincurve import PublicKey
@@ -30,8 +29,9 @@ from mpcwallet.engine.portable import curve, zk, zk_sign
 from mpcwallet.engine.portable.codec import Reader, Writer
 from mpcwallet.engine.portable.keys import P1Key, P2Key
 from mpcwallet.engine.portable.modexp import sec_inverse_mod_prime
-from mpcwallet.engine.portable.paillier import PaillierPublic, random_unit
-from mpcwallet.engine.portable.params import C_KEY_SHIFT, PAILLIER_BITS, SIGN_MASK_BOUND, Q
+from mpcwallet.engine.portable.paillier import PaillierPublic
+from mpcwallet.engine.portable.params import C_KEY_SHIFT, PAILLIER_BITS, Q
+from mpcwallet.engine.portable.presign import P2Presign
 from mpcwallet.engine.portable.transcript import Session, Transcript, check_opening, commit
 from mpcwallet.errors import (
     BadInput,
@@ -212,9 +212,16 @@ class SignP1:
 
 
 class SignP2:
-    def __init__(self, session: Session, key: P2Key, digest: bytes) -> None:
+    def __init__(
+        self, session: Session, key: P2Key, digest: bytes, presign: P2Presign | None = None
+    ) -> None:
+        """``presign``: an element taken from a :class:`presign.PresignPool` for this key's N
+        (already consumed), or None to compute it during the signature."""
+        if presign is not None and (presign.n != key.n or not presign.used):
+            raise ValueError("the presign element is for another key or was not taken")
         self.session = session
         self.key = key
+        self._presign = presign
         self.digest = digest
         self._m = digest_to_int(digest)
         self._k2 = curve.random_scalar()
@@ -245,10 +252,10 @@ class SignP2:
             raise InvalidProof("the joint nonce has r = 0")
         pub = PaillierPublic(self.key.n)
         k2_inv = int(sec_inverse_mod_prime(self._k2, Q))
-        rho = secrets.randbelow(SIGN_MASK_BOUND)
-        rc = random_unit(pub.n)
-        plain = self.plaintext(k2_inv * self._m + (k2_inv * self.key.x2 % Q) * r + rho * Q)
-        c_tag = pub.encrypt(plain, rc)
+        pre = self._presign if self._presign is not None else P2Presign(self.key.n).consume()
+        self._presign = None
+        plain = self.plaintext(k2_inv * self._m + (k2_inv * self.key.x2 % Q) * r + pre.rho * Q)
+        c_tag = pub.encrypt_with_rn(plain, pre.rc_n)
         c_key_shifted = int(pub.add_plain(mpz(self.key.c_key), C_KEY_SHIFT))
         # (c_key')^(k2^-1·r) as ((r ⊙ c_key')^w1), the form of the proof's statement (cb-mpc
         # sign_batch_impl uses the integer exponent k2^-1·r: the same value). r ⊙ c_key' has a
@@ -268,8 +275,7 @@ class SignP2:
             r,
             self._k2,
             self.key.x2,
-            rho,
-            rc,
+            pre,
             c_key_tag=c_key_tag,
         )
         return SignMsg4(c3, proof)

@@ -17,7 +17,6 @@ attack needs such a dependence). The challenge is 128 bits (SEC_P_COM).
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,8 +31,9 @@ from mpcwallet.engine.portable.modexp import (
     sec_inverse_mod_prime,
     sec_powmod,
 )
-from mpcwallet.engine.portable.paillier import PaillierPublic, random_unit
+from mpcwallet.engine.portable.paillier import PaillierPublic
 from mpcwallet.engine.portable.params import COM, PAILLIER_BITS, STAT, Q
+from mpcwallet.engine.portable.presign import P2Presign
 from mpcwallet.engine.portable.transcript import Transcript
 from mpcwallet.errors import InvalidProof, MalformedMessage
 
@@ -41,10 +41,6 @@ N_PED = mpz(pedersen_params.N)
 G_PED = mpz(pedersen_params.G)
 H_PED = mpz(pedersen_params.H)
 
-_R_BOUND = int(N_PED) << STAT
-_R_TAG_BOUND = int(N_PED) << (2 * STAT + COM)
-_W12_TAG_BOUND = Q << (STAT + COM)
-_W3_TAG_BOUND = (Q * Q) << (3 * STAT + COM)
 # Verifier bounds on the responses (cb-mpc ``check_right_open_range``).
 _R_TT_BOUND = int(N_PED) << (2 * STAT + COM + 1)
 _W12_TT_BOUND = Q << (STAT + COM + 1)
@@ -93,11 +89,6 @@ _G_FIXED = FixedBase(G_PED, N_PED, _W3_TT_BOUND.bit_length())
 _H_FIXED = FixedBase(H_PED, N_PED, _R_TT_BOUND.bit_length())
 
 
-def _ped_secret(w: int, r: int) -> Any:
-    """Prover: g^w·h^r mod N~ with secret w and r (constant-time exponentiations)."""
-    return (sec_powmod(G_PED, w, N_PED) * sec_powmod(H_PED, r, N_PED)) % N_PED
-
-
 def _ped_public(w: int, r: int) -> Any:
     """Verifier: g^w·h^r mod N~ with public responses w and r."""
     return (_G_FIXED.pow(w) * _H_FIXED.pow(r)) % N_PED
@@ -137,37 +128,32 @@ def prove(
     r: int,
     k2: int,
     x2: int,
-    rho: int,
-    rc: Any,
+    pre: P2Presign,
     c_key_tag: Any = None,
 ) -> SignProof:
     """cb-mpc ``zk_ecdsa_sign_2pc_integer_commit_t::prove``. ``c_key`` is already shifted;
-    ``c_key_tag`` is r ⊙ c_key if the caller has it already."""
+    ``c_key_tag`` is r ⊙ c_key if the caller has it already. ``pre`` holds the masks and
+    randomness (w3 = pre.rho, c's randomness pre.rc), computed ahead or just now, used once."""
     if c_key_tag is None:
         c_key_tag = pub.mul_scalar(c_key, r)
     w1 = int(sec_inverse_mod_prime(k2, Q))
-    w = [w1, w1 * x2 % Q, rho]
-    rs = [secrets.randbelow(_R_BOUND) for _ in range(3)]
-    W = [int(_ped_secret(wi, ri)) for wi, ri in zip(w, rs, strict=True)]
-    while True:
-        w_tag = [
-            secrets.randbelow(_W12_TAG_BOUND),
-            secrets.randbelow(_W12_TAG_BOUND),
-            secrets.randbelow(_W3_TAG_BOUND),
-        ]
-        if w_tag[0] % Q and w_tag[1] % Q:
-            break
-    r_tag = [secrets.randbelow(_R_TAG_BOUND) for _ in range(3)]
-    W_tag = [int(_ped_secret(wi, ri)) for wi, ri in zip(w_tag, r_tag, strict=True)]
+    w = [w1, w1 * x2 % Q, pre.rho]
+    rs = pre.rs
+    W = [
+        int(sec_powmod(G_PED, wi, N_PED) * hr % N_PED)
+        for wi, hr in zip(w[:2], pre.h_rs[:2], strict=True)
+    ]
+    W.append(int(pre.W3))
+    w_tag, r_tag, W_tag = pre.w_tag, pre.r_tag, pre.W_tag
     G_tag = curve.mul(R2, w_tag[0])
     Q2_tag = curve.mul(R2, w_tag[1])
-    r_enc = random_unit(pub.n)
     plain = w_tag[0] * m + w_tag[1] * r + w_tag[2] * Q
-    C_enc_tag = int(pub.add(pub.encrypt(plain, r_enc), pub.mul_secret(c_key_tag, w_tag[0])))
+    enc = pub.encrypt_with_rn(plain, pre.r_enc_n)
+    C_enc_tag = int(pub.add(enc, pub.mul_secret(c_key_tag, w_tag[0])))
     e = _challenge(t, int(pub.n), c_key, c, Q2, R2, m, r, W, W_tag, G_tag, Q2_tag, C_enc_tag)
     w_tt = [wt + e * wi for wt, wi in zip(w_tag, w, strict=True)]
     r_tt = [rt + e * ri for rt, ri in zip(r_tag, rs, strict=True)]
-    r_enc_tt = int((r_enc * pub_powmod(mpz(rc), e, pub.n)) % pub.n)  # public exponent e
+    r_enc_tt = int((pre.r_enc * pub_powmod(mpz(pre.rc), e, pub.n)) % pub.n)  # public exponent e
     return SignProof(W, W_tag, G_tag, Q2_tag, C_enc_tag, e, w_tt, r_tt, r_enc_tt)
 
 
