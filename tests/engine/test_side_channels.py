@@ -207,7 +207,9 @@ def test_paillier_crt_paths_equal_the_textbook_ones() -> None:
         y = secrets.randbelow(int(key.n))
         assert gmpy2.powmod(key.nth_root(y), key.n, key.n) == y
     c = pub.encrypt(7, mpz(3))
-    assert key.mul_secret(c, 5) == pub.mul_scalar(c, 5)
+    e = secrets.randbits(450)
+    assert key.mul_secret(c, e) == key.mul_scalar(c, e) == pub.mul_scalar(c, e)
+    assert pub.mul_secret(c, e) == pub.mul_scalar(c, e)
     assert key.decrypt(pub.mul_scalar(c, 5)) == 35
 
 

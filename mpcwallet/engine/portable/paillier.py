@@ -145,8 +145,7 @@ class PaillierPrivate(PaillierPublic):
         r = mpz(r)
         rp = self._nth_power_mod_square(r, self._p, self._p2, self._n_mod_pm1)
         rq = self._nth_power_mod_square(r, self._q, self._q2, self._n_mod_qm1)
-        rn = rp + self._p2 * (((rq - rp) * self._p2_inv_q2) % self._q2)
-        return ((1 + mpz(m) * self.n) * rn) % self.n2
+        return ((1 + mpz(m) * self.n) * self._crt_n2(rp, rq)) % self.n2
 
     def encrypt(self, m: int, r: Any) -> Any:
         """As :meth:`PaillierPublic.encrypt`; with CRT when r is a unit (it always is for our
@@ -154,6 +153,24 @@ class PaillierPrivate(PaillierPublic):
         if gmpy2.gcd(mpz(r), self.n) == 1:
             return self.encrypt_fast(m, r)
         return super().encrypt(m, r)
+
+    def _crt_n2(self, xp: Any, xq: Any) -> Any:
+        """The x mod N^2 with x = xp mod p^2 and x = xq mod q^2 (Garner)."""
+        return xp + self._p2 * (((xq - xp) * self._p2_inv_q2) % self._q2)
+
+    def _pow_crt(self, c: Any, k: int) -> Any:
+        """c^k mod N^2 by CRT modulo p^2 and q^2: the moduli are secret, so constant-time
+        exponentiations; the same value as the public formula, about 1.3x faster."""
+        c, k = mpz(c), mpz(k)
+        return self._crt_n2(
+            sec_powmod(c % self._p2, k, self._p2), sec_powmod(c % self._q2, k, self._q2)
+        )
+
+    def mul_scalar(self, c: Any, k: int) -> Any:
+        return self._pow_crt(c, k)  # P1 verifying P2's proof
+
+    def mul_secret(self, c: Any, k: int) -> Any:
+        return self._pow_crt(c, k)
 
     def decrypt(self, c: Any) -> Any:
         """Paillier 1999 §7 (decryption with CRT), as cb-mpc ``paillier_t::decrypt``."""
