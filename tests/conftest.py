@@ -15,6 +15,15 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+@pytest.fixture(autouse=True)
+def _in_process_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In-process code that reads MPC_HOME (e.g. the client's install id) never touches ~."""
+    if not os.environ.get("MPC_HOME"):
+        monkeypatch.setenv("MPC_HOME", str(tmp_path_factory.mktemp("in-process-home")))
+
+
 @pytest.fixture
 def mpc_home(tmp_path: Path) -> Path:
     home = tmp_path / "mpc-home"

@@ -24,6 +24,7 @@ from mpcwallet.errors import MpcError
 from mpcwallet.session import wire
 from mpcwallet.session.channel import Channel
 from mpcwallet.session.handshake import server_handshake
+from mpcwallet.session.install_id import cosigner_install_id
 from mpcwallet.storage.envelope import DerivedKey
 from mpcwallet.storage.files import ensure_dir
 
@@ -42,7 +43,12 @@ def create_app(config: CosignerConfig, *, kek: DerivedKey) -> web.Application:
     engine = get_engine(config.engine_name)
     app = web.Application()
     app[CONFIG] = config
-    app[SERVICE] = Service(engine, KeyStore(paths, kek), read_token(paths.token_file))
+    app[SERVICE] = Service(
+        engine,
+        KeyStore(paths, kek),
+        read_token(paths.token_file),
+        cosigner_install_id(paths.root),
+    )
     sessions: set[web.WebSocketResponse] = set()
     app[SESSIONS] = sessions
     app[STARTED_AT] = time.monotonic()
@@ -118,6 +124,7 @@ async def session_endpoint(request: web.Request) -> web.StreamResponse:
                 engine=service.engine.name,
                 resolve_secret=service.resolve_secret,
                 round_timeout=config.round_timeout,
+                install_id=service.install_id,
             )
         except MpcError as exc:
             logs.log(

@@ -14,6 +14,7 @@ Sign never trusts the client's digest: the daemon recomputes it from the transac
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import logging
 import os
@@ -30,45 +31,52 @@ from mpcwallet.errors import (
     EngineMismatch,
     InternalError,
     MpcError,
-    NotFound,
     PolicyRefused,
     ProtocolViolation,
     SessionViolation,
 )
 from mpcwallet.session.channel import Channel
-from mpcwallet.session.handshake import Hello
 from mpcwallet.session.pause import pause_point, sign_test_hooks
+from mpcwallet.session.wire import AUTH_KEY, AUTH_PAIRING, Hello
 from mpcwallet.storage.body import ShareBody
 
-PARTY_NAMES = ("client", "cosigner")
+_DUMMY_PSK_LABEL = b"mpcwallet/cosigner dummy psk\x00"
 
 
 class Service:
-    def __init__(self, engine: Engine, keystore: KeyStore, token: bytes) -> None:
+    def __init__(self, engine: Engine, keystore: KeyStore, token: bytes, install_id: str) -> None:
         self.engine = engine
         self.keystore = keystore
+        self.install_id = install_id
         self._token = token
+        # Per-daemon random secret for dummy PSKs: an unknown key id gets a PSK nobody holds.
+        self._dummy_key = os.urandom(32)
 
     def __repr__(self) -> str:
         return f"Service(engine={self.engine.name})"
 
     async def resolve_secret(self, hello: Hello) -> bytes:
-        if hello.auth == "pairing":
+        """The PSK for the hello's auth mode (the handshake's ``resolve_secret``).
+
+        Never reveals whether a key exists before the client is authenticated: an unknown key
+        id gets a dummy PSK, so it fails at Noise message 1 exactly as a wrong secret does
+        (``auth_failed``, same message). A key made with another engine authenticates normally
+        and is refused afterwards, in the encrypted session.
+        """
+        if hello.auth == AUTH_PAIRING and hello.key_id is None:
             return self._token
+        if hello.auth != AUTH_KEY or hello.key_id is None:
+            raise AuthFailed(f"auth mode {hello.auth!r} is not served here, or lacks its key id")
         try:
             key_id = check_key_id(hello.key_id)
         except BadInput:
             raise AuthFailed("the key id in the hello is malformed") from None
-        if not self.keystore.has(key_id):
-            raise NotFound(f"the co-signer holds no key {key_id}", field="key_id")
-        header, body = await asyncio.to_thread(self.keystore.load, key_id)
-        if header.get("engine") != self.engine.name:
-            raise EngineMismatch(
-                f"key {key_id} was made with engine {header.get('engine')!r}, "
-                f"the co-signer runs {self.engine.name!r}",
-                field="engine",
-            )
-        return body.auth_secret
+        if self.keystore.has(key_id):
+            _header, body = await asyncio.to_thread(self.keystore.load, key_id)
+            return body.auth_secret
+        return hmac.new(
+            self._dummy_key, _DUMMY_PSK_LABEL + key_id.encode(), hashlib.sha256
+        ).digest()
 
     async def serve(self, ch: Channel, hello: Hello) -> None:
         ctx: dict[str, Any] = {"session": ch.session_id.hex()[:32], "op": "?", "round": 0}
@@ -139,7 +147,7 @@ class Service:
         await ch.send_control({"type": "accepted", "key_id": key_id})
         committed = False
         try:
-            blob = await ch.run_engine(Role.P2, PARTY_NAMES, self.engine.dkg)
+            blob = await ch.run_engine(Role.P2, ch.party_names, self.engine.dkg)
             public_key = self.engine.public_key(blob)
             from mpcwallet.evm.address import address_from_public_key
 
@@ -208,12 +216,14 @@ class Service:
         if hello.auth != "key" or key_id is None or req.get("key_id") != key_id:
             raise AuthFailed("refresh needs a session authenticated with that key's own secret")
         header, body = await asyncio.to_thread(self.keystore.load, key_id)
+        if header.get("engine") != self.engine.name:
+            raise EngineMismatch("the key's engine is not the co-signer's engine", field="engine")
         logs.audit("refresh_started", "refresh started", **ctx)
         await ch.send_control({"type": "accepted"})
         committed = False
         try:
             new_blob = await ch.run_engine(
-                Role.P2, PARTY_NAMES, lambda job: self.engine.refresh(job, body.key_blob)
+                Role.P2, ch.party_names, lambda job: self.engine.refresh(job, body.key_blob)
             )
             public_key = self.engine.public_key(new_blob)
             if public_key.hex() != header.get("public_key"):
@@ -282,7 +292,7 @@ class Service:
         try:
             await ch.run_engine(
                 Role.P2,
-                PARTY_NAMES,
+                ch.party_names,
                 lambda job: self.engine.sign(sign_test_hooks(job), body.key_blob, digest),
             )
         except MpcError as exc:

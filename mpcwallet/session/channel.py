@@ -1,7 +1,9 @@
 """An authenticated session over an aiohttp WebSocket, and the bridge to a blocking engine.
 
 After the handshake (:mod:`mpcwallet.session.handshake`) both sides wrap their WebSocket in a
-:class:`Channel`. One reader task opens every incoming frame (MAC, sequence, size) and routes it:
+:class:`Channel`. One reader task decrypts every incoming Noise transport message (AEAD with
+implicit nonces, so order and integrity are checked together; size; fragments reassembled) and
+routes each payload:
 engine messages to a thread-safe queue that the engine's blocking :class:`EngineTransport`
 reads in a worker thread, control messages to an asyncio queue. Any failure (bad frame, peer
 closed, peer aborted) is delivered to both queues, so a blocked engine thread wakes at once.
@@ -25,7 +27,7 @@ from mpcwallet.errors import (
     ProtocolViolation,
     SessionViolation,
 )
-from mpcwallet.session import wire
+from mpcwallet.session import secure, wire
 from mpcwallet.session.errors import error_from_code
 
 T = TypeVar("T")
@@ -84,14 +86,17 @@ class Channel:
     def __init__(
         self,
         ws: WebSocketLike,
-        codec: wire.FrameCodec,
+        codec: secure.FrameCodec,
         *,
         round_timeout: float = DEFAULT_ROUND_TIMEOUT,
         peer_label: str = "the peer",
         on_round: RoundHook | None = None,
+        party_names: tuple[str, str] = ("client", "cosigner"),
     ) -> None:
         self.ws = ws
         self.codec = codec
+        # (client install id, co-signer install id), from the handshake: the engine's names.
+        self.party_names = party_names
         self.round_timeout = round_timeout
         self.peer_label = peer_label
         self.on_round = on_round
@@ -110,7 +115,7 @@ class Channel:
         return self.codec.keys.session_id
 
     @property
-    def keys(self) -> wire.SessionKeys:
+    def keys(self) -> secure.SessionKeys:
         return self.codec.keys
 
     def start(self) -> None:
@@ -140,7 +145,10 @@ class Channel:
             msg = await self.ws.receive()
             if msg.type == WSMsgType.BINARY:
                 try:
-                    kind, body = wire.parse_payload(self.codec.open(msg.data))
+                    payload = self.codec.open(msg.data)
+                    if payload is None:
+                        continue  # a fragment; the rest follows
+                    kind, body = wire.parse_payload(payload)
                     if kind == wire.ENGINE:
                         self.rounds += 1
                         if self.on_round is not None:
@@ -208,9 +216,9 @@ class Channel:
         if self.error is not None and not even_if_failed:
             raise self.error
         async with self._send_lock:
-            frame = self.codec.seal(payload)
             try:
-                await self.ws.send_bytes(frame)
+                for frame in self.codec.seal(payload):
+                    await self.ws.send_bytes(frame)
             except (ConnectionError, RuntimeError) as exc:
                 raise PeerUnreachable(f"{self.peer_label} is gone ({type(exc).__name__})") from None
 

@@ -51,7 +51,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-PARTY_NAMES = ("client", "cosigner")
 SESSION_PATH = "/v1/session"
 
 
@@ -279,7 +278,7 @@ def run_keygen(
         key_id = accepted.get("key_id")
         if not isinstance(key_id, str):
             raise SessionViolation("the co-signer sent no key id")
-        blob = await ch.run_engine(Role.P1, PARTY_NAMES, engine.dkg)
+        blob = await ch.run_engine(Role.P1, ch.party_names, engine.dkg)
         public_key = engine.public_key(blob)
         done = await ch.recv_control()
         _expect(done, "keygen_done")
@@ -344,7 +343,7 @@ def run_sign(
         )
         _expect(await ch.recv_control(), "accepted")
         der = await ch.run_engine(
-            Role.P1, PARTY_NAMES, lambda job: engine.sign(job, body.key_blob, digest)
+            Role.P1, ch.party_names, lambda job: engine.sign(job, body.key_blob, digest)
         )
         if der is None:
             raise ProtocolViolation("the engine returned no signature on P1")
@@ -383,7 +382,7 @@ def run_refresh(
         await ch.send_control({"op": "refresh", "key_id": key_id})
         _expect(await ch.recv_control(), "accepted")
         new_blob = await ch.run_engine(
-            Role.P1, PARTY_NAMES, lambda job: engine.refresh(job, body.key_blob)
+            Role.P1, ch.party_names, lambda job: engine.refresh(job, body.key_blob)
         )
         public_key = engine.public_key(new_blob)
         if public_key.hex() != expected:

@@ -1,52 +1,60 @@
-"""Both halves of the mutually authenticated handshake (format: :mod:`mpcwallet.session.wire`).
+"""Both halves of the Noise handshake (formats: :mod:`mpcwallet.session.wire`; crypto:
+:mod:`mpcwallet.session.secure`).
 
-The server proves first, the client checks that proof before proving itself, and the server
-checks the client's proof before any request is read. Neither side ever sends the secret.
-Version and engine are compared before any key is derived, and the error says which differs.
+The client sends its clear hello and Noise message 1 together; the co-signer checks version and
+engine (a mismatch is one clear line on both sides), resolves the PSK from the hello and reads
+message 1. A wrong PSK, and an unknown key id (the co-signer then uses a dummy PSK), both fail
+there with the same ``auth_failed`` answer; nothing the client sent is acted on before. The
+co-signer's message 2 authenticates it to the client. One round trip in all.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
-from mpcwallet.errors import AuthFailed, EngineMismatch, MpcError, PeerTimeout, PeerUnreachable
-from mpcwallet.session import wire
+from mpcwallet.errors import (
+    AuthFailed,
+    EngineMismatch,
+    MpcError,
+    PeerTimeout,
+    PeerUnreachable,
+    SessionViolation,
+)
+from mpcwallet.session import secure, wire
 from mpcwallet.session.channel import CLOSE_POLICY, Channel, RoundHook, WebSocketLike
 from mpcwallet.session.errors import error_from_code
+from mpcwallet.session.wire import Hello
+
+__all__ = ["Hello", "SecretResolver", "client_handshake", "server_handshake"]
+
+_NOT_PROVEN = (
+    "did not prove knowledge of the shared secret (wrong pairing token or per-key secret, "
+    "unknown key, or a different co-signer)"
+)
 
 
-@dataclass(frozen=True)
-class Hello:
-    version: int
-    engine: str
-    auth: wire.AuthMode
-    key_id: str | None
-
-
-async def _recv_text(ws: WebSocketLike, timeout: float, peer: str) -> dict[str, Any]:
-    from aiohttp import WSMsgType
-
+async def _receive(ws: WebSocketLike, timeout: float, peer: str) -> Any:
     try:
-        msg = await ws.receive(timeout=timeout)
+        return await ws.receive(timeout=timeout)
     except TimeoutError:
         raise PeerTimeout(f"{peer} sent nothing for {timeout:g} s during the handshake") from None
-    if msg.type == WSMsgType.TEXT:
-        return wire.parse_handshake(msg.data)
-    if msg.type == WSMsgType.BINARY:
-        raise AuthFailed(f"{peer} sent a frame before the handshake finished")
-    raise PeerUnreachable(f"{peer} closed the connection during the handshake")
 
 
-def _raise_if_error(obj: dict[str, Any], peer: str) -> None:
-    if obj.get("type") == "error":
-        code = obj.get("code")
-        message = obj.get("message")
-        cls = error_from_code(code if isinstance(code, str) else "")
-        text = message if isinstance(message, str) else "no reason given"
-        raise cls(f"{peer} refused the session: {text[:500]}")
+def _raise_refusal(obj: dict[str, Any], peer: str) -> None:
+    """The peer's clear error message as our error (version/engine keep their field)."""
+    if obj.get("type") != "error":
+        raise AuthFailed(f"{peer} sent an unexpected handshake message {obj.get('type')!r}")
+    code, message, fld = obj.get("code"), obj.get("message"), obj.get("field")
+    text = message if isinstance(message, str) else "no reason given"
+    cls = error_from_code(code if isinstance(code, str) else "")
+    if cls is EngineMismatch:
+        raise EngineMismatch(
+            f"{peer} refused the session: {text[:500]}",
+            field=fld if fld in ("version", "engine") else "engine",
+        )
+    raise cls(f"{peer} refused the session: {text[:500]}")
 
 
 async def client_handshake(
@@ -57,58 +65,38 @@ async def client_handshake(
     auth: wire.AuthMode,
     key_id: str | None,
     round_timeout: float,
+    install_id: str | None = None,
 ) -> Channel:
-    peer = "the co-signer"
-    nc = wire.new_nonce()
-    hello = {
-        "type": "hello",
-        "v": wire.PROTOCOL_VERSION,
-        "engine": engine,
-        "auth": auth,
-        "key_id": key_id,
-        "nonce": nc.hex(),
-    }
-    await ws.send_str(json.dumps(hello))
-    challenge = await _recv_text(ws, round_timeout, peer)
-    _raise_if_error(challenge, peer)
-    if challenge.get("type") != "challenge":
-        raise AuthFailed(f"{peer} answered the hello with {challenge.get('type')!r}")
-    if challenge.get("v") != wire.PROTOCOL_VERSION:
-        raise EngineMismatch(
-            f"protocol version differs: client {wire.PROTOCOL_VERSION}, "
-            f"co-signer {challenge.get('v')!r}",
-            field="version",
-        )
-    if challenge.get("engine") != engine:
-        raise EngineMismatch(
-            f"engine differs: client {engine!r}, co-signer {challenge.get('engine')!r}",
-            field="engine",
-        )
-    ns = wire.hex_field(challenge, "nonce", wire.NONCE_BYTES)
-    transcript = wire.transcript_hash(
-        version=wire.PROTOCOL_VERSION, engine=engine, auth=auth, key_id=key_id, nc=nc, ns=ns
-    )
-    keys = wire.derive_session_keys(secret, transcript, nc, ns)
-    keys.check_proof("server", wire.hex_field(challenge, "proof", 32))
-    await ws.send_str(json.dumps({"type": "proof", "proof": keys.proof("client").hex()}))
-    channel = Channel(
-        ws, wire.FrameCodec(keys, "client"), round_timeout=round_timeout, peer_label=peer
-    )
-    # The server's verdict on our proof: a MAC'd "ready" frame, or a TEXT error.
+    """Open a session as the client; ``install_id`` defaults to this MPC_HOME's."""
     from aiohttp import WSMsgType
 
-    try:
-        msg = await ws.receive(timeout=round_timeout)
-    except TimeoutError:
-        raise PeerTimeout(f"{peer} sent nothing for {round_timeout:g} s") from None
+    from mpcwallet.session.install_id import client_install_id
+
+    peer = "the co-signer"
+    own_id = install_id or client_install_id()
+    hello_text = wire.encode_hello(Hello(wire.PROTOCOL_VERSION, engine, auth, key_id))
+    conn = secure.start_handshake(initiator=True, psk=secret, prologue=wire.prologue(hello_text))
+    await ws.send_str(hello_text)
+    await ws.send_bytes(bytes(conn.write_message(wire.identity_payload(own_id))))
+    msg = await _receive(ws, round_timeout, peer)
     if msg.type == WSMsgType.TEXT:
-        _raise_if_error(wire.parse_handshake(msg.data), peer)
-        raise AuthFailed(f"{peer} sent an unexpected handshake message")
+        _raise_refusal(wire.parse_handshake(msg.data), peer)
     if msg.type != WSMsgType.BINARY:
         raise PeerUnreachable(f"{peer} closed the connection during the handshake")
-    ready = wire.parse_control(wire.parse_payload(channel.codec.open(msg.data))[1])
-    if ready.get("type") != "ready":
-        raise AuthFailed(f"{peer} did not confirm the session")
+    if len(msg.data) > wire.MAX_HANDSHAKE_BYTES:
+        raise SessionViolation(f"{peer} sent an oversized handshake message")
+    try:
+        payload = bytes(conn.read_message(bytes(msg.data)))
+    except secure.handshake_errors():
+        raise AuthFailed(f"{peer} {_NOT_PROVEN}") from None
+    peer_id = wire.parse_identity(payload, peer=peer)
+    if peer_id == own_id:
+        raise SessionViolation(f"{peer} claims this client's own install id")
+    keys = secure.SessionKeys.from_connection(conn, initiator=True)
+    codec = secure.FrameCodec(conn, keys, "client", wire.MAX_PAYLOAD_BYTES)
+    channel = Channel(
+        ws, codec, round_timeout=round_timeout, peer_label=peer, party_names=(own_id, peer_id)
+    )
     channel.start()
     return channel
 
@@ -117,7 +105,10 @@ SecretResolver = Callable[[Hello], Awaitable[bytes]]
 
 
 async def _refuse(ws: WebSocketLike, err: MpcError) -> None:
-    await ws.send_str(json.dumps({"type": "error", "code": err.code, "message": err.message}))
+    doc: dict[str, Any] = {"type": "error", "code": err.code, "message": err.message}
+    if isinstance(err, EngineMismatch) and err.field:
+        doc["field"] = err.field
+    await ws.send_str(json.dumps(doc))
     await ws.close(code=CLOSE_POLICY)
 
 
@@ -127,56 +118,43 @@ async def server_handshake(
     engine: str,
     resolve_secret: SecretResolver,
     round_timeout: float,
+    install_id: str,
     on_round: RoundHook | None = None,
 ) -> tuple[Channel, Hello]:
-    """Authenticate a client. On failure the client is told why and :class:`MpcError` raised."""
+    """Authenticate a client. On failure the client is told why and :class:`MpcError` raised.
+
+    ``resolve_secret(hello)`` returns the 32-byte PSK for the hello's auth mode and key id; for
+    a key id it does not know it must return a dummy PSK (never raise), so that an unknown key
+    and a wrong secret fail identically at message 1.
+    """
+    from aiohttp import WSMsgType
+
     peer = "the client"
     try:
-        obj = await _recv_text(ws, round_timeout, peer)
-        if obj.get("type") != "hello":
+        msg = await _receive(ws, round_timeout, peer)
+        if msg.type != WSMsgType.TEXT:
             raise AuthFailed("the session must open with a hello")
-        version = obj.get("v")
-        if version != wire.PROTOCOL_VERSION:
-            raise EngineMismatch(
-                f"protocol version differs: client {version!r}, co-signer {wire.PROTOCOL_VERSION}",
-                field="version",
-            )
-        if obj.get("engine") != engine:
-            raise EngineMismatch(
-                f"engine differs: client {obj.get('engine')!r}, co-signer {engine!r}",
-                field="engine",
-            )
-        auth = obj.get("auth")
-        key_id = obj.get("key_id")
-        if auth not in ("pairing", "key"):
-            raise AuthFailed("unknown auth mode in the hello")
-        if auth == "key" and not (isinstance(key_id, str) and 0 < len(key_id) <= 128):
-            raise AuthFailed("auth mode 'key' needs a key id")
-        if auth == "pairing" and key_id is not None:
-            raise AuthFailed("auth mode 'pairing' takes no key id")
-        hello = Hello(wire.PROTOCOL_VERSION, engine, auth, key_id)
-        nc = wire.hex_field(obj, "nonce", wire.NONCE_BYTES)
+        hello_text = msg.data
+        hello = wire.parse_hello(hello_text, engine=engine)
         secret = await resolve_secret(hello)
-        ns = wire.new_nonce()
-        transcript = wire.transcript_hash(
-            version=hello.version, engine=engine, auth=auth, key_id=key_id, nc=nc, ns=ns
+        msg = await _receive(ws, round_timeout, peer)
+        if msg.type != WSMsgType.BINARY:
+            raise AuthFailed("the client sent no handshake message after its hello")
+        if len(msg.data) > wire.MAX_HANDSHAKE_BYTES:
+            raise SessionViolation("the client sent an oversized handshake message")
+        conn = secure.start_handshake(
+            initiator=False, psk=secret, prologue=wire.prologue(hello_text)
         )
-        keys = wire.derive_session_keys(secret, transcript, nc, ns)
-        await ws.send_str(
-            json.dumps(
-                {
-                    "type": "challenge",
-                    "v": wire.PROTOCOL_VERSION,
-                    "engine": engine,
-                    "nonce": ns.hex(),
-                    "proof": keys.proof("server").hex(),
-                }
-            )
-        )
-        reply = await _recv_text(ws, round_timeout, peer)
-        if reply.get("type") != "proof":
-            raise AuthFailed("the client did not send its proof")
-        keys.check_proof("client", wire.hex_field(reply, "proof", 32))
+        try:
+            payload = bytes(conn.read_message(bytes(msg.data)))
+        except secure.handshake_errors():
+            raise AuthFailed(f"the client {_NOT_PROVEN}") from None
+        # The client holds the PSK (message 1 decrypted under it). Message 1 may still be a
+        # replay: only the live client can read message 2 and send a frame after it.
+        peer_id = wire.parse_identity(payload, peer=peer)
+        if peer_id == install_id:
+            raise SessionViolation("the client claims the co-signer's own install id")
+        await ws.send_bytes(bytes(conn.write_message(wire.identity_payload(install_id))))
     except MpcError as err:
         if not ws.closed:
             try:
@@ -184,13 +162,15 @@ async def server_handshake(
             except (ConnectionError, RuntimeError):
                 pass
         raise
+    keys = secure.SessionKeys.from_connection(conn, initiator=False)
+    codec = secure.FrameCodec(conn, keys, "server", wire.MAX_PAYLOAD_BYTES)
     channel = Channel(
         ws,
-        wire.FrameCodec(keys, "server"),
+        codec,
         round_timeout=round_timeout,
         peer_label=peer,
         on_round=on_round,
+        party_names=(peer_id, install_id),
     )
-    await channel.send_control({"type": "ready"})
     channel.start()
     return channel, hello

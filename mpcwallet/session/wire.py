@@ -1,191 +1,145 @@
-"""The session wire format: the authenticated handshake and the MAC'd frames (pure functions).
+"""The session wire format (pure functions); the crypto is :mod:`mpcwallet.session.secure`.
 
-Handshake (WebSocket TEXT messages, JSON, at most ``MAX_HANDSHAKE_BYTES`` each)::
+Handshake, over one WebSocket (the client sends its two messages without waiting)::
 
-    C -> S  {"type": "hello", "v": 1, "engine": E, "auth": "pairing"|"key", "key_id": K|null,
-             "nonce": hex(32 random bytes)}
-    S -> C  {"type": "challenge", "v": 1, "engine": E, "nonce": hex(32), "proof": hex(32)}
-            or {"type": "error", "code": ..., "message": ...} and close
-    C -> S  {"type": "proof", "proof": hex(32)}
-    S -> C  first frame (BINARY), a control message {"type": "ready"}; or a TEXT error and close
+    C -> S  TEXT   hello: {"type": "hello", "v": 2, "engine": E, "auth": A, "key_id": K|null}
+    C -> S  BINARY Noise message 1 (-> psk, e), payload {"install_id": client install id}
+    S -> C  BINARY Noise message 2 (<- e, ee), payload {"install_id": co-signer install id}
+            or TEXT {"type": "error", "code": C, "message": M[, "field": F]} and close
 
-Both sides hold the same 32-byte secret (the pairing token, or the per-key auth secret) and
-never send it. From it they derive, with HKDF-SHA256 (salt = client nonce || server nonce,
-info = label || SHA-256 of the transcript), three keys: ``confirm`` (for the two proofs, each an
-HMAC-SHA256 over a direction label and the transcript hash), ``mac`` (the frame MAC) and
-``export`` (for secrets the session hands out, i.e. the per-key auth secret at keygen). The
-transcript binds the protocol version, the engine name, the auth mode, the key id and both
-nonces, so a mismatch in any of them makes the proofs differ.
+The hello is the only clear text. It tells the co-signer which PSK to use (``auth`` and
+``key_id``) and lets both sides report a version or engine mismatch in one clear line. Its exact
+bytes are the Noise prologue (:func:`prologue`), so a hello altered in transit makes the
+handshake fail. ``auth`` is a mode name (today ``pairing`` and ``key``); the co-signer's
+``resolve_secret(hello)`` maps it to a PSK, so a new mode needs no change here.
 
-Frames after the handshake (BINARY)::
-
-    seq (u64, big endian) || payload || HMAC-SHA256(mac key, session id || direction || seq ||
-    payload)
-
-with ``direction`` one byte (1 client->server, 2 server->client) and ``seq`` counting from 0
-in each direction. ``payload`` = one type byte (``CONTROL`` JSON or ``ENGINE`` opaque bytes) +
-body. A frame whose MAC fails, whose seq is not the next expected one (replayed, reordered,
-dropped), or which exceeds the size bound raises :class:`SessionViolation`.
+Every BINARY message after the handshake is one Noise transport message whose plaintext is a
+flags byte and a chunk of a payload (see :class:`mpcwallet.session.secure.FrameCodec`); a payload
+is one type byte (``CONTROL`` JSON or ``ENGINE`` opaque bytes) and the body. Control messages
+are bounded in size (:data:`MAX_CONTROL_BYTES`) and JSON depth (:data:`MAX_CONTROL_DEPTH`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import os
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from mpcwallet.engine.base import MAX_MESSAGE_BYTES
-from mpcwallet.errors import AuthFailed, SessionViolation
+from mpcwallet.errors import AuthFailed, EngineMismatch, SessionViolation
 
-PROTOCOL_VERSION = 1
-NONCE_BYTES = 32
-SECRET_BYTES = 32
-TAG_BYTES = 32
-SEQ_BYTES = 8
+PROTOCOL_VERSION = 2
 MAX_HANDSHAKE_BYTES = 4096
-# One engine message plus the frame's own overhead and a type byte.
+# One engine message and its type byte.
 MAX_PAYLOAD_BYTES = MAX_MESSAGE_BYTES + 1
-MAX_FRAME_BYTES = SEQ_BYTES + MAX_PAYLOAD_BYTES + TAG_BYTES
-# aiohttp's own limit sits above ours so that we, not aiohttp, judge (and name) an oversize.
-WS_MAX_MSG_SIZE = 4 * MAX_FRAME_BYTES
+# A sign request carries the transaction (its data field up to 128 KiB, hex-encoded).
+MAX_CONTROL_BYTES = 512 * 1024
+MAX_CONTROL_DEPTH = 32
+# aiohttp's own limit sits above a Noise message so that we, not aiohttp, judge an oversize.
+WS_MAX_MSG_SIZE = 4 * 65535
 
 CONTROL = 0x01
 ENGINE = 0x02
 
-CLIENT_TO_SERVER = b"\x01"
-SERVER_TO_CLIENT = b"\x02"
-
-AuthMode = Literal["pairing", "key"]
+AUTH_PAIRING = "pairing"
+AUTH_KEY = "key"
+AuthMode = str  # a mode name, e.g. AUTH_PAIRING, AUTH_KEY; resolve_secret decides which exist
 Side = Literal["client", "server"]
 
-_HKDF_INFO = b"mpcwallet/session/v1 keys"
-_PER_KEY_INFO = b"mpcwallet/session/v1 per-key auth secret"
+_PROLOGUE_LABEL = b"mpcwallet/session/v2 hello\x00"
+_AUTH_RE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+_KEY_ID_RE = re.compile(r"[\x21-\x7e]{1,128}")
+_INSTALL_ID_RE = re.compile(r"[0-9a-f]{32}")
 
 
-def new_nonce() -> bytes:
-    return os.urandom(NONCE_BYTES)
+@dataclass(frozen=True)
+class Hello:
+    version: int
+    engine: str
+    auth: AuthMode
+    key_id: str | None
 
 
-def transcript_hash(
-    *, version: int, engine: str, auth: AuthMode, key_id: str | None, nc: bytes, ns: bytes
-) -> bytes:
-    """SHA-256 of a canonical encoding of everything the handshake agreed on."""
-    doc = json.dumps(
-        ["mpcwallet-session", version, engine, auth, key_id, nc.hex(), ns.hex()],
+def encode_hello(hello: Hello) -> str:
+    return json.dumps(
+        {
+            "type": "hello",
+            "v": hello.version,
+            "engine": hello.engine,
+            "auth": hello.auth,
+            "key_id": hello.key_id,
+        },
         separators=(",", ":"),
-    ).encode()
-    return hashlib.sha256(doc).digest()
+    )
 
 
-@dataclass(frozen=True, repr=False)
-class SessionKeys:
-    """Keys of one session. ``repr`` shows the public session id only."""
-
-    session_id: bytes
-    transcript: bytes
-    confirm: bytes
-    mac: bytes
-    export: bytes
-
-    def __repr__(self) -> str:
-        return f"SessionKeys(session_id={self.session_id.hex()})"
-
-    def proof(self, side: Side) -> bytes:
-        return hmac.new(self.confirm, side.encode() + self.transcript, hashlib.sha256).digest()
-
-    def check_proof(self, side: Side, proof: bytes) -> None:
-        if not hmac.compare_digest(self.proof(side), proof):
-            who = "the client" if side == "client" else "the co-signer"
-            raise AuthFailed(
-                f"{who} did not prove knowledge of the shared secret (wrong pairing token or "
-                "per-key secret, or a different co-signer)"
-            )
-
-    def per_key_secret(self, key_id: str, public_key: bytes) -> bytes:
-        """The per-key auth secret both sides derive at the end of a keygen session."""
-        return HKDF(
-            algorithm=hashes.SHA256(),
-            length=SECRET_BYTES,
-            salt=self.session_id,
-            info=_PER_KEY_INFO + key_id.encode() + public_key,
-        ).derive(self.export)
+def prologue(hello_text: str) -> bytes:
+    """The Noise prologue (spec rev 34, section 6): the hello exactly as sent."""
+    return _PROLOGUE_LABEL + hello_text.encode()
 
 
-def derive_session_keys(secret: bytes, transcript: bytes, nc: bytes, ns: bytes) -> SessionKeys:
-    okm = HKDF(
-        algorithm=hashes.SHA256(), length=96, salt=nc + ns, info=_HKDF_INFO + transcript
-    ).derive(secret)
-    session_id = hashlib.sha256(b"mpcwallet session id" + transcript).digest()
-    return SessionKeys(session_id, transcript, okm[:32], okm[32:64], okm[64:96])
+def parse_hello(text: str, *, engine: str) -> Hello:
+    """The client's hello, checked against our version and ``engine`` (one clear line if not)."""
+    obj = parse_handshake(text)
+    if obj.get("type") != "hello":
+        raise AuthFailed("the session must open with a hello")
+    version = obj.get("v")
+    if version != PROTOCOL_VERSION:
+        raise EngineMismatch(
+            f"protocol version differs: client {version!r}, co-signer {PROTOCOL_VERSION}; "
+            "run the same mpcwallet release on both sides",
+            field="version",
+        )
+    if obj.get("engine") != engine:
+        raise EngineMismatch(
+            f"engine differs: client {obj.get('engine')!r}, co-signer {engine!r}",
+            field="engine",
+        )
+    auth, key_id = obj.get("auth"), obj.get("key_id")
+    if not (isinstance(auth, str) and _AUTH_RE.fullmatch(auth)):
+        raise AuthFailed("the hello names no valid auth mode")
+    if key_id is not None and not (isinstance(key_id, str) and _KEY_ID_RE.fullmatch(key_id)):
+        raise AuthFailed("the key id in the hello is malformed")
+    return Hello(version, engine, auth, key_id)
 
 
-@dataclass(repr=False)
-class FrameCodec:
-    """Seals outgoing and opens incoming frames of one session, tracking both sequences."""
+def parse_handshake(text: str) -> dict[str, Any]:
+    """A clear handshake message; :class:`SessionViolation` if it is not a bounded JSON object."""
+    if len(text) > MAX_HANDSHAKE_BYTES:
+        raise SessionViolation("an oversized handshake message")
+    obj = _loads_bounded(text.encode(), what="a handshake message", depth=2)
+    if not isinstance(obj.get("type"), str):
+        raise SessionViolation("a handshake message is not a typed JSON object")
+    return obj
 
-    keys: SessionKeys
-    side: Side
-    send_seq: int = field(default=0)
-    recv_seq: int = field(default=0)
 
-    def __repr__(self) -> str:
-        return f"FrameCodec(side={self.side}, session_id={self.keys.session_id.hex()})"
+def identity_payload(install_id: str) -> bytes:
+    """The payload each side puts in its (encrypted) handshake message."""
+    return json.dumps({"install_id": install_id}, separators=(",", ":")).encode()
 
-    @property
-    def _out_dir(self) -> bytes:
-        return CLIENT_TO_SERVER if self.side == "client" else SERVER_TO_CLIENT
 
-    @property
-    def _in_dir(self) -> bytes:
-        return SERVER_TO_CLIENT if self.side == "client" else CLIENT_TO_SERVER
+def parse_identity(payload: bytes, *, peer: str) -> str:
+    try:
+        obj = _loads_bounded(payload, what=f"{peer}'s handshake payload", depth=2)
+    except SessionViolation:
+        obj = {}
+    value = obj.get("install_id")
+    if not (isinstance(value, str) and _INSTALL_ID_RE.fullmatch(value)):
+        raise SessionViolation(f"{peer} sent no valid install id in the handshake")
+    return value
 
-    def _tag(self, direction: bytes, seq: bytes, payload: bytes) -> bytes:
-        mac = hmac.new(self.keys.mac, digestmod=hashlib.sha256)
-        mac.update(self.keys.session_id)
-        mac.update(direction)
-        mac.update(seq)
-        mac.update(payload)
-        return mac.digest()
 
-    def seal(self, payload: bytes) -> bytes:
-        if len(payload) > MAX_PAYLOAD_BYTES:
-            raise SessionViolation(
-                f"refusing to send a {len(payload)}-byte frame (limit {MAX_PAYLOAD_BYTES})"
-            )
-        seq = self.send_seq.to_bytes(SEQ_BYTES, "big")
-        self.send_seq += 1
-        return seq + payload + self._tag(self._out_dir, seq, payload)
-
-    def open(self, frame: bytes) -> bytes:
-        if len(frame) > MAX_FRAME_BYTES:
-            raise SessionViolation(
-                f"received an oversized frame ({len(frame)} bytes, limit {MAX_FRAME_BYTES})"
-            )
-        if len(frame) < SEQ_BYTES + 1 + TAG_BYTES:
-            raise SessionViolation("received a truncated frame")
-        seq = frame[:SEQ_BYTES]
-        payload = frame[SEQ_BYTES:-TAG_BYTES]
-        tag = frame[-TAG_BYTES:]
-        if not hmac.compare_digest(self._tag(self._in_dir, seq, payload), tag):
-            raise SessionViolation("a frame failed its MAC check (injected or tampered)")
-        got = int.from_bytes(seq, "big")
-        if got != self.recv_seq:
-            raise SessionViolation(
-                f"frame out of sequence (got {got}, expected {self.recv_seq}): "
-                "replayed, reordered or dropped"
-            )
-        self.recv_seq += 1
-        return payload
+# --- frames after the handshake ---------------------------------------------------------------
 
 
 def control_payload(obj: dict[str, Any]) -> bytes:
-    return bytes([CONTROL]) + json.dumps(obj, separators=(",", ":")).encode()
+    body = json.dumps(obj, separators=(",", ":")).encode()
+    if len(body) > MAX_CONTROL_BYTES:
+        raise SessionViolation(
+            f"refusing to send a {len(body)}-byte control message (limit {MAX_CONTROL_BYTES})"
+        )
+    return bytes([CONTROL]) + body
 
 
 def engine_payload(data: bytes) -> bytes:
@@ -200,34 +154,47 @@ def parse_payload(payload: bytes) -> tuple[int, bytes]:
 
 
 def parse_control(body: bytes) -> dict[str, Any]:
+    if len(body) > MAX_CONTROL_BYTES:
+        raise SessionViolation(
+            f"a control message of {len(body)} bytes is over the limit ({MAX_CONTROL_BYTES})"
+        )
+    return _loads_bounded(body, what="a control message", depth=MAX_CONTROL_DEPTH)
+
+
+_SPECIAL = re.compile(rb'[\[\]{}"\\]')
+
+
+def _loads_bounded(raw: bytes, *, what: str, depth: int) -> dict[str, Any]:
+    """``json.loads`` of a JSON object nested at most ``depth`` deep.
+
+    The depth is checked first, in one linear pass over the brackets, quotes and backslashes
+    (brackets inside strings do not count), so a deeply nested message is a clear violation and
+    never reaches the recursive parser (no RecursionError, no long parse).
+    """
+    level = 0
+    in_string = False
+    escaped_at = -1
+    for m in _SPECIAL.finditer(raw):
+        pos, tok = m.start(), m.group()
+        if pos == escaped_at:
+            continue
+        if in_string:
+            if tok == b"\\":
+                escaped_at = pos + 1
+            elif tok == b'"':
+                in_string = False
+        elif tok == b'"':
+            in_string = True
+        elif tok in (b"[", b"{"):
+            level += 1
+            if level > depth:
+                raise SessionViolation(f"{what} is nested deeper than {depth} levels")
+        elif tok in (b"]", b"}"):
+            level -= 1
     try:
-        obj = json.loads(body)
-    except ValueError:
-        raise SessionViolation("a control frame is not JSON") from None
+        obj = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise SessionViolation(f"{what} is not JSON") from None
     if not isinstance(obj, dict):
-        raise SessionViolation("a control frame is not a JSON object")
+        raise SessionViolation(f"{what} is not a JSON object")
     return obj
-
-
-def parse_handshake(text: str) -> dict[str, Any]:
-    """A handshake message; :class:`SessionViolation` if it is not a bounded JSON object."""
-    if len(text) > MAX_HANDSHAKE_BYTES:
-        raise SessionViolation("an oversized handshake message")
-    try:
-        obj = json.loads(text)
-    except ValueError:
-        raise SessionViolation("a handshake message is not JSON") from None
-    if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
-        raise SessionViolation("a handshake message is not a typed JSON object")
-    return obj
-
-
-def hex_field(obj: dict[str, Any], name: str, size: int) -> bytes:
-    value = obj.get(name)
-    try:
-        raw = bytes.fromhex(value) if isinstance(value, str) else b""
-    except ValueError:
-        raw = b""
-    if len(raw) != size:
-        raise SessionViolation(f"handshake field {name!r} is not {size} hex-encoded bytes")
-    return raw

@@ -1,0 +1,182 @@
+"""The Noise layer of a session: handshake state, session keys, encrypted frames.
+
+We use the Noise Protocol Framework, revision 34, through the ``noiseprotocol`` package (a
+maintained implementation on pyca/cryptography: X25519, ChaCha20-Poly1305 and SHA-256 all come
+from ``cryptography``). Pattern ``Noise_NNpsk0_25519_ChaChaPoly_SHA256`` (spec section 9.4,
+``NNpsk0``)::
+
+    -> psk, e            (client: its install id, encrypted under a key from the PSK)
+    <- e, ee             (co-signer: its install id, encrypted under PSK + ephemeral DH)
+
+The PSK is the pairing secret (keygen, health) or the key's per-key secret (sign, refresh).
+Both payloads are AEAD-encrypted and authenticated (section 9.2: the ``psk`` token keys the
+cipher before the first payload, and ``e`` also calls MixKey), so a peer that does not hold the
+PSK fails at the first message it sends; nothing it sends is acted on. After the handshake,
+``Split()`` (section 5.2) gives one CipherState per direction; every frame is one Noise
+transport message (section 5.1: implicit 64-bit nonces, so a replayed, reordered, dropped or
+altered frame fails to decrypt).
+
+The session id is the handshake hash ``h`` (section 11.2, channel binding). The per-key secret a
+keygen or refresh establishes is HKDF-SHA256 of the two split keys (salt ``h``, info a label,
+the key id and the public key): it depends on the ephemeral DH (``ee``), so an observer who holds
+the PSK and a full capture cannot compute it, and a later theft of the PSK reveals nothing of
+past sessions (forward secrecy from ``ee``, section 7.7 for ``NN``; section 9 adds the PSK).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from mpcwallet.errors import SessionViolation
+
+if TYPE_CHECKING:
+    from noise.connection import NoiseConnection
+
+PROTOCOL_NAME = b"Noise_NNpsk0_25519_ChaChaPoly_SHA256"
+# Section 3: every Noise message is at most 65535 bytes; a transport message carries a 16-byte
+# AEAD tag (section 5.1).
+MAX_NOISE_MESSAGE = 65535
+TAG_BYTES = 16
+PSK_BYTES = 32
+SECRET_BYTES = 32
+
+_PER_KEY_INFO = b"mpcwallet/session/v2 per-key secret\x00"
+
+
+def start_handshake(
+    *, initiator: bool, psk: bytes, prologue: bytes, ephemeral: bytes | None = None
+) -> NoiseConnection:
+    """A NoiseConnection configured exactly as our sessions use it.
+
+    ``prologue`` is the clear hello (section 6: both sides must agree on it, or the first
+    message fails). ``ephemeral`` (a private X25519 key) is for the published test vectors only.
+    """
+    from noise.connection import Keypair, NoiseConnection
+
+    conn = NoiseConnection.from_name(PROTOCOL_NAME)
+    if initiator:
+        conn.set_as_initiator()
+    else:
+        conn.set_as_responder()
+    conn.set_psks(psk=bytes(psk))
+    conn.set_prologue(bytes(prologue))
+    if ephemeral is not None:
+        import warnings
+
+        conn.set_keypair_from_private_bytes(Keypair.EPHEMERAL, ephemeral)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # noiseprotocol warns about a fixed ephemeral
+            conn.start_handshake()
+    else:
+        conn.start_handshake()
+    return conn
+
+
+def handshake_errors() -> tuple[type[BaseException], ...]:
+    """What ``noiseprotocol`` raises for a handshake message that does not verify or parse."""
+    from cryptography.exceptions import InvalidTag
+    from noise.exceptions import NoiseInvalidMessage, NoiseValueError
+
+    # ValueError: a malformed or low-order X25519 key (cryptography refuses an all-zero DH).
+    return (InvalidTag, NoiseInvalidMessage, NoiseValueError, ValueError, IndexError)
+
+
+@dataclass(frozen=True, repr=False)
+class SessionKeys:
+    """The outputs of a finished handshake. ``repr`` shows the public session id only."""
+
+    session_id: bytes  # the handshake hash h
+    _split: bytes = field(repr=False)  # k(initiator->responder) || k(responder->initiator)
+
+    def __repr__(self) -> str:
+        return f"SessionKeys(session_id={self.session_id.hex()})"
+
+    @classmethod
+    def from_connection(cls, conn: NoiseConnection, *, initiator: bool) -> SessionKeys:
+        proto: Any = conn.noise_protocol
+        enc, dec = proto.cipher_state_encrypt.k, proto.cipher_state_decrypt.k
+        i2r, r2i = (enc, dec) if initiator else (dec, enc)
+        return cls(bytes(conn.get_handshake_hash()), bytes(i2r) + bytes(r2i))
+
+    def per_key_secret(self, key_id: str, public_key: bytes) -> bytes:
+        """The per-key secret both sides derive at the end of a keygen or refresh session."""
+        return HKDF(
+            algorithm=hashes.SHA256(),
+            length=SECRET_BYTES,
+            salt=self.session_id,
+            info=_PER_KEY_INFO + key_id.encode() + b"\x00" + public_key,
+        ).derive(self._split)
+
+
+# Plaintext of one transport message: a flags byte, then a chunk of the payload. A payload
+# longer than one message is cut into full chunks flagged MORE and a last chunk without it.
+MORE = 0x01
+MAX_CHUNK = MAX_NOISE_MESSAGE - TAG_BYTES - 1
+
+
+@dataclass(repr=False)
+class FrameCodec:
+    """Encrypts outgoing and decrypts incoming frames of one session (fragmenting payloads)."""
+
+    conn: NoiseConnection
+    keys: SessionKeys
+    side: str
+    max_payload: int
+    _parts: list[bytes] = field(default_factory=list)
+    _size: int = 0
+
+    def __repr__(self) -> str:
+        return f"FrameCodec(side={self.side}, session_id={self.keys.session_id.hex()})"
+
+    def seal(self, payload: bytes) -> list[bytes]:
+        """The Noise transport messages carrying ``payload`` (one or more, in order)."""
+        if len(payload) > self.max_payload:
+            raise SessionViolation(
+                f"refusing to send a {len(payload)}-byte frame (limit {self.max_payload})"
+            )
+        out = []
+        for start in range(0, max(len(payload), 1), MAX_CHUNK):
+            chunk = payload[start : start + MAX_CHUNK]
+            more = start + MAX_CHUNK < len(payload)
+            out.append(bytes(self.conn.encrypt(bytes([MORE if more else 0]) + chunk)))
+        return out
+
+    def open(self, message: bytes) -> bytes | None:
+        """Decrypt one transport message; the whole payload once its last chunk arrived."""
+        from cryptography.exceptions import InvalidTag
+        from noise.exceptions import NoiseInvalidMessage
+
+        if len(message) > MAX_NOISE_MESSAGE:
+            raise SessionViolation(
+                f"received an oversized frame ({len(message)} bytes, limit {MAX_NOISE_MESSAGE})"
+            )
+        if len(message) < TAG_BYTES + 1:
+            raise SessionViolation("received a truncated frame")
+        try:
+            plain = bytes(self.conn.decrypt(bytes(message)))
+        except (InvalidTag, NoiseInvalidMessage):
+            raise SessionViolation(
+                "a frame failed to decrypt (tampered, injected, replayed, reordered or dropped)"
+            ) from None
+        flags, chunk = plain[0], plain[1:]
+        if flags & ~MORE:
+            raise SessionViolation(f"a frame carries unknown flags {flags:#04x}")
+        if flags & MORE and len(chunk) != MAX_CHUNK:
+            raise SessionViolation("a frame's non-final fragment is not full size")
+        self._size += len(chunk)
+        if self._size > self.max_payload:
+            raise SessionViolation(
+                f"received an oversized frame (over {self.max_payload} bytes reassembled)"
+            )
+        self._parts.append(chunk)
+        if flags & MORE:
+            return None
+        payload = b"".join(self._parts)
+        self._parts, self._size = [], 0
+        if not payload:
+            raise SessionViolation("received an empty frame")
+        return payload
