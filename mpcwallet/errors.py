@@ -227,7 +227,7 @@ class ProtocolViolation(MpcError):
 
 
 class SessionViolation(ProtocolViolation):
-    """A frame failed the session MAC, sequence or size check."""
+    """A frame failed to decrypt (AEAD, implicit nonce) or broke a size or format bound."""
 
     code = "session_violation"
 

@@ -1,7 +1,8 @@
 """The pairing token: 32 random bytes, hex, in ``MPC_HOME/cosigner/auth.token`` (0600).
 
 Created by the daemon at its first start; the client on the same machine reads it to
-authenticate keygen and health sessions. It never leaves this file except as HMAC proofs.
+authenticate keygen and health sessions. It is the Noise PSK of those sessions and never
+leaves this file.
 """
 
 from __future__ import annotations

@@ -41,8 +41,8 @@ class _SignHookTransport:
 
     ``MPC_TEST_PAUSE_AT=daemon_sign_before_last_send`` pauses (see :func:`pause_point`) before
     P2's last message, so a test can kill the daemon mid-sign. ``MPC_TEST_TAMPER=sign`` flips
-    one bit of P2's last message (both engines send two in sign) after the session MAC layer
-    would have accepted it: a misbehaving co-signer, which the client must detect and
+    one bit of P2's last message (both engines send two in sign) before the session encryption
+    layer, so it arrives intact-looking: a misbehaving co-signer, which the client must detect and
     quarantine. Never touches secrets; no-op without the variables.
     """
 
