@@ -26,13 +26,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Modules with a ``register_benchmarks()`` function that calls :func:`register_benchmark`.
-BENCHMARK_MODULES: tuple[str, ...] = ("mpcwallet.evm.bench_e2e",)
+BENCHMARK_MODULES: tuple[str, ...] = ("mpcwallet.evm.bench_e2e", "mpcwallet.session.bench_session")
 
 
 @dataclass(frozen=True)
 class RunStats:
     bytes_sent: int
     flights: int
+    # The timed part of the run, when a runner times only part of what it does.
+    seconds: float | None = None
 
 
 @dataclass
@@ -86,7 +88,8 @@ def measure(
             setup()
         start = time.perf_counter()
         stats = run()
-        m.samples.append(time.perf_counter() - start)
+        wall = time.perf_counter() - start
+        m.samples.append(stats.seconds if stats is not None and stats.seconds is not None else wall)
         if stats is not None:
             m.stats = stats
     return m
@@ -176,3 +179,12 @@ def run(
                 progress(f"benchmarking {extra_name}...")
             results.append(measure(extra_name, runner, rounds))
     return results
+
+
+def notes(results: list[Measurement]) -> list[str]:
+    """Lines derived from several measurements (today: the handshake's share of a sign)."""
+    from mpcwallet.session.bench_session import handshake_share
+
+    medians = {m.name: m.median_ms for m in results}
+    share = handshake_share(medians)
+    return [share] if share else []

@@ -30,6 +30,7 @@ def register(app: typer.Typer) -> None:
             names = available_engines()
         results = bench_mod.run(names, rounds, progress=out().info)
         rows = [m.to_dict() for m in results]
+        notes = bench_mod.notes(results)
         medians: dict[str, dict[str, float]] = {}
         for row in rows:
             medians.setdefault(str(row["engine"] or "-"), {})[str(row["name"])] = row["median_ms"]
@@ -49,5 +50,9 @@ def register(app: typer.Typer) -> None:
                     "-" if row["flights"] is None else str(row["flights"]),
                 )
             console.print(table)
+            for line in notes:
+                console.print(line)
 
-        out().success({"engines": names, "results": rows, "medians_ms": medians}, human)
+        out().success(
+            {"engines": names, "results": rows, "medians_ms": medians, "notes": notes}, human
+        )

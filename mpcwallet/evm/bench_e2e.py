@@ -117,16 +117,28 @@ class _Setup:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+_shared: _Setup | None = None
+
+
+def shared_setup() -> _Setup:
+    """The one throwaway home + co-signer + key of this process (other benchmarks reuse it)."""
+    global _shared
+    if _shared is None or _shared.daemon is None or _shared.daemon.poll() is not None:
+        setup = _Setup()
+        try:
+            setup.start()
+        except BaseException:
+            setup.close()
+            raise
+        _shared = setup
+    return _shared
+
+
 def register_benchmarks() -> None:
     """Called by :func:`mpcwallet.bench.extra_benchmarks`; sets up once, then times runs."""
     from mpcwallet.bench import register_benchmark
 
-    setup = _Setup()
-    try:
-        setup.start()
-    except BaseException:
-        setup.close()
-        raise
+    setup = shared_setup()
 
     def run() -> None:
         setup.sign_once()

@@ -1,0 +1,116 @@
+"""Benchmarks of the session layer for ``mpc bench``: the Noise handshake's share of a sign.
+
+Against the real co-signer of :func:`mpcwallet.evm.bench_e2e.shared_setup` (throwaway home,
+loopback), with the client in this process:
+
+* ``session sign``: one :func:`mpcwallet.session.client.run_sign`, everything included (event
+  loop, TCP + WebSocket connect, Noise handshake, the two-party signature);
+* ``session handshake``: the Noise handshake alone inside such a session (hello + message 1,
+  message 2; the connect before it is not counted);
+* ``Noise handshake CPU``: both sides' handshake computation in memory (no network).
+
+:func:`handshake_share` turns the medians into the line ``mpc bench`` prints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+SIGN = "session sign (real co-signer)"
+HANDSHAKE = "Noise handshake (in that session)"
+CPU = "Noise handshake CPU (no network)"
+
+
+def _noise_cpu_once() -> None:
+    from mpcwallet.session import secure, wire
+
+    psk, hello = os.urandom(32), wire.prologue("{}")
+    c = secure.start_handshake(initiator=True, psk=psk, prologue=hello)
+    s = secure.start_handshake(initiator=False, psk=psk, prologue=hello)
+    s.read_message(bytes(c.write_message(wire.identity_payload("aa" * 16))))
+    c.read_message(bytes(s.write_message(wire.identity_payload("bb" * 16))))
+    secure.SessionKeys.from_connection(c, initiator=True)
+
+
+def register_benchmarks() -> None:
+    """Called by :func:`mpcwallet.bench.extra_benchmarks`."""
+    from mpcwallet.bench import RunStats, register_benchmark
+    from mpcwallet.evm.bench_e2e import shared_setup
+    from mpcwallet.evm.txjson import parse_tx, signing_digest
+    from mpcwallet.storage.store import load_share
+
+    setup = shared_setup()
+    url = setup.env["MPC_COSIGNER_URL"]
+    header, body = load_share(
+        Path(setup.env["MPC_HOME"]) / "shares" / "default.enc", setup.env["MPC_PASSPHRASE"]
+    )
+    tx: dict[str, Any] = json.loads(setup.tx.read_text())
+    digest = signing_digest(parse_tx(tx))
+    engine = str(header["engine"])
+    key_id = str(header["key_id"])
+    home = setup.env["MPC_HOME"]
+
+    def sign() -> None:
+        from mpcwallet.session.client import run_sign
+
+        saved = os.environ.get("MPC_HOME")
+        os.environ["MPC_HOME"] = home  # the client install id of the throwaway home
+        try:
+            run_sign(url, share_header=header, body=body, tx_json=tx, digest=digest)
+        finally:
+            if saved is None:
+                del os.environ["MPC_HOME"]
+            else:
+                os.environ["MPC_HOME"] = saved
+
+    async def _handshake_once() -> float:
+        import aiohttp
+
+        from mpcwallet.session.handshake import client_handshake
+        from mpcwallet.session.install_id import client_install_id
+
+        install_id = client_install_id(Path(home))
+        async with aiohttp.ClientSession() as http:
+            ws = await http.ws_connect(url + "/v1/session")
+            start = time.perf_counter()
+            ch = await client_handshake(
+                ws,
+                secret=body.auth_secret,
+                engine=engine,
+                auth="key",
+                key_id=key_id,
+                round_timeout=30,
+                install_id=install_id,
+            )
+            elapsed = time.perf_counter() - start
+            await ch.aclose()
+        return elapsed
+
+    def handshake() -> RunStats:
+        return RunStats(0, 2, seconds=asyncio.run(_handshake_once()))
+
+    def cpu() -> None:
+        _noise_cpu_once()
+
+    register_benchmark(f"{SIGN} [{engine}]", sign)
+    register_benchmark(f"{HANDSHAKE} [{engine}]", handshake)
+    register_benchmark(CPU, cpu)
+
+
+def handshake_share(medians_ms: dict[str, float]) -> str | None:
+    """'Noise handshake: X ms of a Y ms session sign (Z %)', from the measured medians."""
+    sign = next((v for k, v in medians_ms.items() if k.startswith(SIGN)), None)
+    hs = next((v for k, v in medians_ms.items() if k.startswith(HANDSHAKE)), None)
+    if not sign or hs is None:
+        return None
+    cpu = medians_ms.get(CPU)
+    tail = f"; its computation alone {cpu:.2f} ms" if cpu is not None else ""
+    return (
+        f"Noise handshake: {hs:.2f} ms of a {sign:.1f} ms session sign "
+        f"({100 * hs / sign:.1f} %){tail}"
+    )
