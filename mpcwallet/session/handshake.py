@@ -50,10 +50,9 @@ def _raise_refusal(obj: dict[str, Any], peer: str) -> None:
     text = message if isinstance(message, str) else "no reason given"
     cls = error_from_code(code if isinstance(code, str) else "")
     if cls is EngineMismatch:
-        raise EngineMismatch(
-            f"{peer} refused the session: {text[:500]}",
-            field=fld if fld in ("version", "engine") else "engine",
-        )
+        if fld not in ("version", "engine"):  # a v1 co-signer names no field
+            fld = "version" if text.startswith("protocol version") else "engine"
+        raise EngineMismatch(f"{peer} refused the session: {text[:500]}", field=fld)
     raise cls(f"{peer} refused the session: {text[:500]}")
 
 
