@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from mpcwallet.engine.base import MAX_MESSAGE_BYTES
-from mpcwallet.errors import AuthFailed, EngineMismatch, SessionViolation
+from mpcwallet.errors import AuthFailed, BadInput, EngineMismatch, SessionViolation
 
 PROTOCOL_VERSION = 2
 MAX_HANDSHAKE_BYTES = 4096
@@ -161,40 +161,19 @@ def parse_control(body: bytes) -> dict[str, Any]:
     return _loads_bounded(body, what="a control message", depth=MAX_CONTROL_DEPTH)
 
 
-_SPECIAL = re.compile(rb'[\[\]{}"\\]')
-
-
 def _loads_bounded(raw: bytes, *, what: str, depth: int) -> dict[str, Any]:
-    """``json.loads`` of a JSON object nested at most ``depth`` deep.
+    """A JSON object through the one strict loader (:func:`mpcwallet.jsonio.loads`).
 
-    The depth is checked first, in one linear pass over the brackets, quotes and backslashes
-    (brackets inside strings do not count), so a deeply nested message is a clear violation and
-    never reaches the recursive parser (no RecursionError, no long parse).
+    Its depth check runs before the recursive parser, so a deeply nested message is a clear
+    violation at once (no RecursionError, no long parse); duplicate keys, NaN and over-long
+    numbers are refused too. Any refusal here ends the session as a violation.
     """
-    level = 0
-    in_string = False
-    escaped_at = -1
-    for m in _SPECIAL.finditer(raw):
-        pos, tok = m.start(), m.group()
-        if pos == escaped_at:
-            continue
-        if in_string:
-            if tok == b"\\":
-                escaped_at = pos + 1
-            elif tok == b'"':
-                in_string = False
-        elif tok == b'"':
-            in_string = True
-        elif tok in (b"[", b"{"):
-            level += 1
-            if level > depth:
-                raise SessionViolation(f"{what} is nested deeper than {depth} levels")
-        elif tok in (b"]", b"}"):
-            level -= 1
+    from mpcwallet import jsonio
+
     try:
-        obj = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise SessionViolation(f"{what} is not JSON") from None
+        obj = jsonio.loads(raw, what=what, max_bytes=MAX_CONTROL_BYTES, max_depth=depth)
+    except BadInput as exc:
+        raise SessionViolation(exc.message) from None
     if not isinstance(obj, dict):
         raise SessionViolation(f"{what} is not a JSON object")
     return obj

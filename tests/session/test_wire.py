@@ -125,6 +125,8 @@ def test_deeply_nested_or_oversized_control_is_a_clear_violation() -> None:
     assert wire.parse_control(b'{"a":"[[[\\"{{{","b":[[1]]}') == {"a": '[[["{{{', "b": [[1]]}
     with pytest.raises(SessionViolation, match="nested"):
         wire.parse_handshake('{"type":"hello","x":[[[]]]}')
+    with pytest.raises(SessionViolation, match="appears twice"):
+        wire.parse_control(b'{"op":"ping","op":"keygen"}')  # one reader, one meaning
 
 
 def test_hello_mismatch_is_one_clear_line() -> None:
