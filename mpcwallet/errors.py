@@ -70,6 +70,20 @@ class WeakKdfParams(FileFormatError):
     code = "kdf_params_too_weak"
 
 
+class AccountUnavailable(BadInput):
+    """The key set has no such account: a key made before accounts existed (account 0 only),
+    or an index BIP-32 declares invalid for this key set."""
+
+    code = "account_unavailable"
+
+
+class BadTypedData(BadInput):
+    """An EIP-712 typed-data document is malformed (unknown type, cycle, value out of range,
+    missing field); ``field`` names the path of the offending value."""
+
+    code = "bad_typed_data"
+
+
 class WrongPassphrase(MpcError):
     """Decryption failed while the header authenticated; the passphrase is wrong."""
 

@@ -16,6 +16,19 @@ from typing import ClassVar, Protocol, runtime_checkable
 MAX_MESSAGE_BYTES = 1 << 20
 
 
+# BIP-32: child indices >= 2^31 are hardened; accounts are the non-hardened ones.
+MAX_ACCOUNT = (1 << 31) - 1
+
+
+def check_account(account: object) -> int:
+    """``account`` if it is an account index (an int in 0..2^31-1), else BadInput."""
+    from mpcwallet.errors import BadInput
+
+    if isinstance(account, bool) or not isinstance(account, int) or not 0 <= account <= MAX_ACCOUNT:
+        raise BadInput(f"the account must be an integer in 0..{MAX_ACCOUNT}", field="account")
+    return account
+
+
 class Role(enum.IntEnum):
     P1 = 1  # client: holds x1 and the Paillier key, receives the signature
     P2 = 2  # co-signer: holds x2 and c_key = Enc(x1)
@@ -65,6 +78,13 @@ class Engine(Protocol):
     Key blobs are opaque, versioned bytes owned by the engine that made them; they are
     secret and must never be logged. ``sign`` takes a 32-byte digest and returns a DER
     signature on P1 (already verified against the public key, low-s) and ``None`` on P2.
+
+    Accounts: a key made by ``dkg`` is a key set; account ``i`` (0 <= i < 2^31) derives from it
+    deterministically and identically on both sides (BIP-32 non-hardened, see each engine).
+    ``public_key`` is the root key; ``account_public_key`` the key of one account; ``sign``
+    signs with the account's key. A key made before accounts existed has account 0 only (its
+    root key) and raises :class:`~mpcwallet.errors.AccountUnavailable` for any other;
+    ``has_accounts`` says which kind a blob is.
     """
 
     name: ClassVar[str]
@@ -74,6 +94,10 @@ class Engine(Protocol):
 
     def refresh(self, job: Job, blob: bytes) -> bytes: ...
 
-    def sign(self, job: Job, blob: bytes, digest: bytes) -> bytes | None: ...
+    def sign(self, job: Job, blob: bytes, digest: bytes, account: int = 0) -> bytes | None: ...
 
     def public_key(self, blob: bytes) -> bytes: ...
+
+    def account_public_key(self, blob: bytes, account: int) -> bytes: ...
+
+    def has_accounts(self, blob: bytes) -> bool: ...

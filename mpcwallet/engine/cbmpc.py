@@ -23,8 +23,9 @@ import coincurve
 
 from mpcwallet import _cbmpc  # ImportError here means: cb-mpc engine not installed
 from mpcwallet.engine import blob
-from mpcwallet.engine.base import MAX_MESSAGE_BYTES, Job, Role, Transport
+from mpcwallet.engine.base import MAX_MESSAGE_BYTES, Job, Role, Transport, check_account
 from mpcwallet.errors import (
+    AccountUnavailable,
     BadInput,
     InternalError,
     KeyBlobMismatch,
@@ -155,6 +156,24 @@ def _unpack(key_blob: bytes, role: Role) -> tuple[bytes, bytes]:
     return payload[1 : 1 + _PUB_LEN], payload[1 + _PUB_LEN :]
 
 
+def _account_zero(account: int) -> None:
+    """cb-mpc keys have account 0 only for now.
+
+    cb-mpc's HD keyset (``hd_keyset_ecdsa_2p``, bound as ``_cbmpc.hd_keyset_ecdsa_2p_*``)
+    derives through a hardened VRF step (``key_share_ecdsa_hdmpc_2p_t::derive_keys``: both
+    parties' shares of k make Z = k·H(path), which yields delta and the chain code), so every
+    derivation, even of a public key, is a protocol run with the co-signer, and the chain code
+    never leaves cb-mpc. Addresses that both sides compute alone (what accounts promise) need
+    that chain code; until cb-mpc exposes it, accounts are a portable-engine feature.
+    """
+    if check_account(account) != 0:
+        raise AccountUnavailable(
+            "cb-mpc keys have account 0 only in this version; use a portable-engine key "
+            "for more accounts",
+            field="account",
+        )
+
+
 def _verify(pub: bytes, der: bytes, digest: bytes) -> bool:
     try:
         return bool(coincurve.PublicKey(pub).verify(der, digest, hasher=None))
@@ -191,7 +210,8 @@ class CbMpcEngine:
             raise ProtocolViolation("cb-mpc refresh: the public key changed")
         return out
 
-    def sign(self, job: Job, key_blob: bytes, digest: bytes) -> bytes | None:
+    def sign(self, job: Job, key_blob: bytes, digest: bytes, account: int = 0) -> bytes | None:
+        _account_zero(account)
         if not isinstance(digest, bytes) or len(digest) != 32:
             raise BadInput("the digest must be exactly 32 bytes", field="digest")
         p1, p2 = _names(job)
@@ -223,6 +243,14 @@ class CbMpcEngine:
                 "cb-mpc sign: P1's confirmation is not a valid signature for this digest and key"
             )
         return None
+
+    def account_public_key(self, key_blob: bytes, account: int) -> bytes:
+        _account_zero(account)
+        _, role = blob.peek(key_blob)
+        return _unpack(key_blob, role)[0]
+
+    def has_accounts(self, key_blob: bytes) -> bool:
+        return False
 
     def public_key(self, key_blob: bytes) -> bytes:
         """Q as cb-mpc computes it from the share itself (not the stored copy), so that

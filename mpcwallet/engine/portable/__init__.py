@@ -9,11 +9,13 @@ decoding every received message with its bounded codec before any round function
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import ClassVar, TypeVar
 
+from mpcwallet.engine import derive
 from mpcwallet.engine.base import Job, Role
-from mpcwallet.engine.portable import keygen, keys, presign, refresh, signing
+from mpcwallet.engine.portable import hd, keygen, keys, presign, refresh, signing
 from mpcwallet.engine.portable.transcript import Session
 from mpcwallet.errors import BadInput
 
@@ -43,10 +45,19 @@ class PortableEngine:
             p1 = keygen.KeygenP1(s)
             t.send(keygen.encode1(p1.msg1()))
             t.send(keygen.encode3(p1.on_msg2(_recv(job, keygen.decode2))))
-            return keys.encode_p1(p1.key())
+            # the chain code's coin toss (hd.py), after keygen's own flights
+            c1 = hd.ChainCodeP1(s)
+            t.send(hd.encode1(c1.msg1()))
+            t.send(hd.encode3(c1.on_msg2(_recv(job, hd.decode2))))
+            assert c1.chain_code is not None
+            return keys.encode_p1(dataclasses.replace(p1.key(), chain_code=c1.chain_code))
         p2 = keygen.KeygenP2(s)
         t.send(keygen.encode2(p2.on_msg1(_recv(job, keygen.decode1))))
-        return keys.encode_p2(p2.on_msg3(_recv(job, keygen.decode3)))
+        key2 = p2.on_msg3(_recv(job, keygen.decode3))
+        c2 = hd.ChainCodeP2(s)
+        t.send(hd.encode2(c2.on_msg1(_recv(job, hd.decode1))))
+        chain_code = c2.on_msg3(_recv(job, hd.decode3))
+        return keys.encode_p2(dataclasses.replace(key2, chain_code=chain_code))
 
     def refresh(self, job: Job, blob: bytes) -> bytes:
         s = _session(job)
@@ -56,24 +67,27 @@ class PortableEngine:
             t.send(refresh.encode1(p1.msg1()))
             t.send(refresh.encode3(p1.on_msg2(_recv(job, refresh.decode2))))
             t.send(refresh.encode5(p1.on_msg4(_recv(job, refresh.decode4))))
-            return keys.encode_p1(p1.new_key())
+            # Refresh moves the shares, not Q: the chain code (and so every account) stays.
+            new1 = dataclasses.replace(p1.new_key(), chain_code=p1.key.chain_code)
+            return keys.encode_p1(new1)
         old = keys.decode_p2(blob)
         p2 = refresh.RefreshP2(s, old)
         t.send(refresh.encode2(p2.on_msg1(_recv(job, refresh.decode1))))
         t.send(refresh.encode4(p2.on_msg3(_recv(job, refresh.decode3))))
         new = p2.on_msg5(_recv(job, refresh.decode5))
         presign.POOL.drop(old.n)  # elements for the old Paillier modulus are useless now
-        return keys.encode_p2(new)
+        return keys.encode_p2(dataclasses.replace(new, chain_code=old.chain_code))
 
-    def sign(self, job: Job, blob: bytes, digest: bytes) -> bytes | None:
+    def sign(self, job: Job, blob: bytes, digest: bytes, account: int = 0) -> bytes | None:
         s = _session(job)
         t = job.transport
         if job.role is Role.P1:
-            p1 = signing.SignP1(s, keys.decode_p1(blob), digest)
+            p1 = signing.SignP1(s, hd.derive_p1(keys.decode_p1(blob), account), digest)
             t.send(signing.encode1(p1.msg1()))
             t.send(signing.encode3(p1.on_msg2(_recv(job, signing.decode2))))
             return p1.on_msg4(_recv(job, signing.decode4))
-        key2 = keys.decode_p2(blob)
+        # the account's key: x2 + tweak, same Paillier modulus (hd.py), so the pool applies
+        key2 = hd.derive_p2(keys.decode_p2(blob), account)
         # a warm pool element if there is one (removed from the pool, never reused)
         p2 = signing.SignP2(s, key2, digest, presign.POOL.take(key2.n))
         t.send(signing.encode2(p2.on_msg1(_recv(job, signing.decode1))))
@@ -88,6 +102,13 @@ class PortableEngine:
 
     def public_key(self, blob: bytes) -> bytes:
         return keys.public_key(blob)
+
+    def account_public_key(self, blob: bytes, account: int) -> bytes:
+        root, chain_code = keys.public_parts(blob)
+        return derive.account_public_key(root, chain_code, account)
+
+    def chain_code(self, blob: bytes) -> bytes | None:
+        return keys.public_parts(blob)[1]
 
     def __repr__(self) -> str:
         return "PortableEngine()"

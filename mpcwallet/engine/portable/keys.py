@@ -2,7 +2,10 @@
 
 P1 (client): x1, the Paillier private key (p, q), c_key, Q, Q1, generation.
 P2 (co-signer): x2, N, c_key, Q, Q1, generation.
-``generation`` counts refreshes. :func:`fingerprint` hashes the public parts both sides share
+``generation`` counts refreshes. ``chain_code`` (32 bytes, both parties, from the DKG's coin toss;
+see :mod:`hd`) makes the key a key set with accounts; keys from before accounts have none
+(payload version 1) and have account 0 only.
+:func:`fingerprint` hashes the public parts both sides share
 (Q, Q1, N, c_key): after a refresh it changes, so old and new shares are never mixed (the
 signing and refresh protocols compare it first and raise :class:`KeyVersionMismatch`).
 Blobs are ``blob.wrap("portable", role, payload)`` with a payload in our codec, versioned by
@@ -27,6 +30,10 @@ from mpcwallet.errors import KeyBlobMismatch, MalformedMessage
 ENGINE = "portable"
 P1_PAYLOAD_V1 = 0x11
 P2_PAYLOAD_V1 = 0x21
+# version 2 = version 1 followed by the chain code
+P1_PAYLOAD_V2 = 0x12
+P2_PAYLOAD_V2 = 0x22
+CHAIN_CODE_LEN = 32
 
 
 def fingerprint(Q_pub: PublicKey, Q1: PublicKey, n: int, c_key: int) -> bytes:
@@ -44,6 +51,7 @@ class P1Key:
     Q: PublicKey
     Q1: PublicKey
     generation: int
+    chain_code: bytes | None = None
 
     @property
     def fingerprint(self) -> bytes:
@@ -61,6 +69,7 @@ class P2Key:
     Q: PublicKey
     Q1: PublicKey
     generation: int
+    chain_code: bytes | None = None
 
     @property
     def fingerprint(self) -> bytes:
@@ -72,33 +81,47 @@ class P2Key:
 
 def encode_p1(key: P1Key) -> bytes:
     p, q = key.paillier.primes
-    w = Writer(P1_PAYLOAD_V1).num(key.x1).num(p).num(q).num(key.c_key)
-    payload = w.point(key.Q).point(key.Q1).num(key.generation).getvalue()
+    tag = P1_PAYLOAD_V1 if key.chain_code is None else P1_PAYLOAD_V2
+    w = Writer(tag).num(key.x1).num(p).num(q).num(key.c_key)
+    w.point(key.Q).point(key.Q1).num(key.generation)
+    if key.chain_code is not None:
+        w.raw(key.chain_code)
+    payload = w.getvalue()
     return blob.wrap(ENGINE, Role.P1, payload)
 
 
 def encode_p2(key: P2Key) -> bytes:
-    w = Writer(P2_PAYLOAD_V1).num(key.x2).num(key.n).num(key.c_key)
-    payload = w.point(key.Q).point(key.Q1).num(key.generation).getvalue()
+    tag = P2_PAYLOAD_V1 if key.chain_code is None else P2_PAYLOAD_V2
+    w = Writer(tag).num(key.x2).num(key.n).num(key.c_key)
+    w.point(key.Q).point(key.Q1).num(key.generation)
+    if key.chain_code is not None:
+        w.raw(key.chain_code)
+    payload = w.getvalue()
     return blob.wrap(ENGINE, Role.P2, payload)
 
 
-def _reader(data: bytes, role: Role, tag: int) -> Reader:
+def _reader(data: bytes, role: Role, tags: tuple[int, int]) -> tuple[Reader, bool]:
+    """A reader over the payload and whether it has a chain code (version 2)."""
     payload = blob.unwrap(data, ENGINE, role)
-    if payload[:1] != bytes([tag]):
+    if payload[:1] not in (bytes([tags[0]]), bytes([tags[1]])):
         raise KeyBlobMismatch("the portable key blob has an unknown payload version")
-    return Reader(payload, tag, "key blob")
+    return Reader(payload, payload[0], "key blob"), payload[0] == tags[1]
+
+
+def _chain_code(r: Reader, v2: bool) -> bytes | None:
+    return r.raw("chain_code", CHAIN_CODE_LEN, exact=CHAIN_CODE_LEN) if v2 else None
 
 
 def decode_p1(data: bytes) -> P1Key:
     try:
-        r = _reader(data, Role.P1, P1_PAYLOAD_V1)
+        r, v2 = _reader(data, Role.P1, (P1_PAYLOAD_V1, P1_PAYLOAD_V2))
         x1 = r.scalar("x1")
         p = r.num("p", PRIME_BITS)
         q = r.num("q", PRIME_BITS)
         c_key = r.num("c_key", 2 * PAILLIER_BITS)
         Q_pub, Q1 = r.point("Q"), r.point("Q1")
         gen = r.num("generation", 64)
+        chain_code = _chain_code(r, v2)
         r.done()
     except MalformedMessage as exc:
         raise KeyBlobMismatch(
@@ -108,23 +131,24 @@ def decode_p1(data: bytes) -> P1Key:
         paillier = PaillierPrivate(p, q)
     except (ZeroDivisionError, ValueError):
         raise KeyBlobMismatch("the portable key blob is damaged (Paillier key)") from None
-    return P1Key(x1, paillier, c_key, Q_pub, Q1, gen)
+    return P1Key(x1, paillier, c_key, Q_pub, Q1, gen, chain_code)
 
 
 def decode_p2(data: bytes) -> P2Key:
     try:
-        r = _reader(data, Role.P2, P2_PAYLOAD_V1)
+        r, v2 = _reader(data, Role.P2, (P2_PAYLOAD_V1, P2_PAYLOAD_V2))
         x2 = r.scalar("x2")
         n = r.num("N", PAILLIER_BITS)
         c_key = r.num("c_key", 2 * PAILLIER_BITS)
         Q_pub, Q1 = r.point("Q"), r.point("Q1")
         gen = r.num("generation", 64)
+        chain_code = _chain_code(r, v2)
         r.done()
     except MalformedMessage as exc:
         raise KeyBlobMismatch(
             f"the portable key blob is damaged ({exc.field or 'format'})"
         ) from None
-    return P2Key(x2, n, c_key, Q_pub, Q1, gen)
+    return P2Key(x2, n, c_key, Q_pub, Q1, gen, chain_code)
 
 
 def public_key(data: bytes) -> bytes:
@@ -132,3 +156,9 @@ def public_key(data: bytes) -> bytes:
     _, role = blob.peek(data)
     key: P1Key | P2Key = decode_p1(data) if role is Role.P1 else decode_p2(data)
     return curve.encode(key.Q)
+
+
+def decode(data: bytes) -> P1Key | P2Key:
+    """Either party's key from its blob."""
+    _, role = blob.peek(data)
+    return decode_p1(data) if role is Role.P1 else decode_p2(data)
