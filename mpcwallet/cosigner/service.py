@@ -7,8 +7,10 @@ pending file and acks ``committed`` -> only then does the client rename its shar
 A session that ends before ``commit`` removes the daemon's pending file; pending files from a
 killed daemon are removed at its next start.
 
-Sign never trusts the client's digest: the daemon recomputes it from the transaction itself
-(``parse_tx`` + ``signing_digest``) and refuses a mismatch.
+Sign never trusts the client's digest: the daemon recomputes it from what is signed, which the
+client sends whole (a transaction: ``parse_tx`` + ``signing_digest``; an EIP-191 message; EIP-712
+typed data), and refuses a mismatch. The account's address is derived here from the index in
+the request; a transaction whose ``from`` is another address is refused.
 """
 
 from __future__ import annotations
@@ -98,6 +100,10 @@ class Service:
                 await self._keygen(ch, hello, req, ctx)
             elif op == "sign":
                 await self._sign(ch, hello, req, ctx)
+            elif op == "sign_message":
+                await self._sign_message(ch, hello, req, ctx)
+            elif op == "sign_typed_data":
+                await self._sign_typed_data(ch, hello, req, ctx)
             elif op == "refresh":
                 await self._refresh(ch, hello, req, ctx)
             elif op == "ping":
@@ -252,22 +258,19 @@ class Service:
     async def _sign(
         self, ch: Channel, hello: Hello, req: dict[str, Any], ctx: dict[str, Any]
     ) -> None:
-        key_id = hello.key_id
-        if hello.auth != "key" or key_id is None or req.get("key_id") != key_id:
-            raise AuthFailed("sign needs a session authenticated with that key's own secret")
+        """A transaction: the digest is recomputed from the transaction itself, and a ``from``
+        that is not the requested account's address is refused."""
+        key_id = _key_session(hello, req, "sign")
+        account = _account(req)
         tx_obj = req.get("tx")
         if not isinstance(tx_obj, dict):
             raise BadInput("the sign request carries no transaction object", field="tx")
+        from mpcwallet.evm.address import to_checksum
         from mpcwallet.evm.txjson import describe, parse_tx, signing_digest
 
         tx = parse_tx(tx_obj)
         # Never sign a digest we did not compute ourselves (DESIGN.md, "A signature").
         digest = signing_digest(tx)
-        claimed = req.get("digest")
-        try:
-            claimed_raw = bytes.fromhex(claimed) if isinstance(claimed, str) else b""
-        except ValueError:
-            claimed_raw = b""
         desc = describe(tx)
         fields = {
             "chain_id": desc.get("chain_id"),
@@ -277,26 +280,118 @@ class Service:
             "tx_type": desc.get("type"),
             "digest": digest.hex(),
         }
+        key = await self._load_key(key_id)
+        address = self._account_address(key, account, ctx)
+        if tx.sender is not None and to_checksum(tx.sender) != address:
+            logs.audit("sign_refused", "sign refused: from is not the account", **fields, **ctx)
+            raise PolicyRefused(
+                f"the transaction's from {to_checksum(tx.sender)} is not the address of "
+                f"account {account} ({address}); refusing to sign",
+                field="from",
+            )
+        await self._sign_digest(ch, key, account, digest, req.get("digest"), fields, ctx)
+
+    async def _sign_message(
+        self, ch: Channel, hello: Hello, req: dict[str, Any], ctx: dict[str, Any]
+    ) -> None:
+        """An EIP-191 personal_sign message, sent whole; the digest is recomputed here."""
+        key_id = _key_session(hello, req, "sign_message")
+        account = _account(req)
+        from mpcwallet.evm.eip191 import message_digest
+
+        text = req.get("message")
+        try:
+            message = bytes.fromhex(text) if isinstance(text, str) else None
+        except ValueError:
+            message = None
+        if message is None:
+            raise BadInput("the request carries no hex message", field="message")
+        digest = message_digest(message)
+        # a summary only: the message itself may be private and is never logged
+        fields = {"kind": "eip191", "message_length": len(message), "digest": digest.hex()}
+        key = await self._load_key(key_id)
+        self._account_address(key, account, ctx)
+        await self._sign_digest(ch, key, account, digest, req.get("digest"), fields, ctx)
+
+    async def _sign_typed_data(
+        self, ch: Channel, hello: Hello, req: dict[str, Any], ctx: dict[str, Any]
+    ) -> None:
+        """EIP-712 typed data, sent whole; the digest is recomputed here, and a document whose
+        domain chainId is not the requested chain id is refused."""
+        key_id = _key_session(hello, req, "sign_typed_data")
+        account = _account(req)
+        from mpcwallet.evm import eip712
+
+        chain_id = req.get("chain_id")
+        if chain_id is not None and (isinstance(chain_id, bool) or not isinstance(chain_id, int)):
+            raise BadInput("chain_id must be an integer", field="chain_id")
+        td = eip712.parse(req.get("typed_data"), expected_chain_id=chain_id)
+        digest = eip712.digest(td)
+        summary = {k: v if v is None else str(v) for k, v in td.summary().items()}
+        fields = {"kind": "eip712", **summary, "digest": digest.hex()}
+        key = await self._load_key(key_id)
+        self._account_address(key, account, ctx)
+        await self._sign_digest(ch, key, account, digest, req.get("digest"), fields, ctx)
+
+    async def _load_key(self, key_id: str) -> ShareBody:
+        header, body = await asyncio.to_thread(self.keystore.load, key_id)
+        if header.get("engine") != self.engine.name:
+            raise EngineMismatch("the key's engine is not the co-signer's engine", field="engine")
+        return body
+
+    def _account_address(self, key: ShareBody, account: int, ctx: dict[str, Any]) -> str:
+        """The account's address, derived here from our own share (never taken from the client)."""
+        from mpcwallet.evm.address import address_from_public_key
+
+        ctx["account"] = account
+        return address_from_public_key(self.engine.account_public_key(key.key_blob, account))
+
+    async def _sign_digest(
+        self,
+        ch: Channel,
+        key: ShareBody,
+        account: int,
+        digest: bytes,
+        claimed: object,
+        fields: dict[str, Any],
+        ctx: dict[str, Any],
+    ) -> None:
+        """What every sign op shares once it has computed ``digest`` from the request's own
+        content: refuse a client digest that differs, then run the two-party signature."""
+        try:
+            claimed_raw = bytes.fromhex(claimed) if isinstance(claimed, str) else b""
+        except ValueError:
+            claimed_raw = b""
         if not hmac.compare_digest(digest, claimed_raw):
             logs.audit("sign_refused", "sign refused: digest mismatch", **fields, **ctx)
             raise PolicyRefused(
                 "the digest the client sent is not the one the co-signer computed from the "
-                "transaction; refusing to sign",
+                "request's content; refusing to sign",
                 field="digest",
             )
         logs.audit("sign_started", "sign started", **fields, **ctx)
-        header, body = await asyncio.to_thread(self.keystore.load, key_id)
-        if header.get("engine") != self.engine.name:
-            raise EngineMismatch("the key's engine is not the co-signer's engine", field="engine")
         await ch.send_control({"type": "accepted", "digest": digest.hex()})
         try:
             await ch.run_engine(
                 Role.P2,
                 ch.party_names,
-                lambda job: self.engine.sign(sign_test_hooks(job), body.key_blob, digest),
+                lambda job: self.engine.sign(sign_test_hooks(job), key.key_blob, digest, account),
             )
         except MpcError as exc:
             logs.audit("sign_failed", f"sign failed: {exc.code}", code=exc.code, **fields, **ctx)
             raise
         await ch.send_control({"type": "done"})
         logs.audit("sign_completed", "sign completed", **fields, **ctx)
+
+
+def _key_session(hello: Hello, req: dict[str, Any], op: str) -> str:
+    key_id = hello.key_id
+    if hello.auth != "key" or key_id is None or req.get("key_id") != key_id:
+        raise AuthFailed(f"{op} needs a session authenticated with that key's own secret")
+    return key_id
+
+
+def _account(req: dict[str, Any]) -> int:
+    from mpcwallet.engine.base import check_account
+
+    return check_account(req.get("account", 0))

@@ -79,12 +79,13 @@ class Engine(Protocol):
     secret and must never be logged. ``sign`` takes a 32-byte digest and returns a DER
     signature on P1 (already verified against the public key, low-s) and ``None`` on P2.
 
-    Accounts: a key made by ``dkg`` is a key set; account ``i`` (0 <= i < 2^31) derives from it
-    deterministically and identically on both sides (BIP-32 non-hardened, see each engine).
-    ``public_key`` is the root key; ``account_public_key`` the key of one account; ``sign``
-    signs with the account's key. A key made before accounts existed has account 0 only (its
-    root key) and raises :class:`~mpcwallet.errors.AccountUnavailable` for any other;
-    ``has_accounts`` says which kind a blob is.
+    Accounts: a key made by ``dkg`` is a key set (root public key + chain code); account ``i``
+    (0 <= i < 2^31) derives from it deterministically and identically on both sides, with no
+    protocol run (:mod:`mpcwallet.engine.derive`: account 0 is the root, i >= 1 BIP-32
+    CKDpub). ``public_key`` is the root key; ``account_public_key`` the key of one account;
+    ``sign`` signs with the account's key. ``chain_code`` is None for a key made before
+    accounts existed (or by an engine without them): it has account 0 only and raises
+    :class:`~mpcwallet.errors.AccountUnavailable` for any other.
     """
 
     name: ClassVar[str]
@@ -100,4 +101,4 @@ class Engine(Protocol):
 
     def account_public_key(self, blob: bytes, account: int) -> bytes: ...
 
-    def has_accounts(self, blob: bytes) -> bool: ...
+    def chain_code(self, blob: bytes) -> bytes | None: ...

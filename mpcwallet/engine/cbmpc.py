@@ -249,8 +249,8 @@ class CbMpcEngine:
         _, role = blob.peek(key_blob)
         return _unpack(key_blob, role)[0]
 
-    def has_accounts(self, key_blob: bytes) -> bool:
-        return False
+    def chain_code(self, key_blob: bytes) -> bytes | None:
+        return None
 
     def public_key(self, key_blob: bytes) -> bytes:
         """Q as cb-mpc computes it from the share itself (not the stored copy), so that

@@ -325,25 +325,77 @@ def run_sign(
     body: ShareBody,
     tx_json: Mapping[str, Any],
     digest: bytes,
+    account: int = 0,
     timeout: float | None = None,
 ) -> bytes:
     """Sign ``digest`` (the signing digest of ``tx_json``) with the co-signer; DER on return.
 
-    The co-signer recomputes the digest from ``tx_json`` and refuses a mismatch
-    (:class:`PolicyRefused`). A :class:`ProtocolViolation` is raised unchanged.
+    The co-signer recomputes the digest from ``tx_json`` and refuses a mismatch, and refuses a
+    ``from`` that is not the address of ``account`` (:class:`PolicyRefused`). A
+    :class:`ProtocolViolation` is raised unchanged.
     """
+    request = {"op": "sign", "tx": dict(tx_json)}
+    return run_sign_request(endpoint, share_header, body, request, digest, account, timeout)
+
+
+def run_sign_message(
+    endpoint: str | None,
+    *,
+    share_header: Mapping[str, Any],
+    body: ShareBody,
+    message: bytes,
+    digest: bytes,
+    account: int = 0,
+    timeout: float | None = None,
+) -> bytes:
+    """Sign an EIP-191 personal_sign message; the co-signer gets the message and hashes it."""
+    request = {"op": "sign_message", "message": message.hex()}
+    return run_sign_request(endpoint, share_header, body, request, digest, account, timeout)
+
+
+def run_sign_typed_data(
+    endpoint: str | None,
+    *,
+    share_header: Mapping[str, Any],
+    body: ShareBody,
+    typed_data: Mapping[str, Any],
+    digest: bytes,
+    chain_id: int | None = None,
+    account: int = 0,
+    timeout: float | None = None,
+) -> bytes:
+    """Sign EIP-712 typed data; the co-signer gets the document and hashes it (and refuses a
+    domain chainId other than ``chain_id`` when given)."""
+    request: dict[str, Any] = {"op": "sign_typed_data", "typed_data": dict(typed_data)}
+    if chain_id is not None:
+        request["chain_id"] = chain_id
+    return run_sign_request(endpoint, share_header, body, request, digest, account, timeout)
+
+
+def run_sign_request(
+    endpoint: str | None,
+    share_header: Mapping[str, Any],
+    body: ShareBody,
+    request: Mapping[str, Any],
+    digest: bytes,
+    account: int,
+    timeout: float | None,
+) -> bytes:
+    """One two-party signature of ``digest`` under ``request`` (a sign op with the content the
+    co-signer hashes itself); DER on return."""
+    from mpcwallet.engine.base import check_account
+
     engine, key_id = _share_engine_and_key(share_header)
+    check_account(account)
     if len(digest) != 32:
         raise BadInput("the digest must be 32 bytes", field="digest")
-    tx_doc = dict(tx_json)
+    doc = {**request, "key_id": key_id, "account": account, "digest": digest.hex()}
 
     async def run(ch: Channel) -> bytes:
-        await ch.send_control(
-            {"op": "sign", "key_id": key_id, "tx": tx_doc, "digest": digest.hex()}
-        )
+        await ch.send_control(doc)
         _expect(await ch.recv_control(), "accepted")
         der = await ch.run_engine(
-            Role.P1, ch.party_names, lambda job: engine.sign(job, body.key_blob, digest)
+            Role.P1, ch.party_names, lambda job: engine.sign(job, body.key_blob, digest, account)
         )
         if der is None:
             raise ProtocolViolation("the engine returned no signature on P1")

@@ -11,8 +11,8 @@ sees c1, so neither party can bias it (the coin toss cb-mpc's refresh uses for d
 our refresh for rho). The flights come after keygen's own, so keygen's messages keep their
 order and numbering.
 
-Derivation. Account ``i`` (0 <= i < 2^31) is BIP-32 CKDpub from the root (Q, chain code),
-one non-hardened level (BIP-32, "Public parent key -> public child key")::
+Derivation. Account 0 is the root; account ``i`` >= 1 is BIP-32 CKDpub from (Q, chain code),
+one non-hardened level (:mod:`mpcwallet.engine.derive`)::
 
     I = HMAC-SHA512(key = chain code, data = serP(Q) || ser32(i))
     tweak = parse256(I_L)  (invalid if >= n; then the account is unusable, BIP-32 says so)
@@ -26,21 +26,19 @@ That is how cb-mpc derives its ECDSA-2PC keys from an HD keyset
 Q_i - x1·G = Q2 + tweak·G = x2_i·G, the signing protocol and its proofs run unchanged on the
 derived key (signing's P1 checks the c3 proof against Q_i - x1·G); no new proof is needed.
 
-Keys made before accounts existed have no chain code: they have account 0 only, which is
-their root key itself.
+Keys made before accounts existed have no chain code: they have account 0 only.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 
 from coincurve import PublicKey
 
-from mpcwallet.engine.base import check_account
+from mpcwallet.engine import derive
 from mpcwallet.engine.portable import curve
 from mpcwallet.engine.portable.codec import Reader, Writer
 from mpcwallet.engine.portable.keys import P1Key, P2Key
@@ -148,64 +146,23 @@ class ChainCodeP2:
 # --- derivation --------------------------------------------------------------------------------
 
 
-def ckd_pub(parent: bytes, chain_code: bytes, index: int) -> tuple[int, bytes]:
-    """(tweak, child public key, compressed) for BIP-32 CKDpub of ``parent`` at ``index``."""
-    check_account(index)
-    data = bytes(parent) + index.to_bytes(4, "big")  # serP(K_par) || ser32(i)
-    i = hmac.new(chain_code, data, hashlib.sha512).digest()
-    tweak = int.from_bytes(i[:32], "big")
-    if tweak == 0 or tweak >= Q:
-        # BIP-32: "In case parse256(I_L) >= n ... the resulting key is invalid". Probability
-        # below 2^-127; tweak 0 would leave the child equal to the parent, refused alike.
-        raise AccountUnavailable(
-            f"account {index} is invalid under BIP-32 for this key set; use another account",
-            field="account",
-        )
-    child = curve.add(PublicKey(parent), curve.mul_g(tweak))
-    if child is None:
-        raise AccountUnavailable(
-            f"account {index} is invalid under BIP-32 for this key set; use another account",
-            field="account",
-        )
-    return tweak, curve.encode(child)
-
-
-def _legacy(account: int) -> None:
-    if account != 0:
-        raise AccountUnavailable(
-            "this key was made before accounts existed and has account 0 only; make a new "
-            "key with `mpc keygen` to use more accounts",
-            field="account",
-        )
-
-
 def account_public_key(key: P1Key | P2Key, account: int) -> bytes:
-    check_account(account)
-    if key.chain_code is None:
-        _legacy(account)
-        return curve.encode(key.Q)
-    return ckd_pub(curve.encode(key.Q), key.chain_code, account)[1]
+    return derive.account_public_key(curve.encode(key.Q), key.chain_code, account)
 
 
 def derive_p1(key: P1Key, account: int) -> P1Key:
     """P1's key for ``account``: only Q moves; x1, the Paillier key and c_key are untouched."""
-    check_account(account)
-    if key.chain_code is None:
-        _legacy(account)
-        return key
-    _, child = ckd_pub(curve.encode(key.Q), key.chain_code, account)
-    return dataclasses.replace(key, Q=PublicKey(child))
+    tweak, child = derive.account_tweak(curve.encode(key.Q), key.chain_code, account)
+    return key if tweak == 0 else dataclasses.replace(key, Q=PublicKey(child))
 
 
 def derive_p2(key: P2Key, account: int) -> P2Key:
     """P2's key for ``account``: x2 + tweak (mod q) and Q + tweak·G."""
-    check_account(account)
-    if key.chain_code is None:
-        _legacy(account)
+    tweak, child = derive.account_tweak(curve.encode(key.Q), key.chain_code, account)
+    if tweak == 0:
         return key
-    tweak, child = ckd_pub(curve.encode(key.Q), key.chain_code, account)
     x2 = (key.x2 + tweak) % Q
-    if x2 == 0:
+    if x2 == 0:  # Q_i = Q1: P2's share would be zero (probability ~2^-256)
         raise AccountUnavailable(
             f"account {account} cannot be used with this key set; use another account",
             field="account",
