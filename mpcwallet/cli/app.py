@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "keygen",
     "address",
     "sign",
+    "message",
     "broadcast",
     "health",
     "cosigner",

@@ -156,6 +156,7 @@ def register(app: typer.Typer) -> None:
         force: options.ForceOut = False,
         passphrase_file: options.SharePassphraseFile = None,
         timeout: options.RpcTimeout = None,
+        account: options.Account = 0,
         receipt_timeout: Annotated[
             float, typer.Option("--receipt-timeout", help="Seconds to wait for the receipt.")
         ] = 300.0,
@@ -179,6 +180,7 @@ def register(app: typer.Typer) -> None:
             force=force,
             passphrase_file=passphrase_file,
             retry_seconds=timeout,
+            account=account,
         )
         out().info(f"signed 0x{signed.tx_hash.hex()} by {signed.sender}; broadcasting")
         try:
@@ -198,4 +200,5 @@ def register(app: typer.Typer) -> None:
             raise
         data["signing_hash"] = "0x" + signed.signing_hash.hex()
         data["raw_tx"] = "0x" + signed.raw.hex()
+        data["account"] = account
         out().success(data, human_broadcast(data))

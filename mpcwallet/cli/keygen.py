@@ -105,6 +105,7 @@ def _run(
     endpoint: str, name: str, engine_name: str, pending: Path, passphrase: str
 ) -> KeygenResult:
     """DKG + two-phase commit; our share is at ``pending`` when this returns."""
+    from mpcwallet.accounts import header_fields
     from mpcwallet.session.client import run_keygen
     from mpcwallet.storage.body import ShareBody
     from mpcwallet.storage.store import save_share
@@ -119,6 +120,7 @@ def _run(
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "name": name,
             "cosigner": endpoint,
+            **header_fields(result.chain_code),
         }
         save_share(
             pending, ShareBody(result.key_blob, result.auth_secret), header, passphrase, force=True

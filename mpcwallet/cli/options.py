@@ -34,3 +34,13 @@ RpcTimeout = Annotated[
         help="Bound in seconds on RPC retries (else MPC_RPC_RETRY_SECONDS, default 30).",
     ),
 ]
+Account = Annotated[
+    int,
+    typer.Option(
+        "--account",
+        min=0,
+        max=(1 << 31) - 1,
+        help="Account index of the key set (0 .. 2^31-1; default 0). Keys made before "
+        "accounts existed have account 0 only.",
+    ),
+]

@@ -10,18 +10,22 @@ Kept light: without an RPC endpoint this path imports neither web3 nor eth-accou
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from mpcwallet.cli import options
-from mpcwallet.errors import AlreadyExists, BadInput, ProtocolViolation
+from mpcwallet.errors import AlreadyExists, BadInput, ProtocolViolation, TamperedFile
 
 if TYPE_CHECKING:
     from mpcwallet.evm.rpc import RpcClient
     from mpcwallet.evm.signature import SignedTx
     from mpcwallet.evm.txjson import UnsignedTx
+    from mpcwallet.storage.body import ShareBody
+
+T = TypeVar("T")
 
 
 def share_path(share: Path | None) -> Path:
@@ -30,15 +34,17 @@ def share_path(share: Path | None) -> Path:
     return share if share is not None else default_share_path()
 
 
-def _public_key(header: dict[str, Any], path: Path) -> bytes:
-    value = header.get("public_key")
-    try:
-        key = bytes.fromhex(value) if isinstance(value, str) else b""
-    except ValueError:
-        key = b""
-    if len(key) not in (33, 65):
-        raise BadInput(f"{path}: the share header has no valid public_key", field="share")
-    return key
+def check_account_key(
+    header: dict[str, Any], body: ShareBody, path: Path, account: int, expected: bytes
+) -> None:
+    """The account key derived from the (authenticated) key blob is the one the header gave."""
+    from mpcwallet.engine import get_engine
+
+    engine = get_engine(str(header.get("engine")))
+    if engine.account_public_key(body.key_blob, account) != expected:
+        raise TamperedFile(
+            f"{path}: the header's public key or chain code does not match the key share"
+        )
 
 
 def prepare_tx(
@@ -84,9 +90,11 @@ def sign_transaction(
     force: bool,
     passphrase_file: Path | None,
     retry_seconds: float | None = None,
+    account: int = 0,
 ) -> tuple[UnsignedTx, SignedTx]:
     """Everything `mpc sign` does except printing; `mpc send` reuses it."""
-    from mpcwallet.cli.key import ensure_not_quarantined, record_quarantine
+    from mpcwallet.accounts import account_key
+    from mpcwallet.cli.key import ensure_not_quarantined
     from mpcwallet.cli.passphrase import get_passphrase
     from mpcwallet.evm.address import parse_address, to_checksum
     from mpcwallet.evm.signature import assemble
@@ -96,31 +104,54 @@ def sign_transaction(
     path = share_path(share)
     ensure_not_quarantined(path)
     header = load_header(path)
-    public_key = _public_key(header, path)
-    sender = parse_address(header.get("address"), "address")
+    public_key, address = account_key(header, path, account)
+    sender = parse_address(address, "address")
     if out_file is not None and not force and (out_file.exists() or out_file.is_symlink()):
         raise AlreadyExists(f"{out_file} already exists; pass --force to overwrite it", field="out")
 
     tx = prepare_tx(tx_file, rpc_url, sender, retry_seconds)
     if tx.sender is not None and tx.sender != sender:
         raise BadInput(
-            f"{tx_file}: from is {to_checksum(tx.sender)}, but {path} holds the key of "
-            f"{to_checksum(sender)}; use the matching --share or remove 'from'",
+            f"{tx_file}: from is {to_checksum(tx.sender)}, but account {account} of {path} is "
+            f"{to_checksum(sender)}; use the matching --share or --account, or remove 'from'",
             field="from",
         )
     digest = signing_digest(tx)
     passphrase = get_passphrase("share", passphrase_file=passphrase_file, confirm=False)
     header, body = load_share(path, passphrase)
     del passphrase
+    check_account_key(header, body, path, account, public_key)
 
     from mpcwallet.session.client import run_sign
 
+    def run() -> SignedTx:
+        der = run_sign(
+            _endpoint(),
+            share_header=header,
+            body=body,
+            tx_json=tx.to_json(),
+            digest=digest,
+            account=account,
+        )
+        return assemble(tx, der, public_key)
+
+    signed = quarantine_on_violation(path, header, run)
+
+    if out_file is not None:
+        from mpcwallet.storage.files import write_atomic
+
+        data = (json.dumps(signed.to_json(), indent=2) + "\n").encode()
+        write_atomic(out_file, data, force=force)
+    return tx, signed
+
+
+def quarantine_on_violation(path: Path, header: dict[str, Any], run: Callable[[], T]) -> T:
+    """``run()``; a protocol violation quarantines the key (Lindell 2017 §1.2/§4: never retry)."""
+    from mpcwallet.cli.key import record_quarantine
+
     key_id = header.get("key_id") if isinstance(header.get("key_id"), str) else None
     try:
-        der = run_sign(
-            _endpoint(), share_header=header, body=body, tx_json=tx.to_json(), digest=digest
-        )
-        signed = assemble(tx, der, public_key)
+        return run()
     except ProtocolViolation as err:
         session_id = getattr(err, "session_id", None)
         qpath = record_quarantine(
@@ -131,13 +162,6 @@ def sign_transaction(
             f"{err.message}. The key is now quarantined ({qpath}); nothing was signed or "
             "written. See `mpc key status`."
         ) from None
-
-    if out_file is not None:
-        from mpcwallet.storage.files import write_atomic
-
-        data = (json.dumps(signed.to_json(), indent=2) + "\n").encode()
-        write_atomic(out_file, data, force=force)
-    return tx, signed
 
 
 def _endpoint() -> str:
@@ -172,8 +196,9 @@ def register(app: typer.Typer) -> None:
         force: options.ForceOut = False,
         passphrase_file: options.SharePassphraseFile = None,
         timeout: options.RpcTimeout = None,
+        account: options.Account = 0,
     ) -> None:
-        """Sign a transaction with the co-signer; prints {from, hash, r, s, v, raw_tx}.
+        """Sign a transaction with the co-signer; prints {from, hash, r, s, v, raw_tx, account}.
 
         With an RPC endpoint, a missing nonce, gas or fee is filled from the node (and shown),
         and the node's chain id must equal chainId.
@@ -188,8 +213,9 @@ def register(app: typer.Typer) -> None:
             force=force,
             passphrase_file=passphrase_file,
             retry_seconds=timeout,
+            account=account,
         )
-        data = signed.to_json()
+        data = {**signed.to_json(), "account": account}
         if out_file is not None:
             data["out"] = str(out_file)
         out().success(data, human_signed(signed, out_file))

@@ -148,3 +148,21 @@ def check_raw(raw: bytes, tx: UnsignedTx, sender: str) -> None:
         raise InternalError(
             "the assembled transaction does not decode to the request; nothing was written"
         )
+
+
+def message_signature(digest: bytes, der: bytes, public_key: bytes) -> dict[str, Any]:
+    """A message or typed-data signature as wallets give it: 65 bytes r || s || v, with low s
+    (EIP-2) and v = 27 + recovery id (the form ecrecover and eth-account's recover_message
+    take), checked to recover to ``public_key``."""
+    r, s = der_to_rs(der)
+    s = low_s(s)
+    v = 27 + recovery_id(digest, r, s, public_key)
+    sig = r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([v])
+    return {
+        "signature": "0x" + sig.hex(),
+        "r": "0x" + r.to_bytes(32, "big").hex(),
+        "s": "0x" + s.to_bytes(32, "big").hex(),
+        "v": v,
+        "hash": "0x" + digest.hex(),
+        "address": address_from_public_key(public_key),
+    }

@@ -203,6 +203,7 @@ class KeygenResult:
     auth_secret: bytes  # secret: per-key session secret
     engine: str
     session_id: bytes
+    chain_code: bytes | None = None  # the key set's, for account addresses (None: account 0)
 
     def __repr__(self) -> str:
         return f"KeygenResult(key_id={self.key_id}, address={self.address}, engine={self.engine})"
@@ -295,6 +296,7 @@ def run_keygen(
             auth_secret=ch.keys.per_key_secret(key_id, public_key),
             engine=engine.name,
             session_id=ch.session_id,
+            chain_code=engine.chain_code(blob),
         )
         await asyncio.to_thread(write_pending, result)
         await asyncio.to_thread(pause_point, "client_after_share_written")
