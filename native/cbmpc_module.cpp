@@ -2,6 +2,7 @@
 //
 // Bound calls (all from cb-mpc's include/cbmpc/api/):
 //   coinbase::api::ecdsa_2p::{dkg, refresh, sign, get_public_key_compressed}
+//   coinbase::api::ecdsa_2p::{detach_private_scalar, attach_private_scalar}
 //   coinbase::api::hd_keyset_ecdsa_2p::{dkg, refresh, derive_ecdsa_2p_keys,
 //                                       extract_root_public_key_compressed}
 //
@@ -263,6 +264,24 @@ nb::bytes ecdsa_2p_public_key(nb::bytes key_blob) {
   return to_bytes(out);
 }
 
+nb::tuple ecdsa_2p_detach(nb::bytes key_blob) {
+  const mem_t key = as_mem(key_blob, "key_blob");
+  buf_t detached, scalar;
+  run("ecdsa_2p.detach_private_scalar", nullptr,
+      [&] { return api::ecdsa_2p::detach_private_scalar(key, detached, scalar); });
+  return nb::make_tuple(to_bytes(detached), to_bytes(scalar));
+}
+
+nb::bytes ecdsa_2p_attach(nb::bytes detached_blob, nb::bytes private_scalar, nb::bytes public_share) {
+  const mem_t detached = as_mem(detached_blob, "scalar_detached_key_blob");
+  const mem_t scalar = as_mem(private_scalar, "private_scalar");
+  const mem_t share = as_mem(public_share, "public_share_compressed");
+  buf_t out;
+  run("ecdsa_2p.attach_private_scalar", nullptr,
+      [&] { return api::ecdsa_2p::attach_private_scalar(detached, scalar, share, out); });
+  return to_bytes(out);
+}
+
 // ---- hd_keyset_ecdsa_2p -----------------------------------------------------------------------
 
 nb::bytes hd_dkg(int role, std::string p1, std::string p2, nb::handle transport) {
@@ -352,6 +371,11 @@ NB_MODULE(_cbmpc, m) {
         "Sign a digest. Returns (sid, der); der is empty on P2. An empty sid lets the protocol derive one.");
   m.def("ecdsa_2p_public_key", &ecdsa_2p_public_key, "key_blob"_a,
         "SEC1-compressed public key of a key blob.");
+  m.def("ecdsa_2p_detach_private_scalar", &ecdsa_2p_detach, "key_blob"_a,
+        "Split a key blob into (scalar-detached blob, big-endian private scalar share).");
+  m.def("ecdsa_2p_attach_private_scalar", &ecdsa_2p_attach, "scalar_detached_key_blob"_a, "private_scalar"_a,
+        "public_share_compressed"_a,
+        "Attach a private scalar share (checked against its public share point) to a detached blob.");
   m.def("hd_keyset_ecdsa_2p_dkg", &hd_dkg, "role"_a, "p1_name"_a, "p2_name"_a, "transport"_a,
         "Two-party HD keyset generation on secp256k1; returns this party's keyset blob.");
   m.def("hd_keyset_ecdsa_2p_refresh", &hd_refresh, "role"_a, "p1_name"_a, "p2_name"_a, "transport"_a,

@@ -12,9 +12,26 @@ which returns success even when P1 then finds a failure) only reports success on
 valid signature; P2 checks that signature against the digest and the joint public key itself.
 
 Key blob: ``blob.wrap("cb-mpc", role, payload)`` with ``payload = 0x01 | Q (33 bytes, SEC1
-compressed) | cb-mpc key blob``. Q is cb-mpc's own ``get_public_key_compressed`` of that blob,
-stored alongside because computing it parses the whole blob (~6 ms, mostly the Paillier key),
-which would cost a sign ~10 % for nothing.
+compressed) | cb-mpc key blob`` (keys from before accounts: account 0 only) or, since accounts,
+``payload = 0x02 | Q | chain code (32 bytes) | cb-mpc key blob``. Q is cb-mpc's own
+``get_public_key_compressed`` of that blob, stored alongside because computing it parses the
+whole blob (~6 ms, mostly the Paillier key), which would cost a sign ~10 % for nothing.
+
+Accounts (:mod:`mpcwallet.engine.derive`): the same construction as the portable engine, which
+is the structure of cb-mpc's own HD derivation (``key_share_ecdsa_hdmpc_2p_t::derive_keys``:
+P2's ``x_share + delta``, P1's share and c_key unchanged, Q moved). cb-mpc's
+``hd_keyset_ecdsa_2p`` itself is not used for it: its derivation starts with a hardened VRF
+step over both parties' shares of a second key k (Z = k1·H(path) + k2·H(path), with DH proofs)
+and keeps the resulting chain code inside cb-mpc, so every address, even account 0's, would
+need a protocol run with the co-signer. Instead the DKG adds a commit-then-reveal coin toss for
+a chain code (portable ``hd.ChainCodeP1/P2``), and an account's cb-mpc key blob is made locally
+through cb-mpc's public blob API: P2 detaches its scalar, adds the BIP-32 tweak (mod q, as
+derive_keys does) and attaches it again (``attach_private_scalar`` checks it against its public
+share); on both sides the blob's Q becomes Q + tweak·G (its ``Q_compressed`` field, at a fixed
+offset of cb-mpc's ``key_blob_v1_t`` layout in api/ecdsa2pc.cpp; checked before it is
+replaced, and the result must read back as the account's key). cb-mpc then parses the derived blob
+(``blob_to_key`` checks the point and, on P1, that c_key still decrypts to x1), and the
+signing protocol checks the rest as for any key.
 """
 
 from __future__ import annotations
@@ -22,8 +39,8 @@ from __future__ import annotations
 import coincurve
 
 from mpcwallet import _cbmpc  # ImportError here means: cb-mpc engine not installed
-from mpcwallet.engine import blob
-from mpcwallet.engine.base import MAX_MESSAGE_BYTES, Job, Role, Transport, check_account
+from mpcwallet.engine import blob, derive
+from mpcwallet.engine.base import MAX_MESSAGE_BYTES, Job, Role, Transport
 from mpcwallet.errors import (
     AccountUnavailable,
     BadInput,
@@ -120,8 +137,10 @@ def _names(job: Job) -> tuple[str, str]:
     return p1, p2
 
 
-_PAYLOAD_VERSION = 1
+_PAYLOAD_V1 = 1  # Q | cb-mpc blob: account 0 only
+_PAYLOAD_V2 = 2  # Q | chain code | cb-mpc blob
 _PUB_LEN = 33
+_CC_LEN = 32
 
 
 def _public_key_of(cb_blob: bytes) -> bytes:
@@ -131,9 +150,11 @@ def _public_key_of(cb_blob: bytes) -> bytes:
         raise map_error(exc, traffic=False, has_blob=True) from None
 
 
-def _pack(role: Role, cb_blob: bytes) -> bytes:
+def _pack(role: Role, cb_blob: bytes, chain_code: bytes | None = None) -> bytes:
     pub = _public_key_of(cb_blob)
-    return blob.wrap(ENGINE_NAME, role, bytes([_PAYLOAD_VERSION]) + pub + cb_blob)
+    if chain_code is None:
+        return blob.wrap(ENGINE_NAME, role, bytes([_PAYLOAD_V1]) + pub + cb_blob)
+    return blob.wrap(ENGINE_NAME, role, bytes([_PAYLOAD_V2]) + pub + chain_code + cb_blob)
 
 
 def wrap_key(role: Role, cb_blob: bytes) -> bytes:
@@ -146,32 +167,93 @@ def wrap_key(role: Role, cb_blob: bytes) -> bytes:
     return _pack(role, cb_blob)
 
 
-def _unpack(key_blob: bytes, role: Role) -> tuple[bytes, bytes]:
-    """(public key, cb-mpc key blob) of one of our blobs for ``role``."""
+def _unpack3(key_blob: bytes, role: Role) -> tuple[bytes, bytes | None, bytes]:
+    """(public key, chain code or None, cb-mpc key blob) of one of our blobs for ``role``."""
     payload = blob.unwrap(key_blob, ENGINE_NAME, role)
-    if len(payload) <= 1 + _PUB_LEN or payload[0] != _PAYLOAD_VERSION:
+    head = 1 + _PUB_LEN + (_CC_LEN if payload[:1] == bytes([_PAYLOAD_V2]) else 0)
+    if len(payload) <= head or payload[0] not in (_PAYLOAD_V1, _PAYLOAD_V2):
         raise KeyBlobMismatch(
             "the cb-mpc key share is truncated or of an unknown layout", field="key_blob"
         )
-    return payload[1 : 1 + _PUB_LEN], payload[1 + _PUB_LEN :]
+    chain_code = payload[1 + _PUB_LEN : head] if head > 1 + _PUB_LEN else None
+    return payload[1 : 1 + _PUB_LEN], chain_code, payload[head:]
 
 
-def _account_zero(account: int) -> None:
-    """cb-mpc keys have account 0 only for now.
+def _unpack(key_blob: bytes, role: Role) -> tuple[bytes, bytes]:
+    """(public key, cb-mpc key blob) of one of our blobs for ``role``."""
+    pub, _, cb_blob = _unpack3(key_blob, role)
+    return pub, cb_blob
 
-    cb-mpc's HD keyset (``hd_keyset_ecdsa_2p``, bound as ``_cbmpc.hd_keyset_ecdsa_2p_*``)
-    derives through a hardened VRF step (``key_share_ecdsa_hdmpc_2p_t::derive_keys``: both
-    parties' shares of k make Z = k·H(path), which yields delta and the chain code), so every
-    derivation, even of a public key, is a protocol run with the co-signer, and the chain code
-    never leaves cb-mpc. Addresses that both sides compute alone (what accounts promise) need
-    that chain code; until cb-mpc exposes it, accounts are a portable-engine feature.
-    """
-    if check_account(account) != 0:
-        raise AccountUnavailable(
-            "cb-mpc keys have account 0 only in this version; use a portable-engine key "
-            "for more accounts",
-            field="account",
+
+# cb-mpc api/ecdsa2pc.cpp key_blob_v1_t, converted field by field: u32 version (1), u32 role,
+# u32 curve, then Q_compressed as a length byte (33) and the point.
+_CB_Q_AT = 13
+
+
+def _with_q(cb_blob: bytes, q_old: bytes, q_new: bytes) -> bytes:
+    if (
+        cb_blob[:4] != b"\x00\x00\x00\x01"
+        or cb_blob[_CB_Q_AT - 1] != _PUB_LEN
+        or cb_blob[_CB_Q_AT : _CB_Q_AT + _PUB_LEN] != q_old
+    ):
+        raise KeyBlobMismatch(
+            "the cb-mpc key blob does not have the layout accounts need (key_blob_v1_t)",
+            field="key_blob",
         )
+    return cb_blob[:_CB_Q_AT] + q_new + cb_blob[_CB_Q_AT + _PUB_LEN :]
+
+
+def _account_blob(role: Role, key_blob: bytes, account: int) -> tuple[bytes, bytes]:
+    """(public key, cb-mpc key blob) of ``account``: P2's scalar + tweak, Q + tweak·G (see the
+    module docstring; cb-mpc ``key_share_ecdsa_hdmpc_2p_t::derive_keys``)."""
+    root, chain_code, cb_blob = _unpack3(key_blob, role)
+    tweak, pub = derive.account_tweak(root, chain_code, account)
+    if tweak == 0:
+        return root, cb_blob
+    try:
+        if role is Role.P1:
+            out = _with_q(cb_blob, root, pub)
+        else:
+            detached, scalar = _cbmpc.ecdsa_2p_detach_private_scalar(cb_blob)
+            # derive_keys: MODULO(q) x_share + delta + non_hard_delta (P2 only)
+            x2 = (int.from_bytes(scalar, "big") + tweak) % derive.N
+            if x2 == 0:
+                raise AccountUnavailable(
+                    f"account {account} cannot be used with this key set; use another account",
+                    field="account",
+                )
+            x2_raw = x2.to_bytes(32, "big")
+            share_pub = coincurve.PrivateKey(x2_raw).public_key.format(compressed=True)
+            out = _cbmpc.ecdsa_2p_attach_private_scalar(
+                _with_q(detached, root, pub), x2_raw, share_pub
+            )
+            del scalar, x2, x2_raw
+    except _cbmpc.Error as exc:
+        raise map_error(exc, traffic=False, has_blob=True) from None
+    if _public_key_of(out) != pub:
+        raise KeyBlobMismatch("the derived cb-mpc key blob does not read back", field="key_blob")
+    return pub, out
+
+
+def _chain_code_toss(job: Job) -> bytes:
+    """The accounts' chain code: a commit-then-reveal coin toss after cb-mpc's DKG, in the same
+    session (the portable engine's, engine/portable/hd.py; three small flights)."""
+    from mpcwallet.engine.portable import hd
+    from mpcwallet.engine.portable.transcript import Session
+
+    if not job.session_id:
+        raise BadInput("the session id must not be empty", field="session_id")
+    s = Session(bytes(job.session_id), job.party_names)
+    t = job.transport
+    if job.role is Role.P1:
+        c1 = hd.ChainCodeP1(s)
+        t.send(hd.encode1(c1.msg1()))
+        t.send(hd.encode3(c1.on_msg2(hd.decode2(t.receive()))))
+        assert c1.chain_code is not None
+        return c1.chain_code
+    c2 = hd.ChainCodeP2(s)
+    t.send(hd.encode2(c2.on_msg1(hd.decode1(t.receive()))))
+    return c2.on_msg3(hd.decode3(t.receive()))
 
 
 def _verify(pub: bytes, der: bytes, digest: bytes) -> bool:
@@ -194,28 +276,27 @@ class CbMpcEngine:
             payload = _cbmpc.ecdsa_2p_dkg(int(job.role), p1, p2, t)
         except _cbmpc.Error as exc:
             raise map_error(exc, traffic=t.moved > 0, has_blob=False) from None
-        return _pack(job.role, payload)
+        return _pack(job.role, payload, _chain_code_toss(job))
 
     def refresh(self, job: Job, key_blob: bytes) -> bytes:
         p1, p2 = _names(job)
-        pub, payload = _unpack(key_blob, job.role)
+        pub, chain_code, payload = _unpack3(key_blob, job.role)
         t = _CountingTransport(job.transport)
         try:
             new = _cbmpc.ecdsa_2p_refresh(int(job.role), p1, p2, t, payload)
         except _cbmpc.Error as exc:
             raise map_error(exc, traffic=t.moved > 0, has_blob=True) from None
-        out = _pack(job.role, new)
+        out = _pack(job.role, new, chain_code)  # same Q, same chain code: same accounts
         if _unpack(out, job.role)[0] != pub:
             # Refresh re-randomises the shares; the joint public key must not move.
             raise ProtocolViolation("cb-mpc refresh: the public key changed")
         return out
 
     def sign(self, job: Job, key_blob: bytes, digest: bytes, account: int = 0) -> bytes | None:
-        _account_zero(account)
         if not isinstance(digest, bytes) or len(digest) != 32:
             raise BadInput("the digest must be exactly 32 bytes", field="digest")
         p1, p2 = _names(job)
-        pub, payload = _unpack(key_blob, job.role)
+        pub, payload = _account_blob(job.role, key_blob, account)
         t = _CountingTransport(job.transport)
         try:
             # cb-mpc's sid binds the commitments and proofs of this run. With an empty sid,
@@ -245,12 +326,13 @@ class CbMpcEngine:
         return None
 
     def account_public_key(self, key_blob: bytes, account: int) -> bytes:
-        _account_zero(account)
         _, role = blob.peek(key_blob)
-        return _unpack(key_blob, role)[0]
+        root, chain_code, _ = _unpack3(key_blob, role)
+        return derive.account_public_key(root, chain_code, account)
 
     def chain_code(self, key_blob: bytes) -> bytes | None:
-        return None
+        _, role = blob.peek(key_blob)
+        return _unpack3(key_blob, role)[1]
 
     def public_key(self, key_blob: bytes) -> bytes:
         """Q as cb-mpc computes it from the share itself (not the stored copy), so that
