@@ -42,6 +42,13 @@ FIELDS = (
     "pid",
     "engine",
     "removed",
+    # accounts, messages and typed data (summaries only, never the message itself)
+    "account",
+    "kind",
+    "message_length",
+    "domain_name",
+    "verifying_contract",
+    "primary_type",
 )
 
 

@@ -380,8 +380,9 @@ class Service:
         except MpcError as exc:
             logs.audit("sign_failed", f"sign failed: {exc.code}", code=exc.code, **fields, **ctx)
             raise
-        await ch.send_control({"type": "done"})
+        # audited before the client hears "done", so the record exists once the client has it
         logs.audit("sign_completed", "sign completed", **fields, **ctx)
+        await ch.send_control({"type": "done"})
 
 
 def _key_session(hello: Hello, req: dict[str, Any], op: str) -> str:
