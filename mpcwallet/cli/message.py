@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from mpcwallet.cli import options
-from mpcwallet.errors import AlreadyExists, BadInput, NotFound
+from mpcwallet.errors import AlreadyExists, BadInput
 
 if TYPE_CHECKING:
     from mpcwallet.storage.body import ShareBody
@@ -90,12 +90,12 @@ def read_message(text: str | None, file: Path | None, hex_text: str | None) -> b
     if hex_text is not None:
         return check_message(parse_hex_message(hex_text))
     assert file is not None
-    try:
-        return check_message(file.read_bytes())
-    except FileNotFoundError:
-        raise NotFound(f"{file}: no such file", field="message_file") from None
-    except OSError as exc:
-        raise BadInput(f"{file}: cannot read ({exc.strerror})", field="message_file") from None
+    from mpcwallet.evm.eip191 import MAX_MESSAGE_BYTES
+    from mpcwallet.jsonio import read_bounded
+
+    return read_bounded(
+        file, what="message file", max_bytes=MAX_MESSAGE_BYTES, error=BadInput, field="message_file"
+    )
 
 
 def _human(data: dict[str, Any]) -> str:

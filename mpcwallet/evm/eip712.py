@@ -18,7 +18,6 @@ expects is refused. Errors name the field's path (e.g. ``message.to.wallets[1]``
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -188,23 +187,10 @@ def parse(doc: object, *, expected_chain_id: int | None = None) -> TypedData:
 
 
 def load(path: Path, *, expected_chain_id: int | None = None) -> TypedData:
-    from mpcwallet.errors import FileFormatError, NotFound
+    """A typed-data file, read through the one bounded, strict JSON loader."""
+    from mpcwallet.jsonio import load_file
 
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise NotFound(f"{path}: no such file", field="data") from None
-    except OSError as exc:
-        raise FileFormatError(f"{path}: cannot read ({exc.strerror})", field="data") from None
-    if len(raw) > MAX_DOCUMENT_BYTES:
-        raise FileFormatError(
-            f"{path}: larger than {MAX_DOCUMENT_BYTES} bytes; not a typed-data document",
-            field="data",
-        )
-    try:
-        doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise FileFormatError(f"{path}: not JSON ({type(exc).__name__})", field="data") from None
+    doc = load_file(path, what="typed data", max_bytes=MAX_DOCUMENT_BYTES, field="data")
     return parse(doc, expected_chain_id=expected_chain_id)
 
 

@@ -175,6 +175,14 @@ def test_sign_message_recovers_and_names_bad_input(wallet: Wallet) -> None:
     )
     assert recovered == hex_data["address"]
 
+    raw = bytes(range(256))
+    (wallet.tmp / "msg.bin").write_bytes(raw)
+    file_data = ok(wallet.mpc("sign-message", "--message-file", str(wallet.tmp / "msg.bin")))
+    recovered = Account.recover_message(encode_defunct(raw), signature=file_data["signature"])
+    assert recovered == file_data["address"]
+    missing = wallet.mpc("sign-message", "--message-file", str(wallet.tmp / "nope.bin"))
+    assert missing.returncode == 5 and json_result(missing)["error"]["field"] == "message_file"
+
     both = wallet.mpc("sign-message", "--message", "a", "--hex", "0x00")
     assert both.returncode == 2 and json_result(both)["error"]["field"] == "message"
     bad = wallet.tmp / "bad.json"
