@@ -2,8 +2,8 @@
 co-signer daemon, a real anvil node.
 
 - account 3's derived address sends a transfer that anvil mines;
-- an EIP-2612 permit signed here recovers, through anvil's ecrecover precompile (eth_call to
-  0x01), to the account's address;
+- an EIP-2612 permit signed here is accepted by a permit-checking contract on anvil, which
+  computes the EIP-712 digest on chain and ecrecovers the owner;
 - a personal_sign message recovers with eth-account; --out is written atomically, and a refused
   document writes nothing.
 """
@@ -21,7 +21,7 @@ import pytest
 from conftest import TEST_COSIGNER_PASSPHRASE, TEST_PASSPHRASE
 from eth_account import Account
 from eth_account.messages import encode_defunct
-from support.anvil import Anvil, running_anvil
+from support.anvil import DEV_KEY_0, Anvil, running_anvil
 from support.cosigner import Cosigner, running_cosigner
 from support.proc import json_result, run_mpc
 
@@ -82,7 +82,7 @@ def test_account_3_lists_and_sends_a_transfer_anvil_mines(wallet: Wallet) -> Non
     assert node.balance(RECIPIENT) == before + value
 
 
-def permit(owner: str, chain_id: int) -> dict[str, Any]:
+def permit(owner: str, chain_id: int, token: str = TOKEN) -> dict[str, Any]:
     """An EIP-2612 permit (https://eips.ethereum.org/EIPS/eip-2612) as dApps send it."""
     return {
         "types": {
@@ -105,7 +105,7 @@ def permit(owner: str, chain_id: int) -> dict[str, Any]:
             "name": "Test Token",
             "version": "1",
             "chainId": chain_id,
-            "verifyingContract": TOKEN,
+            "verifyingContract": token,
         },
         "message": {
             "owner": owner,
@@ -118,35 +118,43 @@ def permit(owner: str, chain_id: int) -> dict[str, Any]:
 
 
 @pytest.mark.anvil
-def test_a_permit_signed_here_is_accepted_by_ecrecover_on_anvil(wallet: Wallet) -> None:
+def test_a_permit_signed_here_is_accepted_by_a_permit_checking_contract(wallet: Wallet) -> None:
+    """The contract computes the EIP-712 digest on chain (domain separator from its own
+    chainid and address) and ecrecovers it, as EIP-2612's permit does."""
+    from evm.evmasm import permit_check_initcode
+
+    deploy = wallet.node.send_signed(
+        DEV_KEY_0, {"data": "0x" + permit_check_initcode("Test Token", "1").hex()}
+    )
+    assert int(deploy["status"], 16) == 1
+    checker = deploy["contractAddress"]
     owner = ok(wallet.mpc("address", "--account", "3"))["address"]
+    document = permit(owner, 11155111, token=checker)
     doc = wallet.tmp / "permit.json"
-    doc.write_text(json.dumps(permit(owner, 11155111)))
+    doc.write_text(json.dumps(document))
     out = wallet.tmp / "permit-sig.json"
     data = ok(
         wallet.mpc(
-            "sign-typed-data",
-            "--data",
-            str(doc),
-            "--chain-id",
-            "11155111",
-            "--account",
-            "3",
-            "--out",
-            str(out),
+            "sign-typed-data", "--data", str(doc), "--chain-id", "11155111",
+            "--account", "3", "--out", str(out),
         )
-    )
+    )  # fmt: skip
     assert data["address"] == owner and data["account"] == 3
     assert json.loads(out.read_text())["signature"] == data["signature"]
     assert oct(out.stat().st_mode & 0o777) == "0o600"
-    # ecrecover(hash, v, r, s), the check a permit() makes, on the chain itself
-    calldata = (
-        data["hash"][2:] + data["v"].to_bytes(32, "big").hex() + data["r"][2:] + data["s"][2:]
-    )
-    ret = wallet.node.call(
-        "eth_call", {"to": "0x" + "00" * 19 + "01", "data": "0x" + calldata}, "latest"
-    )
-    assert "0x" + ret[-40:] == owner.lower()
+
+    def check(value: int) -> str:
+        m = document["message"]
+        words = [int(owner, 16), int(SPENDER, 16), value, m["nonce"], int(m["deadline"], 16)]
+        words += [data["v"], int(data["r"], 16), int(data["s"], 16)]
+        calldata = "0x" + "".join(w.to_bytes(32, "big").hex() for w in words)
+        result = wallet.node.call("eth_call", {"to": checker, "data": calldata}, "latest")
+        assert isinstance(result, str)
+        return result
+
+    assert int(check(10**18), 16) == 1
+    with pytest.raises(RuntimeError, match="revert"):
+        check(10**18 + 1)  # another value than the one signed: the contract refuses
 
     # a document for another chain than the one asked for: refused, nothing written
     other = wallet.tmp / "permit-mainnet.json"

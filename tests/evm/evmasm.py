@@ -14,9 +14,12 @@ OPCODES = {
     "CALLDATALOAD": 0x35, "CODECOPY": 0x39, "MSTORE": 0x52, "SLOAD": 0x54, "SSTORE": 0x55,
     "JUMP": 0x56, "JUMPI": 0x57, "JUMPDEST": 0x5B, "DUP1": 0x80, "DUP2": 0x81, "DUP3": 0x82,
     "SWAP1": 0x90, "LOG3": 0xA3, "RETURN": 0xF3, "REVERT": 0xFD,
+    "KECCAK256": 0x20, "ADDRESS": 0x30, "CALLDATACOPY": 0x37, "CHAINID": 0x46, "POP": 0x50,
+    "MLOAD": 0x51, "GAS": 0x5A, "STATICCALL": 0xFA,
 }  # fmt: skip
 
 TOKEN_ASM = Path(__file__).with_name("token.asm")
+PERMIT_ASM = Path(__file__).with_name("permit_check.asm")
 
 
 def assemble(source: str) -> bytes:
@@ -74,3 +77,48 @@ def token_initcode(supply: int) -> bytes:
     )
     assert len(ctor) == ctor_len
     return ctor + runtime
+
+
+def initcode(runtime: bytes) -> bytes:
+    """Constructor that returns ``runtime`` (no storage)."""
+    ctor_len = 3 + 1 + 3 + 2 + 1 + 2 + 1
+    ctor = assemble(
+        f"""
+        PUSH2 0x{len(runtime):04x}
+        DUP1
+        PUSH2 0x{ctor_len:04x}
+        PUSH1 0x00
+        CODECOPY
+        PUSH1 0x00
+        RETURN
+        """
+    )
+    assert len(ctor) == ctor_len
+    return ctor + runtime
+
+
+def permit_check_initcode(name: str, version: str) -> bytes:
+    """The EIP-2612 signature check of a token called ``name``, version ``version``.
+
+    Calldata: owner, spender, value, nonce, deadline, v, r, s (32-byte words, no selector).
+    The contract computes the EIP-712 digest on chain, as an EIP-2612 ``permit`` does: the
+    domain separator from its own chainid() and address(), the Permit struct hash, then
+    keccak256(0x1901 || domainSeparator || structHash), and returns 1 if ecrecover gives the
+    owner; otherwise it reverts. Type hashes are keccak256 of the EIP's type strings.
+    """
+    from eth_hash.auto import keccak
+
+    consts = {
+        "DOMAIN_TYPEHASH": keccak(
+            b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+        ),
+        "PERMIT_TYPEHASH": keccak(
+            b"Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)"
+        ),
+        "NAME_HASH": keccak(name.encode()),
+        "VERSION_HASH": keccak(version.encode()),
+    }
+    source = PERMIT_ASM.read_text()
+    for key, value in consts.items():
+        source = source.replace(key, "0x" + value.hex())
+    return initcode(assemble(source))

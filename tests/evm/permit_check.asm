@@ -1,0 +1,88 @@
+; EIP-2612 permit signature check (see evmasm.permit_check_initcode). Test tooling.
+; calldata words: 0x00 owner, 0x20 spender, 0x40 value, 0x60 nonce, 0x80 deadline,
+;                 0xa0 v, 0xc0 r, 0xe0 s
+; domainSeparator = keccak256(DOMAIN_TYPEHASH, NAME_HASH, VERSION_HASH, chainid, address)
+PUSH32 DOMAIN_TYPEHASH
+PUSH1 0x00
+MSTORE
+PUSH32 NAME_HASH
+PUSH1 0x20
+MSTORE
+PUSH32 VERSION_HASH
+PUSH1 0x40
+MSTORE
+CHAINID
+PUSH1 0x60
+MSTORE
+ADDRESS
+PUSH1 0x80
+MSTORE
+PUSH1 0xa0
+PUSH1 0x00
+KECCAK256            ; [ds]
+; structHash = keccak256(PERMIT_TYPEHASH, owner, spender, value, nonce, deadline)
+PUSH32 PERMIT_TYPEHASH
+PUSH1 0x00
+MSTORE
+PUSH1 0xa0
+PUSH1 0x00
+PUSH1 0x20
+CALLDATACOPY
+PUSH1 0xc0
+PUSH1 0x00
+KECCAK256            ; [ds, sh]
+; digest = keccak256(0x1901 || ds || sh)
+PUSH32 0x1901000000000000000000000000000000000000000000000000000000000000
+PUSH1 0x00
+MSTORE
+SWAP1                ; [sh, ds]
+PUSH1 0x02
+MSTORE               ; [sh]
+PUSH1 0x22
+MSTORE               ; []
+PUSH1 0x42
+PUSH1 0x00
+KECCAK256            ; [digest]
+PUSH1 0x00
+MSTORE
+; ecrecover(digest, v, r, s) into 0x80
+PUSH1 0x60
+PUSH1 0xa0
+PUSH1 0x20
+CALLDATACOPY
+PUSH1 0x00
+PUSH1 0x80
+MSTORE
+PUSH1 0x20
+PUSH1 0x80
+PUSH1 0x80
+PUSH1 0x00
+PUSH1 0x01
+GAS
+STATICCALL
+ISZERO
+PUSH2 @bad
+JUMPI
+PUSH1 0x80
+MLOAD                ; [signer]
+DUP1
+ISZERO
+PUSH2 @bad
+JUMPI
+PUSH1 0x00
+CALLDATALOAD         ; [signer, owner]
+EQ
+ISZERO
+PUSH2 @bad
+JUMPI
+PUSH1 0x01
+PUSH1 0x00
+MSTORE
+PUSH1 0x20
+PUSH1 0x00
+RETURN
+bad:
+JUMPDEST
+PUSH1 0x00
+DUP1
+REVERT
