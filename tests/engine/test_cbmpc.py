@@ -443,3 +443,20 @@ def test_hd_keyset_refresh_and_derive_are_consistent(engine: CbMpcEngine) -> Non
     before = derive(ks1, ks2)
     assert len(set(before)) == 2 and root not in before
     assert derive(n1, n2) == before  # refresh changes shares, not derived addresses
+
+
+# --- accounts: the co-signer's share moves through cb-mpc's detach/attach -------------------
+
+
+def test_attach_checks_the_scalar_against_its_public_share(
+    engine: CbMpcEngine, keys: tuple[bytes, bytes]
+) -> None:
+    _, b2 = keys
+    cb_blob = blob.unwrap(b2, "cb-mpc", Role.P2)[1 + 33 + 32 :]
+    detached, scalar = _cbmpc.ecdsa_2p_detach_private_scalar(cb_blob)
+    x = int.from_bytes(scalar, "big") % SECP256K1_N
+    share = coincurve.PrivateKey(x.to_bytes(32, "big")).public_key.format(compressed=True)
+    again = _cbmpc.ecdsa_2p_attach_private_scalar(detached, x.to_bytes(32, "big"), share)
+    assert _cbmpc.ecdsa_2p_public_key(again) == _cbmpc.ecdsa_2p_public_key(cb_blob)
+    with pytest.raises(_cbmpc.Error):  # a scalar that is not the share point's
+        _cbmpc.ecdsa_2p_attach_private_scalar(detached, (x + 1).to_bytes(32, "big"), share)
