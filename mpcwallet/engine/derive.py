@@ -10,6 +10,10 @@ key", CKDpub)::
     tweak = parse256(I_L)            (invalid if >= n)
     Q_i = Q + tweak·G                (invalid if the point at infinity)
 
+Signing under keys related by a public additive tweak is what every BIP-32 non-hardened wallet
+does; its ECDSA security is analysed in Das, Erwig, Faust, Loss, Riahi, "The Exact Security of
+BIP32 Wallets" (CCS 2021). Here no account's private key ever exists in one place.
+
 Anyone holding (Q, chain code) computes every account's address, with no protocol run; the
 engines add the tweak to P2's share when signing (see ``engine/portable/hd.py``).
 HMAC-SHA512 from the standard library, point arithmetic from coincurve (libsecp256k1).
