@@ -146,10 +146,6 @@ class ChainCodeP2:
 # --- derivation --------------------------------------------------------------------------------
 
 
-def account_public_key(key: P1Key | P2Key, account: int) -> bytes:
-    return derive.account_public_key(curve.encode(key.Q), key.chain_code, account)
-
-
 def derive_p1(key: P1Key, account: int) -> P1Key:
     """P1's key for ``account``: only Q moves; x1, the Paillier key and c_key are untouched."""
     tweak, child = derive.account_tweak(curve.encode(key.Q), key.chain_code, account)

@@ -158,7 +158,27 @@ def public_key(data: bytes) -> bytes:
     return curve.encode(key.Q)
 
 
-def decode(data: bytes) -> P1Key | P2Key:
-    """Either party's key from its blob."""
+def public_parts(data: bytes) -> tuple[bytes, bytes | None]:
+    """(Q compressed, chain code or None) of either party's blob, without building the
+    Paillier key (account addresses need only these)."""
     _, role = blob.peek(data)
-    return decode_p1(data) if role is Role.P1 else decode_p2(data)
+    tags = (P1_PAYLOAD_V1, P1_PAYLOAD_V2) if role is Role.P1 else (P2_PAYLOAD_V1, P2_PAYLOAD_V2)
+    try:
+        r, v2 = _reader(data, role, tags)
+        r.scalar("x")
+        if role is Role.P1:
+            r.num("p", PRIME_BITS)
+            r.num("q", PRIME_BITS)
+        else:
+            r.num("N", PAILLIER_BITS)
+        r.num("c_key", 2 * PAILLIER_BITS)
+        q_pub = r.point("Q")
+        r.point("Q1")
+        r.num("generation", 64)
+        chain_code = _chain_code(r, v2)
+        r.done()
+    except MalformedMessage as exc:
+        raise KeyBlobMismatch(
+            f"the portable key blob is damaged ({exc.field or 'format'})"
+        ) from None
+    return curve.encode(q_pub), chain_code
