@@ -327,7 +327,8 @@ class Service:
             raise BadInput("chain_id must be an integer", field="chain_id")
         td = eip712.parse(req.get("typed_data"), expected_chain_id=chain_id)
         digest = eip712.digest(td)
-        summary = {k: v if v is None else str(v) for k, v in td.summary().items()}
+        # the client's own strings: logged as JSON strings, bounded in length
+        summary = {k: v if v is None else str(v)[:128] for k, v in td.summary().items()}
         fields = {"kind": "eip712", **summary, "digest": digest.hex()}
         key = await self._load_key(key_id)
         self._account_address(key, account, ctx)

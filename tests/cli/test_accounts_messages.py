@@ -171,7 +171,9 @@ def test_a_permit_signed_here_is_accepted_by_a_permit_checking_contract(wallet: 
 
 @pytest.mark.anvil
 def test_sign_message_recovers_and_names_bad_input(wallet: Wallet) -> None:
-    data = ok(wallet.mpc("sign-message", "--message", "log in to example.org", "--account", "1"))
+    cp = wallet.mpc("sign-message", "--message", "log in to example.org", "--account", "1")
+    assert TEST_PASSPHRASE not in cp.stdout + cp.stderr
+    data = ok(cp)
     signable = encode_defunct(text="log in to example.org")
     assert Account.recover_message(signable, signature=data["signature"]) == data["address"]
     assert data["address"] == ok(wallet.mpc("address", "--account", "1"))["address"]
