@@ -134,8 +134,12 @@ class RpcClient:
         return obj.get("result")
 
     def call(self, method: str, *params: Any) -> Any:
-        """One JSON-RPC call, retried on transient failures within ``retry_seconds``."""
-        deadline = time.monotonic() + self.retry_seconds
+        """One JSON-RPC call, retried on transient failures within ``retry_seconds``.
+
+        The retry window opens at the first failure, so the first attempt's own cost (the
+        lazy web3 import, a slow connect) never eats the retries it bounds.
+        """
+        deadline: float | None = None
         delay = 0.25
         attempt = 0
         while True:
@@ -143,6 +147,8 @@ class RpcClient:
             try:
                 return self._post_once(method, list(params))
             except _Transient as exc:
+                if deadline is None:
+                    deadline = time.monotonic() + self.retry_seconds
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     cls = PeerTimeout if exc.reason == "timeout" else RpcUnavailable

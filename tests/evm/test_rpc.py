@@ -144,6 +144,7 @@ class _Flaky(http.server.BaseHTTPRequestHandler):
 
     failures = 0
     status = 503
+    slow_first = 0.0  # seconds the first failing answer takes (a slow, overloaded node)
     upstream = ""
     seen: list[int]
 
@@ -151,6 +152,8 @@ class _Flaky(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         cls = type(self)
         if cls.failures > 0:
+            if cls.slow_first and not cls.seen:
+                time.sleep(cls.slow_first)  # the node's behaviour, not synchronisation
             cls.failures -= 1
             cls.seen.append(cls.status)
             if cls.status == 200:  # a JSON-RPC "limit exceeded" error (EIP-1474 -32005)
@@ -190,6 +193,17 @@ def flaky(anvil: Anvil) -> Iterator[type[_Flaky]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_slow_first_failure_does_not_use_up_the_retry_window(
+    flaky: type[_Flaky], anvil: Anvil
+) -> None:
+    """The window bounds retries: it opens at the first failure, however long that took."""
+    flaky.failures, flaky.status, flaky.slow_first = 1, 503, 1.0
+    events: list[str] = []
+    client = RpcClient(flaky.url, retry_seconds=0.5, on_event=events.append)  # type: ignore[attr-defined]
+    assert client.chain_id() == anvil.chain_id
+    assert flaky.seen == [503] and any("retry 1" in e for e in events)
 
 
 @pytest.mark.parametrize("status", [503, 429, 502, 200])
