@@ -143,6 +143,64 @@ class KeyQuarantined(PolicyRefused):
     code = "key_quarantined"
 
 
+class PolicyFileError(FileFormatError):
+    """The co-signer's policy file is invalid; the message names the file, line and key."""
+
+    code = "bad_policy"
+
+
+class PermitRefused(PolicyRefused):
+    """A signing permit was presented but cannot be accepted (base of the permit codes)."""
+
+    code = "permit_invalid"
+
+
+class PermitExpired(PermitRefused):
+    code = "permit_expired"
+
+
+class PermitReplayed(PermitRefused):
+    """The permit's one-time id was already used."""
+
+    code = "permit_replayed"
+
+
+class PermitWrongDigest(PermitRefused):
+    """The permit approves another transaction or message than the one to be signed."""
+
+    code = "permit_wrong_digest"
+
+
+class PermitMismatch(PermitRefused):
+    """The permit is for another key, account or chain."""
+
+    code = "permit_mismatch"
+
+
+class PermitUnknownApprover(PermitRefused):
+    """The permit's approver is not registered with the co-signer (or not allowed here)."""
+
+    code = "permit_unknown_approver"
+
+
+class PermitTampered(PermitRefused):
+    """The permit's Ed25519 signature does not verify, or the permit is malformed."""
+
+    code = "permit_tampered"
+
+
+class ApprovalRequired(PolicyRefused):
+    """The policy needs more valid permits than were presented."""
+
+    code = "approval_required"
+
+
+class AuditTampered(TamperedFile):
+    """The audit trail's hash chain is broken (edit, deletion, insertion, reorder, truncation)."""
+
+    code = "audit_tampered"
+
+
 class ChainError(MpcError):
     """The chain refused or contradicts what we are about to do."""
 

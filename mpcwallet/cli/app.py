@@ -24,6 +24,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tx",
     "key",
     "backup",
+    "approver",
+    "approve",
     "bench",
 )
 

@@ -160,6 +160,7 @@ def register(app: typer.Typer) -> None:
         receipt_timeout: Annotated[
             float, typer.Option("--receipt-timeout", help="Seconds to wait for the receipt.")
         ] = 300.0,
+        permit: options.Permits = None,
     ) -> None:
         """Sign with the co-signer and broadcast in one step (needs an RPC endpoint)."""
         from mpcwallet.cli.output import out
@@ -181,6 +182,7 @@ def register(app: typer.Typer) -> None:
             passphrase_file=passphrase_file,
             retry_seconds=timeout,
             account=account,
+            permits=permit,
         )
         out().info(f"signed 0x{signed.tx_hash.hex()} by {signed.sender}; broadcasting")
         try:

@@ -15,6 +15,9 @@ import typer
 
 from mpcwallet.errors import BadInput, PassphraseRequired
 
+# Further `mpc cosigner ...` command modules; each exposes ``register(group)``.
+EXTENSIONS = ("cosigner_policy", "cosigner_approvers", "cosigner_audit", "cosigner_sessions")
+
 REMOTE_FLAG = "--allow-remote-i-know-what-i-am-doing"
 
 
@@ -174,4 +177,8 @@ def register(app: typer.Typer) -> None:
             f"health {health.get('status', '?')}",
         )
 
+    import importlib
+
+    for name in EXTENSIONS:
+        importlib.import_module(f"mpcwallet.cli.{name}").register(group)
     app.add_typer(group)

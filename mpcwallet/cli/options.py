@@ -44,3 +44,9 @@ Account = Annotated[
         "accounts existed have account 0 only.",
     ),
 ]
+Permits = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--permit", help="A signing permit from `mpc approve` (repeat for several approvers)."
+    ),
+]

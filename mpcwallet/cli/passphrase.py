@@ -17,19 +17,26 @@ from mpcwallet.errors import BadInput, NotFound, PassphraseRequired
 
 __all__ = ["ENV_VARS", "FILE_FLAGS", "Purpose", "get_passphrase", "read_passphrase_file"]
 
-Purpose = Literal["share", "backup", "cosigner"]
+Purpose = Literal["share", "backup", "cosigner", "approver"]
 
 ENV_VARS: dict[str, str] = {
     "share": "MPC_PASSPHRASE",
     "backup": "MPC_BACKUP_PASSPHRASE",
     "cosigner": "MPC_COSIGNER_PASSPHRASE",
+    "approver": "MPC_APPROVER_PASSPHRASE",
 }
 FILE_FLAGS: dict[str, str] = {
     "share": "--passphrase-file",
     "backup": "--backup-passphrase-file",
     "cosigner": "--passphrase-file",
+    "approver": "--passphrase-file",
 }
-_LABELS: dict[str, str] = {"share": "share", "backup": "backup", "cosigner": "co-signer"}
+_LABELS: dict[str, str] = {
+    "share": "share",
+    "backup": "backup",
+    "cosigner": "co-signer",
+    "approver": "approver",
+}
 MAX_PASSPHRASE_FILE_BYTES = 64 * 1024
 
 

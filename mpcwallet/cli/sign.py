@@ -91,6 +91,7 @@ def sign_transaction(
     passphrase_file: Path | None,
     retry_seconds: float | None = None,
     account: int = 0,
+    permits: list[Path] | None = None,
 ) -> tuple[UnsignedTx, SignedTx]:
     """Everything `mpc sign` does except printing; `mpc send` reuses it."""
     from mpcwallet.accounts import account_key
@@ -117,6 +118,9 @@ def sign_transaction(
             field="from",
         )
     digest = signing_digest(tx)
+    from mpcwallet.cli.approve import read_permits
+
+    permit_docs = read_permits(permits or [])
     passphrase = get_passphrase("share", passphrase_file=passphrase_file, confirm=False)
     header, body = load_share(path, passphrase)
     del passphrase
@@ -132,6 +136,7 @@ def sign_transaction(
             tx_json=tx.to_json(),
             digest=digest,
             account=account,
+            permits=permit_docs,
         )
         return assemble(tx, der, public_key)
 
@@ -197,6 +202,7 @@ def register(app: typer.Typer) -> None:
         passphrase_file: options.SharePassphraseFile = None,
         timeout: options.RpcTimeout = None,
         account: options.Account = 0,
+        permit: options.Permits = None,
     ) -> None:
         """Sign a transaction with the co-signer; prints {from, hash, r, s, v, raw_tx, account}.
 
@@ -214,6 +220,7 @@ def register(app: typer.Typer) -> None:
             passphrase_file=passphrase_file,
             retry_seconds=timeout,
             account=account,
+            permits=permit,
         )
         data = {**signed.to_json(), "account": account}
         if out_file is not None:

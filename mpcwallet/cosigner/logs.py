@@ -104,6 +104,18 @@ def log(event: str, msg: str, *, level: int = logging.INFO, **ctx: Any) -> None:
     logging.getLogger(LOGGER_NAME).log(level, msg, extra={"ctx": {"event": event, **ctx}})
 
 
+_trail: Any = None  # an mpcwallet.cosigner.audit.AuditTrail once the guard is set up
+
+
+def set_audit_trail(trail: Any) -> None:
+    """Route every :func:`audit` call into the hash-chained trail as well (None: stop)."""
+    global _trail
+    _trail = trail
+
+
 def audit(event: str, msg: str, **ctx: Any) -> None:
-    """An audit line (keygen/sign started, completed, failed)."""
+    """An audit event (keygen/sign started, completed, failed, ...): a log line and, when the
+    co-signer's trail is set, a hash-chained record (whitelisted fields only)."""
     logging.getLogger(AUDIT_LOGGER_NAME).info(msg, extra={"ctx": {"event": event, **ctx}})
+    if _trail is not None:
+        _trail.append(event, msg, ctx)

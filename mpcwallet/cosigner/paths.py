@@ -50,6 +50,15 @@ class CosignerPaths:
         return self.root / "cosigner.log"
 
     @property
+    def policy_file(self) -> Path:
+        return self.root / "policy.toml"
+
+    @property
+    def guard_db(self) -> Path:
+        """Spending counters, used permit ids, session records, approvers (SQLite)."""
+        return self.root / "guard.db"
+
+    @property
     def start_log(self) -> Path:
         """stdout/stderr of a background daemon (error messages only, never secrets)."""
         return self.root / "start.log"

@@ -24,6 +24,7 @@ import time
 from typing import Any
 
 from mpcwallet.cosigner import logs
+from mpcwallet.cosigner.facts import SignFacts, permits_from_request, tx_facts, typed_data_domain
 from mpcwallet.cosigner.keystore import KeyStore
 from mpcwallet.cosigner.paths import check_key_id
 from mpcwallet.engine import Engine, Role
@@ -47,12 +48,16 @@ _DUMMY_PSK_LABEL = b"mpcwallet/cosigner dummy psk\x00"
 
 class Service:
     def __init__(self, engine: Engine, keystore: KeyStore, token: bytes, install_id: str) -> None:
+        from mpcwallet.cosigner.guard import Guard
+
         self.engine = engine
         self.keystore = keystore
         self.install_id = install_id
         self._token = token
         # Per-daemon random secret for dummy PSKs: an unknown key id gets a PSK nobody holds.
         self._dummy_key = os.urandom(32)
+        self.guard = Guard(keystore.paths)
+        self.guard.startup()
 
     def __repr__(self) -> str:
         return f"Service(engine={self.engine.name})"
@@ -112,6 +117,8 @@ class Service:
                 )
             elif op == "has_key":
                 await self._has_key(ch, hello, req)
+            elif op == "policy_reload":
+                await self._policy_reload(ch, hello)
             else:
                 raise BadInput(f"unknown operation {op!r}", field="op")
             logs.log("done", f"{ctx['op']} finished", **ctx)
@@ -138,6 +145,14 @@ class Service:
         if hello.auth == "key" and key_id != hello.key_id:
             raise AuthFailed("a key session may only ask about its own key")
         await ch.send_control({"type": "has_key", "present": self.keystore.has(key_id)})
+
+    async def _policy_reload(self, ch: Channel, hello: Hello) -> None:
+        if hello.auth != "pairing":
+            raise AuthFailed("policy reload needs a session authenticated with the pairing token")
+        policy = await asyncio.to_thread(self.guard.reload)
+        await ch.send_control(
+            {"type": "policy", "present": policy.present, "sha256": policy.sha256}
+        )
 
     async def _keygen(
         self, ch: Channel, hello: Hello, req: dict[str, Any], ctx: dict[str, Any]
@@ -289,7 +304,8 @@ class Service:
                 f"account {account} ({address}); refusing to sign",
                 field="from",
             )
-        await self._sign_digest(ch, key, account, digest, req.get("digest"), fields, ctx)
+        facts = tx_facts(tx, key_id=key_id, digest=digest, account=account, permits=_permits(req))
+        await self._sign_digest(ch, key, account, digest, req.get("digest"), fields, ctx, facts)
 
     async def _sign_message(
         self, ch: Channel, hello: Hello, req: dict[str, Any], ctx: dict[str, Any]
@@ -311,7 +327,10 @@ class Service:
         fields = {"kind": "eip191", "message_length": len(message), "digest": digest.hex()}
         key = await self._load_key(key_id)
         self._account_address(key, account, ctx)
-        await self._sign_digest(ch, key, account, digest, req.get("digest"), fields, ctx)
+        facts = SignFacts(
+            key_id=key_id, digest=digest, kind="message", account=account, permits=_permits(req)
+        )
+        await self._sign_digest(ch, key, account, digest, req.get("digest"), fields, ctx, facts)
 
     async def _sign_typed_data(
         self, ch: Channel, hello: Hello, req: dict[str, Any], ctx: dict[str, Any]
@@ -332,7 +351,17 @@ class Service:
         fields = {"kind": "eip712", **summary, "digest": digest.hex()}
         key = await self._load_key(key_id)
         self._account_address(key, account, ctx)
-        await self._sign_digest(ch, key, account, digest, req.get("digest"), fields, ctx)
+        domain = typed_data_domain(td.domain)
+        facts = SignFacts(
+            key_id=key_id,
+            digest=digest,
+            kind="typed_data",
+            account=account,
+            chain_id=domain.chain_id,
+            domain=domain,
+            permits=_permits(req),
+        )
+        await self._sign_digest(ch, key, account, digest, req.get("digest"), fields, ctx, facts)
 
     async def _load_key(self, key_id: str) -> ShareBody:
         header, body = await asyncio.to_thread(self.keystore.load, key_id)
@@ -356,9 +385,11 @@ class Service:
         claimed: object,
         fields: dict[str, Any],
         ctx: dict[str, Any],
+        facts: SignFacts,
     ) -> None:
         """What every sign op shares once it has computed ``digest`` from the request's own
-        content: refuse a client digest that differs, then run the two-party signature."""
+        content: refuse a client digest that differs, ask the guard (policy, permits, limits),
+        then run the two-party signature."""
         try:
             claimed_raw = bytes.fromhex(claimed) if isinstance(claimed, str) else b""
         except ValueError:
@@ -370,20 +401,29 @@ class Service:
                 "request's content; refusing to sign",
                 field="digest",
             )
+        decision = await self.guard.check_sign(facts, session=ctx["session"])
         logs.audit("sign_started", "sign started", **fields, **ctx)
-        await ch.send_control({"type": "accepted", "digest": digest.hex()})
         try:
+            await ch.send_control({"type": "accepted", "digest": digest.hex()})
             await ch.run_engine(
                 Role.P2,
                 ch.party_names,
                 lambda job: self.engine.sign(sign_test_hooks(job), key.key_blob, digest, account),
             )
-        except MpcError as exc:
-            logs.audit("sign_failed", f"sign failed: {exc.code}", code=exc.code, **fields, **ctx)
+        except BaseException as exc:
+            await self.guard.record(decision, error=exc)
+            code = exc.code if isinstance(exc, MpcError) else "internal"
+            logs.audit("sign_failed", f"sign failed: {code}", code=code, **fields, **ctx)
             raise
+        await self.guard.record(decision)
         # audited before the client hears "done", so the record exists once the client has it
         logs.audit("sign_completed", "sign completed", **fields, **ctx)
         await ch.send_control({"type": "done"})
+
+
+def _permits(req: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """The signing permits sent with a sign request (checked by the guard)."""
+    return tuple(dict(p) for p in permits_from_request(req.get("permits")))
 
 
 def _key_session(hello: Hello, req: dict[str, Any], op: str) -> str:

@@ -23,7 +23,7 @@ import json
 import os
 import urllib.error
 import urllib.request
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -329,6 +329,7 @@ def run_sign(
     digest: bytes,
     account: int = 0,
     timeout: float | None = None,
+    permits: Sequence[Mapping[str, Any]] = (),
 ) -> bytes:
     """Sign ``digest`` (the signing digest of ``tx_json``) with the co-signer; DER on return.
 
@@ -336,7 +337,9 @@ def run_sign(
     ``from`` that is not the address of ``account`` (:class:`PolicyRefused`). A
     :class:`ProtocolViolation` is raised unchanged.
     """
-    request = {"op": "sign", "tx": dict(tx_json)}
+    request: dict[str, Any] = {"op": "sign", "tx": dict(tx_json)}
+    if permits:
+        request["permits"] = [dict(p) for p in permits]
     return run_sign_request(endpoint, share_header, body, request, digest, account, timeout)
 
 
@@ -349,9 +352,12 @@ def run_sign_message(
     digest: bytes,
     account: int = 0,
     timeout: float | None = None,
+    permits: Sequence[Mapping[str, Any]] = (),
 ) -> bytes:
     """Sign an EIP-191 personal_sign message; the co-signer gets the message and hashes it."""
-    request = {"op": "sign_message", "message": message.hex()}
+    request: dict[str, Any] = {"op": "sign_message", "message": message.hex()}
+    if permits:
+        request["permits"] = [dict(p) for p in permits]
     return run_sign_request(endpoint, share_header, body, request, digest, account, timeout)
 
 
@@ -365,10 +371,13 @@ def run_sign_typed_data(
     chain_id: int | None = None,
     account: int = 0,
     timeout: float | None = None,
+    permits: Sequence[Mapping[str, Any]] = (),
 ) -> bytes:
     """Sign EIP-712 typed data; the co-signer gets the document and hashes it (and refuses a
     domain chainId other than ``chain_id`` when given)."""
     request: dict[str, Any] = {"op": "sign_typed_data", "typed_data": dict(typed_data)}
+    if permits:
+        request["permits"] = [dict(p) for p in permits]
     if chain_id is not None:
         request["chain_id"] = chain_id
     return run_sign_request(endpoint, share_header, body, request, digest, account, timeout)
@@ -451,6 +460,19 @@ def run_refresh(
         return new_body
 
     return _run_key_session(endpoint, body, engine, key_id, timeout, run)
+
+
+# --- control requests ----------------------------------------------------------------------
+
+
+def pairing_request(
+    endpoint: str, request: dict[str, Any], *, engine_name: str | None = None, timeout: float = 10.0
+) -> dict[str, Any]:
+    """One control request over a session authenticated with the pairing token (e.g.
+    ``{"op": "policy_reload"}``); the co-signer's answer."""
+    _, doc = fetch_healthz(endpoint)
+    engine = engine_name or str(doc.get("engine"))
+    return _ping(endpoint, read_pairing_token(), engine, "pairing", None, request, timeout)
 
 
 # --- health ----------------------------------------------------------------------------------
