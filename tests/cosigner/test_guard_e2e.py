@@ -1,0 +1,320 @@
+"""Policy, spending limits, permits and the audit trail through the real `mpc`, a real co-signer
+daemon, its real SQLite guard database and a real anvil node.
+
+One co-signer serves three keys with different rules: ``main`` (transfers mined on anvil),
+``conc`` (a 24 h limit that admits exactly 4 of 10 concurrent signs) and ``perm`` (permits).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import TEST_COSIGNER_PASSPHRASE, TEST_PASSPHRASE
+from evm.evmasm import token_initcode
+from support.anvil import DEV_ADDR_1, DEV_KEY_0, Anvil, running_anvil
+from support.cosigner import (
+    Cosigner,
+    assert_no_secrets,
+    running_cosigner,
+    start_cosigner,
+    wait_for,
+)
+from support.proc import json_result, run_mpc
+
+from mpcwallet.cosigner.ledger import Ledger
+
+ALLOWED = "0x" + "a1" * 20
+DEAD = "0x000000000000000000000000000000000000dEaD"
+APPROVER_PASSPHRASE = "approver passphrase: green kettle 4"
+ETHER = 10**18
+GWEI = 10**9
+
+POLICY = f"""
+[default]
+chain_ids = [11155111]
+max_value_per_tx = "0.05 ether"
+max_value_24h = "0.1 ether"
+max_fee_per_gas = "200 gwei"
+deny_to = ["{DEAD}"]
+
+[keys.main]
+allow_to = ["{ALLOWED}"]
+
+[keys.conc]
+max_value_per_tx = "0.1 ether"
+max_value_24h = "0.4 ether"
+
+[keys.perm]
+max_value_24h = "1 ether"
+approval_above = "0.01 ether"
+approvals_required = 1
+approvers = ["alice"]
+"""
+
+
+def base_env(home: Path) -> dict[str, str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MPC_")}
+    env.update(
+        MPC_HOME=str(home),
+        MPC_PASSPHRASE=TEST_PASSPHRASE,
+        MPC_COSIGNER_PASSPHRASE=TEST_COSIGNER_PASSPHRASE,
+        MPC_APPROVER_PASSPHRASE=APPROVER_PASSPHRASE,
+        COLUMNS="200",
+        NO_COLOR="1",
+    )
+    return env
+
+
+def ok(cp: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    assert cp.returncode == 0, (cp.stdout, cp.stderr)
+    data = json_result(cp)["data"]
+    assert isinstance(data, dict)
+    return data
+
+
+def refused(cp: subprocess.CompletedProcess[str], code: str = "policy_refused") -> dict[str, Any]:
+    assert cp.returncode == 7, (cp.stdout, cp.stderr)
+    error = json_result(cp)["error"]
+    assert isinstance(error, dict)
+    assert error["code"] == code, error
+    return error
+
+
+class Setup:
+    def __init__(self, cs: Cosigner, node: Anvil, tmp: Path) -> None:
+        self.cs, self.node, self.tmp = cs, node, tmp
+        self.keys: dict[str, dict[str, Any]] = {}
+
+    def mpc(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return run_mpc(["--json", *args], self.cs.env)
+
+    def keygen(self, name: str) -> None:
+        share = self.tmp / f"{name}.enc"
+        data = ok(self.mpc("keygen", "--name", name, "--out", str(share)))
+        self.keys[name] = {**data, "share": share}
+
+    def tx(self, name: str, obj: dict[str, Any]) -> Path:
+        path = self.tmp / f"{name}.json"
+        path.write_text(json.dumps(obj))
+        return path
+
+    def ledger(self) -> Ledger:
+        return Ledger(self.cs.dir / "guard.db")
+
+
+def full_tx(nonce: int, to: str, value: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": 2, "chainId": 11155111, "nonce": nonce, "to": to, "value": str(value),
+        "gas": 21000, "maxFeePerGas": str(30 * GWEI), "maxPriorityFeePerGas": str(GWEI), **extra,
+    }  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    tmp = tmp_path_factory.mktemp("guard-e2e")
+    home = tmp / "home"
+    (home / "cosigner").mkdir(parents=True)
+    (home / "cosigner" / "policy.toml").write_text(POLICY)
+    with running_anvil() as node, running_cosigner(base_env(home)) as cs:
+        s = Setup(cs, node, tmp)
+        for name in ("main", "conc", "perm"):
+            s.keygen(name)
+        yield s
+
+
+@pytest.mark.anvil
+def test_policy_refusals_and_allowed_transfers_mined(setup: Setup) -> None:
+    node, main = setup.node, setup.keys["main"]
+    share, address = str(main["share"]), main["address"]
+    node.fund(address, 2 * ETHER)
+    send = ("send", "--share", share, "--rpc-url", node.url)
+
+    def attempt(name: str, obj: dict[str, Any], rule: str) -> None:
+        nonce_before = node.nonce(address)
+        out = setup.tmp / f"{name}.sig.json"
+        error = refused(setup.mpc(*send, "--tx", str(setup.tx(name, obj)), "--out", str(out)))
+        assert f".{rule}):" in error["message"], error
+        assert not out.exists() and node.nonce(address) == nonce_before  # nothing signed
+
+    attempt("over", {"chainId": 11155111, "to": ALLOWED, "value": str(6 * ETHER // 100)},
+            "max_value_per_tx")  # fmt: skip
+    for i in range(2):
+        data = ok(setup.mpc(*send, "--tx", str(setup.tx(f"ok{i}", {
+            "chainId": 11155111, "to": ALLOWED, "value": str(4 * ETHER // 100)}))))  # fmt: skip
+        assert data["receipt"]["status"] == 1
+    assert node.balance(ALLOWED) == 8 * ETHER // 100
+    attempt("third", {"chainId": 11155111, "to": ALLOWED, "value": str(4 * ETHER // 100)},
+            "max_value_24h")  # fmt: skip
+    attempt("dead", {"chainId": 11155111, "to": DEAD, "value": "1"}, "deny_to")
+
+    # ERC-20: the recipient decoded from the calldata must be on the allowlist.
+    deploy = node.send_signed(DEV_KEY_0, {"data": "0x" + token_initcode(10**24).hex()})
+    token = deploy["contractAddress"]
+    from mpcwallet.evm.erc20 import transfer_calldata
+
+    fund = transfer_calldata(bytes.fromhex(address[2:]), 50 * ETHER)
+    node.send_signed(DEV_KEY_0, {"to": token, "data": "0x" + fund.hex()})
+    to_dev = "0x" + transfer_calldata(bytes.fromhex(DEV_ADDR_1[2:]), ETHER).hex()
+    attempt("erc20-bad", {"chainId": 11155111, "to": token, "data": to_dev}, "allow_to")
+    to_ok = "0x" + transfer_calldata(bytes.fromhex(ALLOWED[2:]), ETHER).hex()
+    data = ok(setup.mpc(*send, "--tx", str(setup.tx("erc20-ok", {
+        "chainId": 11155111, "to": token, "data": to_ok}))))  # fmt: skip
+    assert data["receipt"]["status"] == 1
+    balance = node.call("eth_call", {"to": token, "data": "0x70a08231" + "00" * 12 + ALLOWED[2:]},
+                        "latest")  # fmt: skip
+    assert int(balance, 16) == ETHER
+
+    # Wrong chain id (offline: the node would refuse it earlier in the client).
+    wrong = setup.tx("chain1", full_tx(99, ALLOWED, 1, chainId=1))
+    error = refused(setup.mpc("sign", "--share", share, "--tx", str(wrong)))
+    assert "chain_ids" in error["message"] and "[11155111]" in error["message"]
+
+    sessions = ok(setup.mpc("cosigner", "sessions", "--key", main["key_id"]))["sessions"]
+    statuses = sorted(s["status"] for s in sessions)
+    assert statuses.count("completed") == 3 and statuses.count("refused") == 5, sessions
+    assert all(s["ended"] and s["digest"] for s in sessions)
+
+
+def test_ten_concurrent_signs_against_a_limit_that_admits_four(setup: Setup) -> None:
+    conc = setup.keys["conc"]
+    files = [setup.tx(f"conc{i}", full_tx(i, ALLOWED, ETHER // 10)) for i in range(10)]
+
+    def sign(path: Path) -> subprocess.CompletedProcess[str]:
+        return setup.mpc("sign", "--share", str(conc["share"]), "--tx", str(path))
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(sign, files))
+    codes = sorted(r.returncode for r in results)
+    assert codes == [0] * 4 + [7] * 6, [(r.returncode, r.stdout[-300:]) for r in results]
+    for r in results:
+        if r.returncode == 7:
+            assert ".max_value_24h)" in refused(r)["message"]
+    assert setup.ledger().spent_24h(conc["key_id"], 0, "ETH") == 4 * ETHER // 10
+
+
+def test_permits(setup: Setup) -> None:
+    perm = setup.keys["perm"]
+    share = str(perm["share"])
+    approver = {}
+    for name in ("alice", "mallory"):
+        path = setup.tmp / f"{name}.enc"
+        approver[name] = ok(setup.mpc("approver", "new", name, "--out", str(path)))
+    ok(setup.mpc("cosigner", "approvers", "add", "alice", approver["alice"]["public_key"]))
+    listed = ok(setup.mpc("cosigner", "approvers", "list"))["approvers"]
+    assert [a["name"] for a in listed] == ["alice"]
+
+    def tx(i: int) -> Path:
+        return setup.tx(f"perm{i}", full_tx(i, ALLOWED, 2 * ETHER // 100))
+
+    def permit(i: int, who: str = "alice", **kw: str) -> Path:
+        out = setup.tmp / f"permit-{i}-{who}-{len(kw)}.json"
+        args = ["approve", "--tx", str(tx(i)), "--share", share, "--out", str(out), "--force"]
+        ok(setup.mpc(*args, "--approver", str(setup.tmp / f"{who}.enc"), *sum(kw.items(), ())))
+        return out
+
+    def sign(i: int, *permits: Path) -> subprocess.CompletedProcess[str]:
+        extra = [a for p in permits for a in ("--permit", str(p))]
+        return setup.mpc("sign", "--share", share, "--tx", str(tx(i)), *extra)
+
+    error = refused(sign(0), "approval_required")
+    assert "approval_above" in error["message"] and "0.01 ether" in error["message"]
+    good = permit(0)
+    ok(sign(0, good))
+    refused(sign(0, good), "permit_replayed")
+    refused(sign(1, permit(0)), "permit_wrong_digest")
+    refused(sign(1, permit(1, "mallory")), "permit_unknown_approver")
+    tampered = json.loads(permit(1).read_text())
+    tampered["expires_at"] += 30
+    (setup.tmp / "tampered.json").write_text(json.dumps(tampered))
+    refused(sign(1, setup.tmp / "tampered.json"), "permit_tampered")
+
+    from mpcwallet.cosigner.approvers import load_key_file
+    from mpcwallet.cosigner.permits import make_permit
+    from mpcwallet.evm.txjson import load_tx, signing_digest
+
+    _, seed = load_key_file(setup.tmp / "alice.enc", APPROVER_PASSPHRASE)
+    old = make_permit(seed, key_id=perm["key_id"], account=0, kind="tx",
+                      digest=signing_digest(load_tx(tx(1))), chain_id=11155111,
+                      now=time.time() - 120)  # fmt: skip
+    (setup.tmp / "expired.json").write_text(json.dumps(old))
+    refused(sign(1, setup.tmp / "expired.json"), "permit_expired")
+    ok(sign(1, permit(1)))  # a fresh valid one still works
+
+    events = [json.loads(line) for line in (setup.cs.dir / "audit.log").read_text().splitlines()]
+    rejected = sorted(e["code"] for e in events if e["event"] == "permit_rejected")
+    assert rejected == sorted(["permit_replayed", "permit_wrong_digest", "permit_unknown_approver",
+                               "permit_tampered", "permit_expired"])  # fmt: skip
+    assert sum(e["event"] == "permit_accepted" for e in events) == 2
+
+
+def test_audit_trail_verifies_and_holds_no_secrets(setup: Setup) -> None:
+    """Runs after the others in this module: the trail holds all their events."""
+    assert ok(setup.mpc("cosigner", "audit", "verify"))["ok"] is True
+    shown = ok(setup.mpc("cosigner", "audit", "show", "--key", setup.keys["main"]["key_id"]))
+    events = {r["event"] for r in shown["records"]}
+    assert {"keygen_completed", "sign_completed", "policy_refused"} <= events
+
+    from mpcwallet.storage.store import load_share
+
+    secrets = {
+        "share passphrase": TEST_PASSPHRASE.encode(),
+        "co-signer passphrase": TEST_COSIGNER_PASSPHRASE.encode(),
+        "approver passphrase": APPROVER_PASSPHRASE.encode(),
+        "pairing token": (setup.cs.dir / "auth.token").read_bytes().strip(),
+    }
+    for name, key in setup.keys.items():
+        _, body = load_share(key["share"], TEST_PASSPHRASE)
+        secrets[f"{name} key blob"] = body.key_blob[:64]
+        secrets[f"{name} per-key secret"] = body.auth_secret
+    if (setup.tmp / "alice.enc").exists():
+        from mpcwallet.cosigner.approvers import load_key_file
+
+        secrets["approver key"] = load_key_file(setup.tmp / "alice.enc", APPROVER_PASSPHRASE)[1]
+    roots = [setup.cs.dir / "audit.log", setup.cs.dir / "audit.head", setup.cs.dir / "guard.db"]
+    assert assert_no_secrets(roots, secrets) == 3
+
+
+def test_killed_between_decision_and_signature_keeps_the_counter(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / "cosigner").mkdir(parents=True)
+    (home / "cosigner" / "policy.toml").write_text('[default]\nmax_value_24h = "0.2 ether"\n')
+    pause = tmp_path / "pause"
+    pause.mkdir()
+    env = dict(base_env(home), MPC_TEST_PAUSE_AT="guard_after_decision", MPC_TEST_PAUSE_DIR=str(pause))
+    cs = start_cosigner(env)
+    try:
+        share = tmp_path / "k.enc"
+        key = ok(run_mpc(["--json", "keygen", "--out", str(share)], cs.env))
+        tx = tmp_path / "tx.json"
+        tx.write_text(json.dumps(full_tx(0, ALLOWED, ETHER // 10)))
+        client = subprocess.Popen(
+            [*__import__("support.proc").proc.mpc_cmd(), "--json", "sign", "--share", str(share),
+             "--tx", str(tx)], env=cs.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        wait_for(lambda: (pause / "guard_after_decision.reached").exists(), 60, "the decision")
+        cs.kill()  # SIGKILL: the reservation is committed, the engine has not run
+        client.communicate(timeout=60)
+        assert client.returncode == 10
+    finally:
+        cs.kill()
+    ledger = Ledger(home / "cosigner" / "guard.db")
+    assert ledger.spent_24h(key["key_id"], 0, "ETH") == ETHER // 10  # durable before signing
+    with running_cosigner(base_env(home)) as cs2:
+        rows = ledger.spend_rows(key["key_id"])
+        assert [r["state"] for r in rows] == ["spent"]  # a crash may have produced a signature
+        sessions = ok(run_mpc(["--json", "cosigner", "sessions"], cs2.env))["sessions"]
+        assert sessions[0]["status"] == "interrupted"
+        ok(run_mpc(["--json", "sign", "--share", str(share), "--tx", str(tx)], cs2.env))
+        tx.write_text(json.dumps(full_tx(1, ALLOWED, ETHER // 10)))
+        cp = run_mpc(["--json", "sign", "--share", str(share), "--tx", str(tx)], cs2.env)
+        assert "max_value_24h" in refused(cp)["message"]
+    assert ledger.spent_24h(key["key_id"], 0, "ETH") == 2 * ETHER // 10
