@@ -49,7 +49,7 @@ FIELDS = (
     "value",
     "selector",
     "tx_type",
-    "token",
+    "token_contract",
     "token_to",
     "token_amount",
     "digest",

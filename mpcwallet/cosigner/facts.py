@@ -61,7 +61,7 @@ class SignFacts:
         if self.selector is not None:
             out["selector"] = "0x" + self.selector.hex()
         if self.token is not None:
-            out["token"] = "0x" + self.token.hex()
+            out["token_contract"] = "0x" + self.token.hex()
             out["token_to"] = "0x" + (self.token_to or b"").hex()
             out["token_amount"] = str(self.token_amount)
         return out

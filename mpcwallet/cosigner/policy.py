@@ -326,7 +326,9 @@ def parse_policy(text: str, source: str = "policy.toml") -> Policy:
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise PolicyFileError(f"{source}: {exc}", field="policy") from None
+        m = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        where = f"{source}:{m.group(1)}" if m else source
+        raise PolicyFileError(f"{where}: {exc}", field="policy") from None
     p = _Parser(text, source)
     for key in doc:
         if key not in ("default", "keys"):

@@ -26,7 +26,7 @@ from support.cosigner import (
     start_cosigner,
     wait_for,
 )
-from support.proc import json_result, run_mpc
+from support.proc import json_result, mpc_cmd, run_mpc
 
 from mpcwallet.cosigner.ledger import Ledger
 
@@ -283,13 +283,38 @@ def test_audit_trail_verifies_and_holds_no_secrets(setup: Setup) -> None:
     assert assert_no_secrets(roots, secrets) == 3
 
 
+def test_policy_reload(setup: Setup) -> None:
+    policy = setup.cs.dir / "policy.toml"
+    conc = setup.keys["conc"]
+    tx = setup.tx("reload", full_tx(20, ALLOWED, ETHER // 10))
+    sign = ("sign", "--share", str(conc["share"]), "--tx", str(tx))
+    refused(setup.mpc(*sign))  # the 24 h limit of keys.conc is used up
+    policy.write_text(POLICY + '\n[keys.conc.accounts.0]\nmax_value_24h = "lots"\n')
+    cp = setup.mpc("cosigner", "policy", "reload")
+    error = json_result(cp)["error"]
+    assert cp.returncode == 2 and error["code"] == "bad_policy", error
+    assert (
+        f"{policy}:{POLICY.count(chr(10)) + 3}: keys.conc.accounts.0.max_value_24h"
+        in error["message"]
+    )
+    refused(setup.mpc(*sign))  # the old policy stays in force
+    policy.write_text(POLICY.replace('max_value_24h = "0.4 ether"', 'max_value_24h = "1 ether"'))
+    assert ok(setup.mpc("cosigner", "policy", "reload"))["present"] is True
+    ok(setup.mpc(*sign))
+    events = [r["event"] for r in ok(setup.mpc("cosigner", "audit", "show"))["records"]]
+    assert "policy_reload_failed" in events and events.count("policy_reloaded") == 1
+    assert ok(setup.mpc("cosigner", "audit", "verify"))["ok"] is True
+
+
 def test_killed_between_decision_and_signature_keeps_the_counter(tmp_path: Path) -> None:
     home = tmp_path / "home"
     (home / "cosigner").mkdir(parents=True)
     (home / "cosigner" / "policy.toml").write_text('[default]\nmax_value_24h = "0.2 ether"\n')
     pause = tmp_path / "pause"
     pause.mkdir()
-    env = dict(base_env(home), MPC_TEST_PAUSE_AT="guard_after_decision", MPC_TEST_PAUSE_DIR=str(pause))
+    env = dict(
+        base_env(home), MPC_TEST_PAUSE_AT="guard_after_decision", MPC_TEST_PAUSE_DIR=str(pause)
+    )
     cs = start_cosigner(env)
     try:
         share = tmp_path / "k.enc"
@@ -297,9 +322,12 @@ def test_killed_between_decision_and_signature_keeps_the_counter(tmp_path: Path)
         tx = tmp_path / "tx.json"
         tx.write_text(json.dumps(full_tx(0, ALLOWED, ETHER // 10)))
         client = subprocess.Popen(
-            [*__import__("support.proc").proc.mpc_cmd(), "--json", "sign", "--share", str(share),
-             "--tx", str(tx)], env=cs.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            [*mpc_cmd(), "--json", "sign", "--share", str(share), "--tx", str(tx)],
+            env=cs.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         wait_for(lambda: (pause / "guard_after_decision.reached").exists(), 60, "the decision")
         cs.kill()  # SIGKILL: the reservation is committed, the engine has not run
         client.communicate(timeout=60)

@@ -1,0 +1,101 @@
+"""The hash-chained audit trail: `mpc cosigner audit verify` detects an edit, a deletion, an
+insertion, a reordering and a truncation, each at the first bad record."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from support.proc import json_result, run_mpc
+
+from mpcwallet.cosigner import logs
+from mpcwallet.cosigner.audit import AuditTrail, verify
+
+Lines = list[str]
+
+
+def _edit(lines: Lines) -> Lines:
+    doc = json.loads(lines[2])
+    doc["value"] = "1000000000000000000000"
+    lines[2] = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+    return lines
+
+
+def _delete(lines: Lines) -> Lines:
+    return lines[:2] + lines[3:]
+
+
+def _insert(lines: Lines) -> Lines:
+    return [*lines[:3], lines[1], *lines[3:]]
+
+
+def _reorder(lines: Lines) -> Lines:
+    lines[2], lines[3] = lines[3], lines[2]
+    return lines
+
+
+def _truncate(lines: Lines) -> Lines:
+    return lines[:-1]
+
+
+@pytest.fixture
+def trail(mpc_home: Path) -> AuditTrail:
+    t = AuditTrail(mpc_home / "cosigner")
+    for i in range(6):
+        t.append("sign_completed", f"sign {i}", {"key_id": "ab" * 16, "value": str(i), "seq": 99})
+    return t
+
+
+def test_intact_trail_verifies(trail: AuditTrail, mpc_env: dict[str, str]) -> None:
+    cp = run_mpc(["--json", "cosigner", "audit", "verify"], mpc_env)
+    assert cp.returncode == 0 and json_result(cp)["data"]["records"] == 6
+    assert [r["seq"] for r in trail.records()] == [1, 2, 3, 4, 5, 6]  # "seq" field not overridable
+
+
+@pytest.mark.parametrize(
+    ("tamper", "bad_line"),
+    [(_edit, 3), (_delete, 3), (_insert, 4), (_reorder, 3), (_truncate, 6)],
+    ids=["edit", "delete", "insert", "reorder", "truncate"],
+)
+def test_tampering_is_detected_at_the_first_bad_record(
+    trail: AuditTrail, mpc_env: dict[str, str], tamper: Callable[[Lines], Lines], bad_line: int
+) -> None:
+    lines = trail.log_file.read_text().splitlines()
+    trail.log_file.write_text("\n".join(tamper(lines)) + "\n")
+    verdict = verify(trail)
+    assert not verdict.ok and verdict.bad_line == bad_line, verdict
+    cp = run_mpc(["--json", "cosigner", "audit", "verify"], mpc_env)
+    error = json_result(cp)["error"]
+    assert cp.returncode == 4 and error["code"] == "audit_tampered"
+    assert f"record {bad_line}" in error["message"]
+
+
+def test_a_missing_head_is_reported(trail: AuditTrail) -> None:
+    trail.head_file.unlink()
+    assert "head" in str(verify(trail).reason)
+
+
+def test_only_whitelisted_fields_reach_the_trail(tmp_path: Path) -> None:
+    trail = AuditTrail(tmp_path)
+    logs.set_audit_trail(trail)
+    try:
+        logs.audit("sign_started", "sign started", key_id="ab" * 16, tx={"data": "0xsecret"},
+                   passphrase="hunter2", token=b"tok", session="s1")  # fmt: skip
+    finally:
+        logs.set_audit_trail(None)
+    [record] = trail.records()
+    assert record["key_id"] == "ab" * 16 and record["session"] == "s1"
+    text = trail.log_file.read_text()
+    assert "hunter2" not in text and "0xsecret" not in text and "passphrase" not in text
+    assert b"tok".hex() not in text and '"token"' not in text
+
+
+def test_show_filters(trail: AuditTrail, mpc_env: dict[str, str]) -> None:
+    trail.append("keygen_completed", "other key", {"key_id": "cd" * 16})
+    cp = run_mpc(["--json", "cosigner", "audit", "show", "--key", "cd" * 16], mpc_env)
+    records = json_result(cp)["data"]["records"]
+    assert [r["seq"] for r in records] == [7]
+    cp = run_mpc(["--json", "cosigner", "audit", "show", "--since", "2999-01-01"], mpc_env)
+    assert json_result(cp)["data"]["records"] == []
