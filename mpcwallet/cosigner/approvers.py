@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mpcwallet.cosigner import logs
-from mpcwallet.cosigner.audit import AuditTrail
+from mpcwallet.cosigner.audit import AuditTrail, attach
 from mpcwallet.cosigner.ledger import Ledger
 from mpcwallet.cosigner.paths import CosignerPaths
 from mpcwallet.cosigner.permits import check_public_key, new_approver_key
@@ -54,10 +54,8 @@ def load_key_file(path: Path, passphrase: str) -> tuple[dict[str, Any], bytes]:
 
 
 def _open(home: Path) -> tuple[Ledger, AuditTrail]:
-    paths = CosignerPaths.for_home(home)
-    trail = AuditTrail(paths.root)
-    logs.set_audit_trail(trail)
-    return Ledger(paths.guard_db), trail
+    trail = attach(home)
+    return Ledger(CosignerPaths.for_home(home).guard_db), trail
 
 
 def register(home: Path, name: str, public_key: str) -> str:

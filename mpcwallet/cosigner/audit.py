@@ -81,6 +81,16 @@ def _public(value: Any) -> Any:
     return str(value)
 
 
+def attach(home: Path) -> AuditTrail:
+    """Route :func:`mpcwallet.cosigner.logs.audit` calls of this process (a CLI command that
+    changes co-signer state, e.g. a backup export) into ``MPC_HOME/cosigner``'s trail."""
+    from mpcwallet.cosigner import logs
+
+    trail = AuditTrail(home / "cosigner")
+    logs.set_audit_trail(trail)
+    return trail
+
+
 class AuditTrail:
     def __init__(self, directory: Path) -> None:
         self.log_file = directory / "audit.log"

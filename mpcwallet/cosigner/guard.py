@@ -56,6 +56,7 @@ class Guard:
 
     def startup(self) -> None:
         """At daemon start: settle what a crash left, and say which policy is in force."""
+        logs.audit("unlocked", "co-signer unlocked and started")
         kept, closed = self.ledger.recover()
         if kept or closed:
             logs.audit(
