@@ -170,6 +170,38 @@ class AuditTrail:
             write_atomic(self.head_file, head, force=True)
             return doc
 
+    def recover(self) -> str | None:
+        """At daemon start, settle what a crash during :meth:`append` can leave: a torn last
+        line (never a complete record; cut off), or one complete record the head does not
+        name yet (it chains onto the head; the head moves to it). Returns what was done.
+        Anything else is left for :func:`verify` to report."""
+        if not self.log_file.exists():
+            return None
+        with self._locked():
+            data = self.log_file.read_bytes()
+            done = None
+            if data and not data.endswith(b"\n"):
+                cut = data.rfind(b"\n") + 1
+                with open(self.log_file, "r+b") as f:
+                    f.truncate(cut)
+                    os.fsync(f.fileno())
+                data, done = data[:cut], "torn_record_dropped"
+            head = self.head()
+            lines = [ln for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()]
+            if head is not None and len(lines) == head[0] + 1:
+                try:
+                    doc = json.loads(lines[-1])
+                except ValueError:
+                    return done
+                if doc.get("prev") == head[1] and doc.get("hash") == record_hash(doc):
+                    write_atomic(
+                        self.head_file,
+                        _canonical({"seq": doc["seq"], "hash": doc["hash"]}) + b"\n",
+                        force=True,
+                    )
+                    done = "head_advanced"
+            return done
+
     def records(self) -> list[dict[str, Any]]:
         if not self.log_file.exists():
             return []

@@ -49,6 +49,7 @@ class Guard:
         self.policy: Policy = load_policy(paths.policy_file)  # a bad file stops the start
         self.ledger = Ledger(paths.guard_db)
         self.trail = AuditTrail(paths.root)
+        self._trail_repair = self.trail.recover()
         logs.set_audit_trail(self.trail)
 
     def __repr__(self) -> str:
@@ -56,6 +57,8 @@ class Guard:
 
     def startup(self) -> None:
         """At daemon start: settle what a crash left, and say which policy is in force."""
+        if self._trail_repair is not None:
+            logs.audit("audit_recovered", f"audit trail after a crash: {self._trail_repair}")
         logs.audit("unlocked", "co-signer unlocked and started")
         kept, closed = self.ledger.recover()
         if kept or closed:

@@ -99,3 +99,25 @@ def test_show_filters(trail: AuditTrail, mpc_env: dict[str, str]) -> None:
     assert [r["seq"] for r in records] == [7]
     cp = run_mpc(["--json", "cosigner", "audit", "show", "--since", "2999-01-01"], mpc_env)
     assert json_result(cp)["data"]["records"] == []
+
+
+def test_a_crash_inside_append_is_recovered(trail: AuditTrail) -> None:
+    """Killed after the record was written but before the head moved, or mid-write."""
+    head = trail.head_file.read_bytes()
+    trail.append("sign_started", "sign 6", {"key_id": "ab" * 16})
+    trail.head_file.write_bytes(head)  # the head write never happened
+    assert not verify(trail).ok
+    assert trail.recover() == "head_advanced"
+    assert verify(trail).ok and verify(trail).records == 7
+    with open(trail.log_file, "ab") as f:
+        f.write(b'{"seq":8,"event":"sign_compl')  # torn write
+    assert trail.recover() == "torn_record_dropped"
+    assert verify(trail).ok
+    trail.append("sign_completed", "after restart", {})
+    assert verify(trail).ok and verify(trail).records == 8
+
+
+def test_recover_does_not_bless_tampering(trail: AuditTrail) -> None:
+    lines = trail.log_file.read_text().splitlines()
+    trail.log_file.write_text("\n".join(_edit(lines)) + "\n")
+    assert trail.recover() is None and not verify(trail).ok

@@ -172,3 +172,15 @@ def test_the_readme_example_is_valid() -> None:
     rules = policy.rules_for(KEY, "treasury", 1)
     assert rules.scope == "keys.treasury.accounts.1" and rules.max_value_per_tx == 10**16
     assert rules.approvers == ("alice", "bob") and len(rules.tokens) == 1
+
+
+def test_the_cosigner_does_not_start_with_a_bad_policy(
+    mpc_env: dict[str, str], mpc_home: Path
+) -> None:
+    policy = mpc_home / "cosigner" / "policy.toml"
+    policy.parent.mkdir(parents=True)
+    policy.write_text('[default]\nmax_value_per_tx = "5 eth"\n')
+    cp = run_mpc(["--json", "cosigner", "start", "--foreground", "--port", "0"], mpc_env)
+    error = json_result(cp)["error"]
+    assert cp.returncode == 2 and error["code"] == "bad_policy"
+    assert f"{policy}:2: default.max_value_per_tx: '5 eth': unknown unit" in error["message"]
