@@ -17,6 +17,8 @@ A failure after the decision keeps the reservation (see :mod:`mpcwallet.cosigner
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -162,6 +164,28 @@ class Guard:
         pid = getattr(exc, "permit_id", None)
         logs.audit(event, exc.message, code=exc.code, permit=pid, **fields)
         self.ledger.session_status(session, "refused", exc.code)
+
+    @contextlib.asynccontextmanager
+    async def session_record(self, ctx: dict[str, Any]) -> AsyncIterator[None]:
+        """A session record around an operation that signs nothing (keygen, refresh);
+        ``ctx`` carries ``session``, ``op`` and (possibly only at the end) ``key_id``."""
+        session, op = str(ctx["session"]), str(ctx["op"])
+        await asyncio.to_thread(
+            self.ledger.session_started, session, op=op, key_id=ctx.get("key_id"),
+            account=None, digest=None,
+        )  # fmt: skip
+        code: str | None = "internal"
+        try:
+            yield
+            code = None
+        except MpcError as exc:
+            code = exc.code
+            raise
+        finally:
+            await asyncio.to_thread(
+                self.ledger.session_status, session, "failed" if code else "completed", code,
+                key_id=ctx.get("key_id"),
+            )  # fmt: skip
 
     async def record(self, decision: Decision, *, error: BaseException | None = None) -> None:
         """The outcome after the engine ran (or failed to). Idempotent."""

@@ -178,12 +178,15 @@ class Ledger:
                 (session, key_id, account, op, digest, time.time()),
             )
 
-    def session_status(self, session: str, status: str, code: str | None = None) -> None:
+    def session_status(
+        self, session: str, status: str, code: str | None = None, *, key_id: str | None = None
+    ) -> None:
         ended = None if status in ("started", "signing") else time.time()
         with self._tx() as db:
             db.execute(
-                "UPDATE sessions SET status=?, code=?, ended=? WHERE session=?",
-                (status, code, ended, session),
+                "UPDATE sessions SET status=?, code=?, ended=?, key_id=coalesce(?, key_id) "
+                "WHERE session=?",
+                (status, code, ended, key_id, session),
             )
 
     def sessions(self, *, key_id: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:

@@ -102,7 +102,8 @@ class Service:
             ctx["op"] = op if isinstance(op, str) else "?"
             logs.log("request", f"{ctx['op']} requested", **ctx)
             if op == "keygen":
-                await self._keygen(ch, hello, req, ctx)
+                async with self.guard.session_record(ctx):
+                    await self._keygen(ch, hello, req, ctx)
             elif op == "sign":
                 await self._sign(ch, hello, req, ctx)
             elif op == "sign_message":
@@ -110,7 +111,8 @@ class Service:
             elif op == "sign_typed_data":
                 await self._sign_typed_data(ch, hello, req, ctx)
             elif op == "refresh":
-                await self._refresh(ch, hello, req, ctx)
+                async with self.guard.session_record(ctx):
+                    await self._refresh(ch, hello, req, ctx)
             elif op == "ping":
                 await ch.send_control(
                     {"type": "pong", "engine": self.engine.name, "keys": self.keystore.count()}
