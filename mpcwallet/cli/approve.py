@@ -14,14 +14,11 @@ from mpcwallet.errors import BadInput, FileFormatError
 
 def read_permits(paths: list[Path]) -> list[dict[str, Any]]:
     """The permit objects in the given files (the co-signer verifies them)."""
-    from mpcwallet.storage.files import read_share_file
+    from mpcwallet.jsonio import load_file
 
     out = []
     for path in paths:
-        try:
-            doc = json.loads(read_share_file(path, what="permit file"))
-        except ValueError:
-            raise FileFormatError(f"{path}: not a JSON permit", field="permit") from None
+        doc = load_file(path, what="permit file", max_bytes=16 * 1024, field="permit")
         if not isinstance(doc, dict):
             raise FileFormatError(f"{path}: not a JSON permit", field="permit")
         out.append(doc)

@@ -245,6 +245,9 @@ def verify(trail: AuditTrail) -> Verdict:
         except ValueError:
             return Verdict(False, count, n, None, "not a JSON record")
         seq = doc.get("seq")
+        if line != _canonical(doc).decode():
+            # e.g. a duplicate key: the parser keeps one value, a reader may see the other
+            return Verdict(False, count, n, seq, "not in canonical form (edited)")
         if doc.get("hash") != record_hash(doc):
             return Verdict(False, count, n, seq, "its hash does not match its content (edited)")
         if seq != n or doc.get("prev") != prev:

@@ -121,3 +121,13 @@ def test_recover_does_not_bless_tampering(trail: AuditTrail) -> None:
     lines = trail.log_file.read_text().splitlines()
     trail.log_file.write_text("\n".join(_edit(lines)) + "\n")
     assert trail.recover() is None and not verify(trail).ok
+
+
+def test_a_duplicate_key_edit_is_detected(trail: AuditTrail) -> None:
+    """The parser keeps the last value, a reader sees the first: still an edit."""
+    lines = trail.log_file.read_text().splitlines()
+    assert '"value":"1"' in lines[1]
+    lines[1] = '{"value":"1000000000000000000000",' + lines[1][1:]
+    trail.log_file.write_text("\n".join(lines) + "\n")
+    verdict = verify(trail)
+    assert not verdict.ok and verdict.bad_line == 2
