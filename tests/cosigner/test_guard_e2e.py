@@ -216,10 +216,12 @@ def test_permits(setup: Setup) -> None:
     def tx(i: int) -> Path:
         return setup.tx(f"perm{i}", full_tx(i, ALLOWED, 2 * ETHER // 100))
 
-    def permit(i: int, who: str = "alice", **kw: str) -> Path:
-        out = setup.tmp / f"permit-{i}-{who}-{len(kw)}.json"
-        args = ["approve", "--tx", str(tx(i)), "--share", share, "--out", str(out), "--force"]
-        ok(setup.mpc(*args, "--approver", str(setup.tmp / f"{who}.enc"), *sum(kw.items(), ())))
+    def permit(i: int, who: str = "alice", key_id: str | None = None) -> Path:
+        out = setup.tmp / f"permit-{i}-{who}.json"
+        key = ["--key-id", key_id] if key_id else ["--share", share]
+        approver_key = str(setup.tmp / f"{who}.enc")
+        ok(setup.mpc("approve", "--tx", str(tx(i)), *key, "--approver", approver_key,
+                     "--out", str(out), "--force"))  # fmt: skip
         return out
 
     def sign(i: int, *permits: Path) -> subprocess.CompletedProcess[str]:
@@ -233,6 +235,7 @@ def test_permits(setup: Setup) -> None:
     refused(sign(0, good), "permit_replayed")
     refused(sign(1, permit(0)), "permit_wrong_digest")
     refused(sign(1, permit(1, "mallory")), "permit_unknown_approver")
+    refused(sign(1, permit(1, key_id=setup.keys["conc"]["key_id"])), "permit_mismatch")
     tampered = json.loads(permit(1).read_text())
     tampered["expires_at"] += 30
     (setup.tmp / "tampered.json").write_text(json.dumps(tampered))
@@ -253,16 +256,19 @@ def test_permits(setup: Setup) -> None:
     events = [json.loads(line) for line in (setup.cs.dir / "audit.log").read_text().splitlines()]
     rejected = sorted(e["code"] for e in events if e["event"] == "permit_rejected")
     assert rejected == sorted(["permit_replayed", "permit_wrong_digest", "permit_unknown_approver",
-                               "permit_tampered", "permit_expired"])  # fmt: skip
+                               "permit_mismatch", "permit_tampered", "permit_expired"])  # fmt: skip
     assert sum(e["event"] == "permit_accepted" for e in events) == 2
 
 
 def test_audit_trail_verifies_and_holds_no_secrets(setup: Setup) -> None:
     """Runs after the others in this module: the trail holds all their events."""
     assert ok(setup.mpc("cosigner", "audit", "verify"))["ok"] is True
-    shown = ok(setup.mpc("cosigner", "audit", "show", "--key", setup.keys["main"]["key_id"]))
-    events = {r["event"] for r in shown["records"]}
-    assert {"keygen_completed", "sign_completed", "policy_refused"} <= events
+    key_id = setup.keys["main"]["key_id"]
+    shown = ok(setup.mpc("cosigner", "audit", "show", "--key", key_id))["records"]
+    assert {r["key_id"] for r in shown} == {key_id}
+    assert "keygen_completed" in {r["event"] for r in shown}
+    every = {r["event"] for r in ok(setup.mpc("cosigner", "audit", "show"))["records"]}
+    assert {"unlocked", "policy_loaded", "keygen_started", "keygen_completed"} <= every
 
     from mpcwallet.storage.store import load_share
 
