@@ -133,3 +133,36 @@ def tx_facts(
         max_fee_per_gas=fee,
         permits=permits,
     )
+
+
+def message_facts(
+    *,
+    key_id: str,
+    digest: bytes,
+    account: int = 0,
+    permits: tuple[Mapping[str, Any], ...] = (),
+) -> SignFacts:
+    """Facts of an EIP-191 message (its digest as the co-signer computed it)."""
+    return SignFacts(key_id=key_id, digest=digest, kind="message", account=account, permits=permits)
+
+
+def typed_data_facts(
+    *,
+    key_id: str,
+    digest: bytes,
+    account: int = 0,
+    domain_name: str | None = None,
+    domain_chain_id: int | None = None,
+    verifying_contract: bytes | None = None,
+    permits: tuple[Mapping[str, Any], ...] = (),
+) -> SignFacts:
+    """Facts of EIP-712 typed data; its domain's chainId is also the permit's chain id."""
+    return SignFacts(
+        key_id=key_id,
+        digest=digest,
+        kind="typed_data",
+        account=account,
+        chain_id=domain_chain_id,
+        domain=Domain(domain_name, domain_chain_id, verifying_contract),
+        permits=permits,
+    )

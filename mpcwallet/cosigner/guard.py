@@ -97,7 +97,8 @@ class Guard:
         self.ledger.session_started(
             session, op=op, key_id=facts.key_id, account=facts.account, digest=facts.digest.hex()
         )
-        rules = self.policy.rules_for(facts.key_id, facts.key_name, facts.account)
+        name = facts.key_name if facts.key_name is not None else self._key_name(facts.key_id)
+        rules = self.policy.rules_for(facts.key_id, name, facts.account)
         try:
             check_static(rules, facts)
             accepted = self._permits(rules, facts, base)
@@ -136,6 +137,16 @@ class Guard:
         self.ledger.session_status(session, "signing")
         pause_point("guard_after_decision")
         return Decision(session, facts, rules, tuple(accepted))
+
+    def _key_name(self, key_id: str) -> str | None:
+        """The key's keygen name, from its share's public header (for ``[keys.NAME]``)."""
+        from mpcwallet.storage.envelope import read_header
+
+        try:
+            name = read_header(self.paths.share_file(key_id).read_bytes()).get("name")
+        except (OSError, MpcError):
+            return None
+        return name if isinstance(name, str) else None
 
     def _permits(
         self, rules: Rules, facts: SignFacts, base: dict[str, Any]

@@ -184,11 +184,15 @@ class Channel:
         message = obj.get("message")
         text = message if isinstance(message, str) else "no reason given"
         cls = error_from_code(code if isinstance(code, str) else "")
-        return cls(f"{self.peer_label} aborted the session: {text[:500]}")
+        field = obj.get("field")  # e.g. the policy rule that refused
+        field = field if isinstance(field, str) and len(field) <= 64 else None
+        return cls(f"{self.peer_label} aborted the session: {text[:500]}", field=field)
 
     async def _abort_peer(self, exc: MpcError) -> None:
         try:
-            abort = {"type": "abort", "code": exc.code, "message": exc.message}
+            abort: dict[str, Any] = {"type": "abort", "code": exc.code, "message": exc.message}
+            if exc.field is not None:
+                abort["field"] = exc.field
             await self._send_payload(wire.control_payload(abort), even_if_failed=True)
         except Exception:  # noqa: BLE001,S110 - best effort: the session is over anyway
             pass
