@@ -19,7 +19,7 @@ ETH = "ETH"
 def fmt_wei(wei: int) -> str:
     from eth_utils.currency import from_wei
 
-    return f"{from_wei(wei, 'ether')} ether"
+    return f"{format(from_wei(wei, 'ether'), 'f') if wei else '0'} ether"
 
 
 def _addr(b: bytes | None) -> str:

@@ -94,9 +94,6 @@ class Guard:
     def _check(self, facts: SignFacts, session: str) -> Decision:
         op = OPS[facts.kind]
         base: dict[str, Any] = {"session": session, "op": op, **facts.audit_fields()}
-        self.ledger.session_started(
-            session, op=op, key_id=facts.key_id, account=facts.account, digest=facts.digest.hex()
-        )
         name = facts.key_name if facts.key_name is not None else self._key_name(facts.key_id)
         rules = self.policy.rules_for(facts.key_id, name, facts.account)
         try:
@@ -119,6 +116,8 @@ class Guard:
                 )
             self.ledger.admit(
                 session=session,
+                op=op,
+                digest=facts.digest.hex(),
                 key_id=facts.key_id,
                 account=facts.account,
                 rules=rules,
@@ -126,15 +125,14 @@ class Guard:
                 permits=accepted,
             )
         except PermitRefused as exc:
-            self._refused(session, "permit_rejected", exc, base)
+            self._refused(session, "permit_rejected", exc, base, facts)
             raise
         except MpcError as exc:
-            self._refused(session, "policy_refused", exc, {**base, "rule": exc.field})
+            self._refused(session, "policy_refused", exc, {**base, "rule": exc.field}, facts)
             raise
         for p in accepted:
             logs.audit("permit_accepted", f"permit from {p.approver} accepted", permit=p.id,
                        approver=p.approver, **base)  # fmt: skip
-        self.ledger.session_status(session, "signing")
         pause_point("guard_after_decision")
         return Decision(session, facts, rules, tuple(accepted))
 
@@ -171,10 +169,15 @@ class Guard:
             out.append(permit)
         return out
 
-    def _refused(self, session: str, event: str, exc: MpcError, fields: dict[str, Any]) -> None:
+    def _refused(
+        self, session: str, event: str, exc: MpcError, fields: dict[str, Any], facts: SignFacts
+    ) -> None:
         pid = getattr(exc, "permit_id", None)
         logs.audit(event, exc.message, code=exc.code, permit=pid, **fields)
-        self.ledger.session_status(session, "refused", exc.code)
+        self.ledger.refused(
+            session, op=OPS[facts.kind], key_id=facts.key_id, account=facts.account,
+            digest=facts.digest.hex(), code=exc.code,
+        )  # fmt: skip
 
     @contextlib.asynccontextmanager
     async def session_record(self, ctx: dict[str, Any]) -> AsyncIterator[None]:
@@ -210,5 +213,4 @@ class Guard:
 
     def _record(self, session: str, code: str | None) -> None:
         # Kept even on failure: the client may already hold the signature (ledger docstring).
-        self.ledger.settle(session, keep=True)
-        self.ledger.session_status(session, "failed" if code else "completed", code)
+        self.ledger.settle(session, keep=True, code=code)

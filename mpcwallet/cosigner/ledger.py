@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -61,22 +62,28 @@ class Ledger:
         if not path.exists():
             fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
             os.close(fd)
-        with self._conn() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
+        # One long-lived connection, used by one thread at a time: opening and closing a
+        # connection per call would checkpoint the WAL at every close (measured: ~40 ms per
+        # commit instead of ~1 ms). Other processes serialise through SQLite's own locks.
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=60000")
+        self._db.executescript(_SCHEMA)
 
     def __repr__(self) -> str:
         return f"Ledger({self.path})"
 
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
     @contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        try:
-            db.execute("PRAGMA synchronous=FULL")
-            db.execute("PRAGMA busy_timeout=60000")
-            yield db
-        finally:
-            db.close()
+        with self._lock:
+            self._db.row_factory = None
+            yield self._db
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -108,23 +115,28 @@ class Ledger:
         self,
         *,
         session: str,
+        op: str,
         key_id: str,
         account: int,
+        digest: str,
         rules: Rules,
         spends: Sequence[Spend],
         permits: Sequence[AcceptedPermit],
         now: float | None = None,
     ) -> None:
         """Atomically: refuse a used permit id or a crossed 24 h limit, else consume the
-        permits and reserve the spending. Raises the refusal; nothing is written then."""
+        permits, reserve the spending and open the session record (status ``signing``).
+        Raises the refusal; nothing is written then. One commit."""
         t = now or time.time()
         with self._tx() as db:
             for p in permits:
                 if db.execute("SELECT 1 FROM permits_used WHERE id=?", (p.id,)).fetchone():
-                    raise PermitReplayed(
+                    err = PermitReplayed(
                         f"permit {p.id} was already used; a permit is good for one signature",
                         field="permit",
                     )
+                    err.permit_id = p.id  # type: ignore[attr-defined]
+                    raise err
             for s in spends:
                 check_totals(rules, s, self._spent(db, key_id, account, s.asset, t))
             for p in permits:
@@ -138,12 +150,46 @@ class Ledger:
                     "VALUES (?, ?, ?, ?, ?, ?, 'reserved')",
                     (session, key_id, account, s.asset, str(s.amount), t),
                 )
+            self._open_session(db, session, op, key_id, account, digest, "signing", t)
 
-    def settle(self, session: str, *, keep: bool) -> None:
-        state = "spent" if keep else "released"
+    @staticmethod
+    def _open_session(
+        db: sqlite3.Connection,
+        session: str,
+        op: str,
+        key_id: str | None,
+        account: int | None,
+        digest: str | None,
+        status: str,
+        t: float,
+        code: str | None = None,
+    ) -> None:
+        ended = t if status not in ("started", "signing") else None
+        db.execute(
+            "INSERT OR REPLACE INTO sessions (session, key_id, account, op, digest, status, "
+            "started, ended, code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (session, key_id, account, op, digest, status, t, ended, code),
+        )
+
+    def refused(
+        self, session: str, *, op: str, key_id: str, account: int, digest: str, code: str
+    ) -> None:
+        """The session record of a request refused before anything was reserved."""
+        with self._tx() as db:
+            self._open_session(db, session, op, key_id, account, digest, "refused", time.time(),
+                               code)  # fmt: skip
+
+    def settle(self, session: str, *, keep: bool, code: str | None = None) -> None:
+        """The outcome of an admitted session: its reservation kept (``spent``) or
+        ``released``, and its record closed as completed or failed. One commit."""
         with self._tx() as db:
             db.execute(
-                "UPDATE spend SET state=? WHERE session=? AND state='reserved'", (state, session)
+                "UPDATE spend SET state=? WHERE session=? AND state='reserved'",
+                ("spent" if keep else "released", session),
+            )
+            db.execute(
+                "UPDATE sessions SET status=?, code=?, ended=? WHERE session=?",
+                ("failed" if code else "completed", code, time.time(), session),
             )
 
     def recover(self) -> tuple[int, int]:
