@@ -150,19 +150,18 @@ def typed_data_facts(
     *,
     key_id: str,
     digest: bytes,
+    domain: Domain,
     account: int = 0,
-    domain_name: str | None = None,
-    domain_chain_id: int | None = None,
-    verifying_contract: bytes | None = None,
     permits: tuple[Mapping[str, Any], ...] = (),
 ) -> SignFacts:
-    """Facts of EIP-712 typed data; its domain's chainId is also the permit's chain id."""
+    """Facts of EIP-712 typed data (see :func:`typed_data_domain`); its domain's chainId is
+    also the chain id a permit must name."""
     return SignFacts(
         key_id=key_id,
         digest=digest,
         kind="typed_data",
         account=account,
-        chain_id=domain_chain_id,
-        domain=Domain(domain_name, domain_chain_id, verifying_contract),
+        chain_id=domain.chain_id,
+        domain=domain,
         permits=permits,
     )

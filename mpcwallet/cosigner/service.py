@@ -24,7 +24,14 @@ import time
 from typing import Any
 
 from mpcwallet.cosigner import logs
-from mpcwallet.cosigner.facts import SignFacts, permits_from_request, tx_facts, typed_data_domain
+from mpcwallet.cosigner.facts import (
+    SignFacts,
+    message_facts,
+    permits_from_request,
+    tx_facts,
+    typed_data_domain,
+    typed_data_facts,
+)
 from mpcwallet.cosigner.keystore import KeyStore
 from mpcwallet.cosigner.paths import check_key_id
 from mpcwallet.engine import Engine, Role
@@ -329,9 +336,7 @@ class Service:
         fields = {"kind": "eip191", "message_length": len(message), "digest": digest.hex()}
         key = await self._load_key(key_id)
         self._account_address(key, account, ctx)
-        facts = SignFacts(
-            key_id=key_id, digest=digest, kind="message", account=account, permits=_permits(req)
-        )
+        facts = message_facts(key_id=key_id, digest=digest, account=account, permits=_permits(req))
         await self._sign_digest(ch, key, account, digest, req.get("digest"), fields, ctx, facts)
 
     async def _sign_typed_data(
@@ -353,14 +358,11 @@ class Service:
         fields = {"kind": "eip712", **summary, "digest": digest.hex()}
         key = await self._load_key(key_id)
         self._account_address(key, account, ctx)
-        domain = typed_data_domain(td.domain)
-        facts = SignFacts(
+        facts = typed_data_facts(
             key_id=key_id,
             digest=digest,
-            kind="typed_data",
+            domain=typed_data_domain(td.domain),
             account=account,
-            chain_id=domain.chain_id,
-            domain=domain,
             permits=_permits(req),
         )
         await self._sign_digest(ch, key, account, digest, req.get("digest"), fields, ctx, facts)

@@ -12,7 +12,7 @@ import pytest
 
 from mpcwallet.cosigner import logs
 from mpcwallet.cosigner.audit import verify
-from mpcwallet.cosigner.facts import message_facts, typed_data_facts
+from mpcwallet.cosigner.facts import Domain, message_facts, typed_data_domain, typed_data_facts
 from mpcwallet.cosigner.guard import Guard
 from mpcwallet.cosigner.paths import CosignerPaths
 from mpcwallet.cosigner.permits import make_permit, new_approver_key
@@ -61,13 +61,14 @@ def test_messages_need_a_permit_of_their_own_kind(guard: Guard) -> None:
 
 def test_typed_data_only_from_allowed_domains(guard: Guard) -> None:
     contract = bytes.fromhex(CONTRACT[2:])
-    good = typed_data_facts(key_id=KEY, digest=b"\x01" * 32, domain_name="Permit2",
-                            domain_chain_id=11155111, verifying_contract=contract)  # fmt: skip
+    good = typed_data_facts(key_id=KEY, digest=b"\x01" * 32,
+                            domain=typed_data_domain({"name": "Permit2", "chainId": "0xaa36a7",
+                                                      "verifyingContract": CONTRACT}))  # fmt: skip
     asyncio.run(guard.record(asyncio.run(guard.check_sign(good, session="t1"))))
     for name, chain, where in (("Permit2", 1, contract), ("Other", 11155111, contract),
                                ("Permit2", 11155111, b"\x00" * 20)):  # fmt: skip
-        bad = typed_data_facts(key_id=KEY, digest=b"\x02" * 32, domain_name=name,
-                               domain_chain_id=chain, verifying_contract=where)  # fmt: skip
+        bad = typed_data_facts(key_id=KEY, digest=b"\x02" * 32,
+                               domain=Domain(name, chain, where))  # fmt: skip
         with pytest.raises(PolicyRefused) as info:
             asyncio.run(guard.check_sign(bad, session=f"t-{name}-{chain}"))
         assert info.value.field == "allow_domains"
