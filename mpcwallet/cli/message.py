@@ -131,19 +131,28 @@ def register(app: typer.Typer) -> None:
         out_file: OutFile = None,
         force: options.ForceOut = False,
         passphrase_file: options.SharePassphraseFile = None,
+        permit: options.Permits = None,
     ) -> None:
         """Sign a message as personal_sign does (EIP-191 version 0x45)."""
+        from mpcwallet.cli.approve import read_permits
         from mpcwallet.cli.output import out
         from mpcwallet.evm.eip191 import message_digest
         from mpcwallet.session.client import run_sign_message
 
         raw = read_message(message, message_file, hex_message)
+        permits = read_permits(permit or [])
 
         def request(
             endpoint: str, header: dict[str, Any], body: ShareBody, digest: bytes, acct: int
         ) -> bytes:
             return run_sign_message(
-                endpoint, share_header=header, body=body, message=raw, digest=digest, account=acct
+                endpoint,
+                share_header=header,
+                body=body,
+                message=raw,
+                digest=digest,
+                account=acct,
+                permits=permits,
             )
 
         data = sign_with_cosigner(
@@ -173,13 +182,16 @@ def register(app: typer.Typer) -> None:
         out_file: OutFile = None,
         force: options.ForceOut = False,
         passphrase_file: options.SharePassphraseFile = None,
+        permit: options.Permits = None,
     ) -> None:
         """Sign EIP-712 typed data as eth_signTypedData_v4 does."""
+        from mpcwallet.cli.approve import read_permits
         from mpcwallet.cli.output import out
         from mpcwallet.evm import eip712
         from mpcwallet.session.client import run_sign_typed_data
 
         td = eip712.load(data_file, expected_chain_id=chain_id)
+        permits = read_permits(permit or [])
 
         def request(
             endpoint: str, header: dict[str, Any], body: ShareBody, digest: bytes, acct: int
@@ -192,6 +204,7 @@ def register(app: typer.Typer) -> None:
                 digest=digest,
                 chain_id=chain_id,
                 account=acct,
+                permits=permits,
             )
 
         data = sign_with_cosigner(

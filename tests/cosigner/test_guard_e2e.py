@@ -51,6 +51,12 @@ allow_to = ["{ALLOWED}"]
 max_value_per_tx = "0.1 ether"
 max_value_24h = "0.4 ether"
 
+[keys.msg]
+chain_ids = [1, 11155111]
+approval_for = ["message"]
+approvers = ["carol"]
+allow_domains = [{{ name = "Ether Mail", chainId = 1 }}]
+
 [keys.perm]
 max_value_24h = "1 ether"
 approval_above = "0.01 ether"
@@ -126,7 +132,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     (home / "cosigner" / "policy.toml").write_text(POLICY)
     with running_anvil() as node, running_cosigner(base_env(home)) as cs:
         s = Setup(cs, node, tmp)
-        for name in ("main", "conc", "perm"):
+        for name in ("main", "conc", "perm", "msg"):
             s.keygen(name)
         yield s
 
@@ -258,6 +264,34 @@ def test_permits(setup: Setup) -> None:
     assert rejected == sorted(["permit_replayed", "permit_wrong_digest", "permit_unknown_approver",
                                "permit_mismatch", "permit_tampered", "permit_expired"])  # fmt: skip
     assert sum(e["event"] == "permit_accepted" for e in events) == 2
+
+
+def test_messages_and_typed_data(setup: Setup) -> None:
+    """EIP-191 messages need a permit on this key; typed data only from the allowed domain."""
+    share = str(setup.keys["msg"]["share"])
+    carol = setup.tmp / "carol.enc"
+    public = ok(setup.mpc("approver", "new", "carol", "--out", str(carol)))["public_key"]
+    ok(setup.mpc("cosigner", "approvers", "add", "carol", public))
+    sign = ("sign-message", "--share", share, "--message", "hello policy")
+    assert refused(setup.mpc(*sign), "approval_required")["field"] == "approval_for"
+    permit = setup.tmp / "msg-permit.json"
+    ok(setup.mpc("approve", "--message", "hello policy", "--share", share, "--approver",
+                 str(carol), "--out", str(permit)))  # fmt: skip
+    other = setup.tmp / "msg-other.json"
+    ok(setup.mpc("approve", "--message", "hello other", "--share", share, "--approver",
+                 str(carol), "--out", str(other)))  # fmt: skip
+    refused(setup.mpc(*sign, "--permit", str(other)), "permit_wrong_digest")
+    assert ok(setup.mpc(*sign, "--permit", str(permit)))["signature"]
+
+    vector = Path(__file__).resolve().parents[1] / "evm" / "vectors" / "eip712_mail.json"
+    doc = {k: v for k, v in json.loads(vector.read_text()).items() if not k.startswith("_")}
+    mail = setup.tmp / "mail.json"
+    mail.write_text(json.dumps(doc))
+    ok(setup.mpc("sign-typed-data", "--data", str(mail), "--share", share))
+    doc["domain"]["name"] = "Phish Mail"
+    mail.write_text(json.dumps(doc))
+    error = refused(setup.mpc("sign-typed-data", "--data", str(mail), "--share", share))
+    assert error["field"] == "allow_domains" and "Phish Mail" in error["message"]
 
 
 def test_audit_trail_verifies_and_holds_no_secrets(setup: Setup) -> None:
