@@ -2,8 +2,14 @@
 
 Public API (kept stable for the CLI and the EVM engineer's ``mpc sign``):
 
-* :func:`resolve_endpoint` - ``MPC_COSIGNER_URL``, else the running daemon's state file, else
-  ``ws://127.0.0.1:7447``.
+* :func:`resolve_endpoint` - ``MPC_COSIGNER_URL``, else the pairing record (a remote
+  co-signer, :func:`run_pair`), else the running daemon's state file, else the remembered port,
+  else ``ws://127.0.0.1:7447``.
+* :func:`run_pair` - pair this home with a remote co-signer using a one-time code.
+
+Every session first asks ``/healthz`` for the co-signer's install id and compares it with this
+home's (its own ``cosigner/install.id``, or the one stored at pairing): a client only ever talks
+to the co-signer of its own ``MPC_HOME``, and reaching another is :class:`WrongCosigner`.
 * :func:`run_keygen` - DKG with the co-signer; two-phase commit (see
   :mod:`mpcwallet.cosigner.service`): ``write_pending(result)`` must durably write the client's
   share under a temporary name; after it returns the client commits, and only when the daemon
@@ -40,6 +46,7 @@ from mpcwallet.errors import (
     ProtocolViolation,
     SessionViolation,
     Unhealthy,
+    WrongCosigner,
 )
 from mpcwallet.session import wire
 from mpcwallet.session.channel import Channel, round_timeout_from_env
@@ -75,10 +82,59 @@ def resolve_endpoint(home: Path | None = None) -> str:
     if env:
         parse_endpoint(env)
         return env.rstrip("/")
+    from mpcwallet.cosigner.pairing import read_pairing
+
+    home = home or mpc_home()
+    record = read_pairing(home)
+    if record is not None:
+        return record.url
     state = read_state(home)
     if state and isinstance(state.get("url"), str):
         return str(state["url"])
+    from mpcwallet.cosigner.settings import remembered_port
+
+    port = remembered_port(CosignerPaths.for_home(home))
+    if port is not None:
+        return f"ws://{DEFAULT_HOST}:{port}"
     return default_endpoint()
+
+
+def expected_install_id(home: Path | None = None) -> tuple[str | None, str]:
+    """The install id this home's co-signer must report, and where it comes from."""
+    from mpcwallet.cosigner.identity import read_install_id
+    from mpcwallet.cosigner.pairing import pairing_file, read_pairing
+
+    home = home or mpc_home()
+    record = read_pairing(home)
+    if record is not None:
+        return record.install_id, f"the pairing record {pairing_file(home)}"
+    path = CosignerPaths.for_home(home).install_id_file
+    return read_install_id(path), str(path)
+
+
+def check_cosigner_identity(
+    endpoint: str, doc: Mapping[str, Any], home: Path | None = None
+) -> None:
+    """:class:`WrongCosigner` unless ``doc`` (a ``/healthz`` answer) comes from this home's
+    co-signer."""
+    home = home or mpc_home()
+    expected, source = expected_install_id(home)
+    got = doc.get("install_id")
+    if expected is not None and got == expected:
+        return
+    if expected is None:
+        why = (
+            f"this MPC_HOME ({home}) has never run a co-signer and is not paired with one "
+            f"(no {source})"
+        )
+    else:
+        why = f"it reports install id {got!r}, this MPC_HOME ({home}) expects {expected} ({source})"
+    raise WrongCosigner(
+        f"the co-signer at {endpoint} is not the one of this MPC_HOME: {why}. Unset "
+        "MPC_COSIGNER_URL or point it at this home's co-signer, start this home's own with "
+        "`mpc cosigner start`, or pair with `mpc pair --url URL --code CODE`",
+        field="MPC_COSIGNER_URL" if os.environ.get("MPC_COSIGNER_URL") else "endpoint",
+    )
 
 
 def parse_endpoint(endpoint: str) -> tuple[str, int]:
@@ -103,9 +159,15 @@ def _http_base(endpoint: str) -> str:
 
 
 def read_pairing_token(home: Path | None = None) -> bytes:
+    """The pairing token: from the pairing record of a remote co-signer, else the local one."""
+    from mpcwallet.cosigner.pairing import read_pairing
     from mpcwallet.cosigner.token import read_token
 
-    return read_token(CosignerPaths.for_home(home or mpc_home()).token_file)
+    home = home or mpc_home()
+    record = read_pairing(home)
+    if record is not None:
+        return record.token
+    return read_token(CosignerPaths.for_home(home).token_file)
 
 
 # --- plumbing --------------------------------------------------------------------------------
@@ -131,6 +193,30 @@ def fetch_healthz(endpoint: str, timeout: float = 3.0) -> tuple[int, dict[str, A
     return status, body if isinstance(body, dict) else {}
 
 
+async def _healthz_async(http: Any, endpoint: str) -> dict[str, Any]:
+    """``/healthz`` over the session's own HTTP client; the co-signer's identity comes from it."""
+    import aiohttp
+
+    try:
+        async with http.get(
+            _http_base(endpoint) + "/healthz", timeout=aiohttp.ClientTimeout(total=10)
+        ) as resp:
+            raw = await resp.read()
+            status = resp.status
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise PeerUnreachable(
+            f"the co-signer at {endpoint} is not answering ({type(exc).__name__}); "
+            "start it with `mpc cosigner start`"
+        ) from None
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict):
+        raise PeerUnreachable(f"{endpoint} answered /healthz with HTTP {status}, not a co-signer")
+    return doc
+
+
 async def _with_session(
     endpoint: str,
     *,
@@ -140,12 +226,16 @@ async def _with_session(
     key_id: str | None,
     round_timeout: float,
     body: Callable[[Channel], Awaitable[T]],
+    check_identity: bool = True,
 ) -> T:
     import aiohttp
 
     url = endpoint.rstrip("/") + SESSION_PATH
     timeouts = aiohttp.ClientTimeout(total=None, sock_connect=10)
     async with aiohttp.ClientSession(timeout=timeouts) as http:
+        if check_identity:
+            doc = await _healthz_async(http, endpoint)
+            check_cosigner_identity(endpoint, doc)
         try:
             ws = await http.ws_connect(
                 url, max_msg_size=wire.WS_MAX_MSG_SIZE, timeout=aiohttp.ClientWSTimeout(ws_close=5)
@@ -510,6 +600,11 @@ def health(
             field="healthz",
         )
     checks["healthz"] = "ok"
+    try:
+        check_cosigner_identity(endpoint, doc)
+    except WrongCosigner as exc:
+        raise Unhealthy(f"home: {exc.message}", field="home") from None
+    checks["home"] = "ok"
     daemon_engine = str(doc.get("engine"))
     engine = engine_name or daemon_engine
     if engine != daemon_engine:
@@ -559,3 +654,53 @@ def health(
         "keys": doc.get("keys"),
         "checks": checks,
     }
+
+
+# --- pairing with a remote co-signer ---------------------------------------------------------
+
+
+def run_pair(endpoint: str, code_text: str, *, timeout: float = 10.0) -> Any:
+    """Pair this home with the co-signer at ``endpoint`` using a one-time code; the stored
+    :class:`~mpcwallet.cosigner.pairing.PairingRecord` on return.
+
+    The session is authenticated by a PSK derived from the code (auth mode ``code``); over it the
+    co-signer sends its pairing token (sealed under a key from this session) and install id,
+    which are written to ``MPC_HOME/pairing.json`` (0600, atomic).
+    """
+    from mpcwallet.cosigner.pairing import PairingRecord, parse_code, unwrap_token, write_pairing
+
+    parse_endpoint(endpoint)
+    code = parse_code(code_text)
+    status, doc = fetch_healthz(endpoint)
+    if status != 200 or not isinstance(doc.get("install_id"), str):
+        raise PeerUnreachable(
+            f"{endpoint} did not answer /healthz as a co-signer (HTTP {status}): "
+            f"{doc.get('error', doc.get('message', ''))}"
+        )
+    engine = str(doc.get("engine"))
+    healthz_id = str(doc["install_id"])
+
+    async def run(ch: Channel) -> PairingRecord:
+        await ch.send_control({"op": "pair"})
+        answer = await ch.recv_control()
+        _expect(answer, "paired")
+        wrap_key = ch.keys.per_key_secret(f"pairing:{code.code_id}", b"")
+        token = unwrap_token(wrap_key, answer.get("token"))
+        if answer.get("install_id") != healthz_id:
+            raise SessionViolation("the co-signer's install id differs between healthz and session")
+        return PairingRecord(endpoint.rstrip("/"), token, healthz_id, engine)
+
+    record = asyncio.run(
+        _with_session(
+            endpoint,
+            secret=code.psk(),
+            engine=engine,
+            auth="code",
+            key_id=code.code_id,
+            round_timeout=timeout,
+            body=run,
+            check_identity=False,
+        )
+    )
+    write_pairing(mpc_home(), record)
+    return record
