@@ -99,7 +99,8 @@ def malformed_requests(port: int) -> dict[str, bytes]:
         + b"\r\n",
         "cl-and-te": b"POST /healthz HTTP/1.1\r\n"
         + host
-        + b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nMARKER-cl-and-te\r\n0\r\n\r\n",
+        + b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + b"5\r\nMARKER-cl-and-te\r\n0\r\n\r\n",
         "h2-preface": b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\nMARKER-h2-preface",
         "nul": b"GET /healthz HTTP/1.1\r\n" + host + b"X-MARKER-nul: a\x00b\r\n\r\n",
     }
