@@ -171,9 +171,16 @@ async def session_endpoint(request: web.Request) -> web.StreamResponse:
                 f"handshake failed: {exc.code}",
                 level=logging.WARNING,
                 code=exc.code,
+                remote=request.remote,
             )
             return ws
         mark_authenticated(request)  # lifts the front door's handshake deadline
+        logs.log(
+            "session_opened",
+            "session authenticated",
+            session=channel.session_id.hex()[:32],
+            remote=request.remote,
+        )
         await service.serve(channel, hello)
     except (ConnectionError, RuntimeError) as exc:
         # The client went away mid-write; reported by type only.

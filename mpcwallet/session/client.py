@@ -27,8 +27,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,7 +153,7 @@ def parse_endpoint(endpoint: str) -> tuple[str, int]:
 
 def _http_base(endpoint: str) -> str:
     host, port = parse_endpoint(endpoint)
-    return f"http://{host}:{port}"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def read_pairing_token(home: Path | None = None) -> bytes:
@@ -173,19 +171,43 @@ def read_pairing_token(home: Path | None = None) -> bytes:
 # --- plumbing --------------------------------------------------------------------------------
 
 
+def source_address() -> str | None:
+    """``MPC_COSIGNER_SOURCE_ADDRESS``: the local address outgoing co-signer connections use
+    (for a machine with several addresses), else None (the kernel chooses)."""
+    value = os.environ.get("MPC_COSIGNER_SOURCE_ADDRESS") or None
+    if value is not None:
+        import ipaddress
+
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise BadInput(
+                f"MPC_COSIGNER_SOURCE_ADDRESS {value!r} is not an IP address",
+                field="MPC_COSIGNER_SOURCE_ADDRESS",
+            ) from None
+    return value
+
+
 def fetch_healthz(endpoint: str, timeout: float = 3.0) -> tuple[int, dict[str, Any]]:
     """``(HTTP status, JSON body)`` of ``/healthz``; :class:`PeerUnreachable` if no answer."""
-    url = _http_base(endpoint) + "/healthz"
+    import http.client
+
+    host, port = parse_endpoint(endpoint)
+    src = source_address()
+    conn = http.client.HTTPConnection(
+        host, port, timeout=timeout, source_address=(src, 0) if src else None
+    )
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - http only
-            status, raw = resp.status, resp.read()
-    except urllib.error.HTTPError as exc:
-        status, raw = exc.code, exc.read()
-    except (urllib.error.URLError, OSError) as exc:
+        conn.request("GET", "/healthz", headers={"Connection": "close"})
+        resp = conn.getresponse()
+        status, raw = resp.status, resp.read(1 << 20)
+    except (http.client.HTTPException, OSError) as exc:
         raise PeerUnreachable(
             f"the co-signer at {endpoint} is not answering ({type(exc).__name__}); "
             "start it with `mpc cosigner start`"
         ) from None
+    finally:
+        conn.close()
     try:
         body = json.loads(raw)
     except ValueError:
@@ -199,7 +221,10 @@ async def _healthz_async(http: Any, endpoint: str) -> dict[str, Any]:
 
     try:
         async with http.get(
-            _http_base(endpoint) + "/healthz", timeout=aiohttp.ClientTimeout(total=10)
+            _http_base(endpoint) + "/healthz",
+            timeout=aiohttp.ClientTimeout(total=10),
+            # Frees the daemon's unauthenticated slot at once instead of at its deadline.
+            headers={"Connection": "close"},
         ) as resp:
             raw = await resp.read()
             status = resp.status
@@ -232,7 +257,9 @@ async def _with_session(
 
     url = endpoint.rstrip("/") + SESSION_PATH
     timeouts = aiohttp.ClientTimeout(total=None, sock_connect=10)
-    async with aiohttp.ClientSession(timeout=timeouts) as http:
+    src = source_address()
+    connector = aiohttp.TCPConnector(local_addr=(src, 0) if src else None)
+    async with aiohttp.ClientSession(timeout=timeouts, connector=connector) as http:
         if check_identity:
             doc = await _healthz_async(http, endpoint)
             check_cosigner_identity(endpoint, doc)

@@ -4,9 +4,9 @@
   falls back to a free one) and keygen and sign against it; pointing one home at the other's
   daemon is ``wrong_cosigner`` naming the URL and the home, never ``auth_failed``.
 * A port given with ``--port`` is remembered.
-* A co-signer on another address (127.0.0.2) pairs with a client home through a one-time code;
-  the client then runs keygen, sign and health against it. Expired and reused codes, and a
-  client that never paired, get ``auth_failed``.
+* A co-signer on another address (127.0.0.2) pairs with a client home (connecting from
+  127.0.0.3) through a one-time code; the client then runs keygen, sign and health against
+  it. Expired and reused codes, and a client that never paired, get ``auth_failed``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from support.proc import json_result, run_mpc
 from mpcwallet.cosigner.paths import DEFAULT_PORT
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tx.json"
-REMOTE_HOST = "127.0.0.2"
+REMOTE_HOST = "127.0.0.2"  # the co-signer's machine
+CLIENT_SOURCE = "127.0.0.3"  # the client's machine
 
 
 def home_env(home: Path) -> dict[str, str]:
@@ -165,7 +166,7 @@ def test_remote_cosigner_pairing_end_to_end(tmp_path: Path) -> None:
 
         # Pairing: the code travels out of band; the client stores URL, token and install id.
         client_home = tmp_path / "client-machine"
-        client = home_env(client_home)
+        client = dict(home_env(client_home), MPC_COSIGNER_SOURCE_ADDRESS=CLIENT_SOURCE)
         code = pairing_code(server)
         assert code["url"] == url
         paired = ok(["pair", "--url", url, "--code", code["code"]], client)
@@ -222,3 +223,10 @@ def test_remote_cosigner_pairing_end_to_end(tmp_path: Path) -> None:
             json.loads(line).get("code") for line in log.splitlines() if '"pairing_refused"' in line
         ]
         assert reasons == ["unknown_or_used", "expired"]
+        # The paired client's sessions (pair, keygen, sign, health) all came from its address.
+        remotes = {
+            json.loads(line).get("remote")
+            for line in log.splitlines()
+            if '"session_opened"' in line
+        }
+        assert CLIENT_SOURCE in remotes
