@@ -35,7 +35,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from mpcwallet.cosigner.identity import check_install_id
 from mpcwallet.cosigner.paths import CosignerPaths
-from mpcwallet.errors import AuthFailed, BadInput, FileFormatError, ProtocolViolation
+from mpcwallet.errors import AuthFailed, BadInput, FileFormatError, NotFound, ProtocolViolation
+from mpcwallet.jsonio import load_file, loads
 from mpcwallet.storage.files import ensure_dir, write_atomic
 
 CODE_ID_BYTES = 5
@@ -126,8 +127,8 @@ def claim_code(paths: CosignerPaths, code_id: str) -> bytes:
         refused.reason = "unknown_or_used"  # type: ignore[attr-defined]
         raise refused from None
     try:
-        doc = json.loads(claimed.read_text())
-    except (OSError, ValueError):
+        doc = loads(claimed.read_bytes(), what="a pending pairing code", max_bytes=4096)
+    except (OSError, BadInput):
         doc = {}
     finally:
         claimed.unlink(missing_ok=True)
@@ -153,9 +154,9 @@ def prune_expired(paths: CosignerPaths) -> int:
     now = time.time()
     for path in directory.glob("*.json"):
         try:
-            doc = json.loads(path.read_text())
+            doc = loads(path.read_bytes(), what="a pending pairing code", max_bytes=4096)
             expired = not isinstance(doc, dict) or not now <= float(doc.get("expires_at", 0))
-        except (OSError, ValueError, TypeError):
+        except (OSError, BadInput, ValueError, TypeError):
             expired = True
         if expired:
             path.unlink(missing_ok=True)
@@ -225,10 +226,10 @@ def read_pairing(home: Path) -> PairingRecord | None:
     """This home's pairing with a remote co-signer, or None if it has none."""
     path = pairing_file(home)
     try:
-        doc: Any = json.loads(path.read_text())
-    except FileNotFoundError:
+        doc: Any = load_file(path, what="the pairing record", max_bytes=64 * 1024)
+    except NotFound:
         return None
-    except (OSError, ValueError):
+    except BadInput:
         doc = None
     try:
         if not isinstance(doc, dict):

@@ -11,16 +11,17 @@ import json
 from typing import Any
 
 from mpcwallet.cosigner.paths import CosignerPaths
-from mpcwallet.errors import FileFormatError
+from mpcwallet.errors import BadInput, FileFormatError, NotFound
+from mpcwallet.jsonio import load_file
 from mpcwallet.storage.files import write_atomic
 
 
 def _read(paths: CosignerPaths) -> dict[str, Any]:
     try:
-        doc = json.loads(paths.settings_file.read_text())
-    except FileNotFoundError:
+        doc = load_file(paths.settings_file, what="the co-signer settings", max_bytes=64 * 1024)
+    except NotFound:
         return {}
-    except (OSError, ValueError):
+    except BadInput:
         doc = None
     if not isinstance(doc, dict):
         raise FileFormatError(

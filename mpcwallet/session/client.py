@@ -208,11 +208,17 @@ def fetch_healthz(endpoint: str, timeout: float = 3.0) -> tuple[int, dict[str, A
         ) from None
     finally:
         conn.close()
+    return status, _healthz_body(raw)
+
+
+def _healthz_body(raw: bytes) -> dict[str, Any]:
+    from mpcwallet.jsonio import loads
+
     try:
-        body = json.loads(raw)
-    except ValueError:
-        body = {}
-    return status, body if isinstance(body, dict) else {}
+        body = loads(raw, what="the co-signer's /healthz answer", max_bytes=64 * 1024)
+    except BadInput:
+        body = None
+    return body if isinstance(body, dict) else {}
 
 
 async def _healthz_async(http: Any, endpoint: str) -> dict[str, Any]:
@@ -226,18 +232,15 @@ async def _healthz_async(http: Any, endpoint: str) -> dict[str, Any]:
             # Frees the daemon's unauthenticated slot at once instead of at its deadline.
             headers={"Connection": "close"},
         ) as resp:
-            raw = await resp.read()
+            raw = await resp.content.read(64 * 1024 + 1)
             status = resp.status
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         raise PeerUnreachable(
             f"the co-signer at {endpoint} is not answering ({type(exc).__name__}); "
             "start it with `mpc cosigner start`"
         ) from None
-    try:
-        doc = json.loads(raw)
-    except ValueError:
-        doc = None
-    if not isinstance(doc, dict):
+    doc = _healthz_body(raw)
+    if not doc:
         raise PeerUnreachable(f"{endpoint} answered /healthz with HTTP {status}, not a co-signer")
     return doc
 
