@@ -15,16 +15,19 @@ import calendar
 import contextlib
 import json
 import os
+import shutil
 import socket
 import stat
+import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from conftest import TEST_COSIGNER_PASSPHRASE, TEST_PASSPHRASE
 from support.cosigner import wait_for
-from support.proc import json_result, run_mpc
+from support.proc import json_result, mpc_cmd, run_mpc
 
 from mpcwallet.cosigner.paths import DEFAULT_PORT
 
@@ -47,16 +50,31 @@ def home_env(home: Path) -> dict[str, str]:
     return env
 
 
-def ok(args: list[str], env: dict[str, str]) -> dict[str, Any]:
-    cp = run_mpc(["--json", *args], env)
+def run_in(prefix: list[str], args: list[str], env: dict[str, str]) -> Any:
+    if not prefix:
+        return run_mpc(args, env)
+    return subprocess.run(
+        [*prefix, *mpc_cmd(), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def ok(args: list[str], env: dict[str, str], prefix: list[str] | None = None) -> dict[str, Any]:
+    cp = run_in(prefix or [], ["--json", *args], env)
     assert cp.returncode == 0, (args, cp.stdout, cp.stderr)
     data = json_result(cp)["data"]
     assert isinstance(data, dict)
     return data
 
 
-def fails(args: list[str], env: dict[str, str], exit_code: int) -> dict[str, Any]:
-    cp = run_mpc(["--json", *args], env)
+def fails(
+    args: list[str], env: dict[str, str], exit_code: int, prefix: list[str] | None = None
+) -> dict[str, Any]:
+    cp = run_in(prefix or [], ["--json", *args], env)
     assert cp.returncode == exit_code, (args, cp.stdout, cp.stderr)
     error = json_result(cp)["error"]
     assert isinstance(error, dict)
@@ -91,8 +109,8 @@ def stopping(*envs: dict[str, str]) -> Iterator[None]:
             run_mpc(["cosigner", "stop"], env)
 
 
-def sign(env: dict[str, str], out: Path) -> dict[str, Any]:
-    return ok(["sign", "--tx", str(EXAMPLE), "--out", str(out)], env)
+def sign(env: dict[str, str], out: Path, prefix: list[str] | None = None) -> dict[str, Any]:
+    return ok(["sign", "--tx", str(EXAMPLE), "--out", str(out)], env, prefix)
 
 
 def test_two_homes_side_by_side_each_use_their_own_cosigner(tmp_path: Path) -> None:
@@ -150,8 +168,56 @@ def test_a_port_given_with_port_is_remembered(tmp_path: Path) -> None:
 # --- a co-signer on another address -----------------------------------------------------------
 
 
-def pairing_code(env: dict[str, str], *extra: str) -> dict[str, Any]:
-    data = ok(["cosigner", "pair", *extra], env)
+@dataclass
+class Machines:
+    """Where the co-signer's and the client's commands run: two network namespaces joined by
+    a veth pair (127.0.0.2 and 127.0.0.3) where the machine allows it, else one network with
+    the client's connections coming from 127.0.0.3."""
+
+    kind: str
+    server: list[str]
+    client: list[str]
+    client_env: dict[str, str]
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=30)
+
+
+@contextlib.contextmanager
+def two_machines() -> Iterator[Machines]:
+    ns_a, ns_b = f"mpcfd{os.getpid()}a", f"mpcfd{os.getpid()}b"
+    veth_a, veth_b = f"mfd{os.getpid() % 100000}a", f"mfd{os.getpid() % 100000}b"
+    made: list[str] = []
+    try:
+        for ns in (ns_a, ns_b):
+            _ip("netns", "add", ns)
+            made.append(ns)
+        _ip("link", "add", veth_a, "netns", ns_a, "type", "veth", "peer", "name", veth_b,
+            "netns", ns_b)  # fmt: skip
+        for ns, veth, mine, peer in ((ns_a, veth_a, REMOTE_HOST, CLIENT_SOURCE),
+                                     (ns_b, veth_b, CLIENT_SOURCE, REMOTE_HOST)):  # fmt: skip
+            # 127.0.0.0/8 on a real link needs route_localnet in both namespaces.
+            for conf in ("all", veth):
+                _ip("netns", "exec", ns, "sysctl", "-qw", f"net.ipv4.conf.{conf}.route_localnet=1")
+            _ip("-n", ns, "addr", "add", f"{mine}/32", "dev", veth)
+            _ip("-n", ns, "link", "set", veth, "up")
+            _ip("-n", ns, "link", "set", "lo", "up")
+            _ip("-n", ns, "route", "add", f"{peer}/32", "dev", veth, "src", mine)
+    except (OSError, subprocess.SubprocessError):
+        for ns in made:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+        yield Machines("loopback", [], [], {"MPC_COSIGNER_SOURCE_ADDRESS": CLIENT_SOURCE})
+        return
+    try:
+        yield Machines("netns", ["ip", "netns", "exec", ns_a], ["ip", "netns", "exec", ns_b], {})
+    finally:
+        for ns in made:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+
+
+def pairing_code(env: dict[str, str], prefix: list[str], *extra: str) -> dict[str, Any]:
+    data = ok(["cosigner", "pair", *extra], env, prefix)
     assert len(data["code"].replace("-", "")) == 40
     return data
 
@@ -159,74 +225,88 @@ def pairing_code(env: dict[str, str], *extra: str) -> dict[str, Any]:
 def test_remote_cosigner_pairing_end_to_end(tmp_path: Path) -> None:
     server_home = tmp_path / "cosigner-machine"
     server = home_env(server_home)
-    with stopping(server):
-        started = ok(["cosigner", "start", "--host", REMOTE_HOST, "--port", "0"], server)
-        url = started["url"]
-        assert url.startswith(f"ws://{REMOTE_HOST}:")
+    with two_machines() as net:
+        if os.geteuid() == 0 and shutil.which("ip"):
+            # Namespaces are possible here: the test must really use two network stacks.
+            assert net.kind == "netns"
+        on_server, on_client = net.server, net.client
+        with stopping(server):
+            _remote_scenario(tmp_path, server_home, server, on_server, on_client, net.client_env)
 
-        # Pairing: the code travels out of band; the client stores URL, token and install id.
-        client_home = tmp_path / "client-machine"
-        client = dict(home_env(client_home), MPC_COSIGNER_SOURCE_ADDRESS=CLIENT_SOURCE)
-        code = pairing_code(server)
-        assert code["url"] == url
-        paired = ok(["pair", "--url", url, "--code", code["code"]], client)
-        record_file = client_home / "pairing.json"
-        assert paired["pairing"] == str(record_file)
-        assert stat.S_IMODE(record_file.stat().st_mode) == 0o600
-        record = json.loads(record_file.read_text())
-        token = (server_home / "cosigner" / "auth.token").read_text().strip()
-        install_id = (server_home / "cosigner" / "install.id").read_text().strip()
-        assert record["url"] == url and record["token"] == token
-        assert record["install_id"] == install_id
-        # The daemon keeps no trace of the code itself.
-        log = (server_home / "cosigner" / "cosigner.log").read_text()
-        raw_code = code["code"].replace("-", "")
-        for path in (server_home / "cosigner").rglob("*"):
-            if path.is_file():
-                data = path.read_text(errors="replace")
-                assert raw_code not in data and code["code"] not in data, path
 
-        # keygen, sign and health of the client home use the remote co-signer; no local one.
-        key = ok(["keygen"], client)
-        assert key["cosigner"] == url
-        assert not (client_home / "cosigner" / "state.json").exists()
-        assert sign(client, tmp_path / "remote.sig")["from"] == key["address"]
-        health = ok(["health"], client)
-        assert health["endpoint"] == url and health["checks"]["auth"] == "ok"
+def _remote_scenario(
+    tmp_path: Path,
+    server_home: Path,
+    server: dict[str, str],
+    on_server: list[str],
+    on_client: list[str],
+    client_extra: dict[str, str],
+) -> None:
+    started = ok(["cosigner", "start", "--host", REMOTE_HOST, "--port", "0"], server, on_server)
+    url = started["url"]
+    assert url.startswith(f"ws://{REMOTE_HOST}:")
 
-        # A code works once: reusing it is auth_failed.
-        other = home_env(tmp_path / "second-client")
-        reused = fails(["pair", "--url", url, "--code", code["code"]], other, 13)
-        assert reused["code"] == "auth_failed"
-        assert not (tmp_path / "second-client" / "pairing.json").exists()
+    # Pairing: the code travels out of band; the client stores URL, token and install id.
+    client_home = tmp_path / "client-machine"
+    client = dict(home_env(client_home), **client_extra)
+    code = pairing_code(server, on_server)
+    assert code["url"] == url
+    paired = ok(["pair", "--url", url, "--code", code["code"]], client, on_client)
+    record_file = client_home / "pairing.json"
+    assert paired["pairing"] == str(record_file)
+    assert stat.S_IMODE(record_file.stat().st_mode) == 0o600
+    record = json.loads(record_file.read_text())
+    token = (server_home / "cosigner" / "auth.token").read_text().strip()
+    install_id = (server_home / "cosigner" / "install.id").read_text().strip()
+    assert record["url"] == url and record["token"] == token
+    assert record["install_id"] == install_id
+    # The daemon keeps no trace of the code itself.
+    raw_code = code["code"].replace("-", "")
+    for path in (server_home / "cosigner").rglob("*"):
+        if path.is_file():
+            data = path.read_text(errors="replace")
+            assert raw_code not in data and code["code"] not in data, path
 
-        # An expired code is auth_failed too.
-        short = pairing_code(server, "--ttl", "1")
-        expiry = calendar.timegm(time.strptime(short["expires_at"], "%Y-%m-%dT%H:%M:%SZ"))
-        wait_for(lambda: time.time() > expiry + 0.5, 10, "the code to expire")
-        expired = fails(["pair", "--url", url, "--code", short["code"]], other, 13)
-        assert expired["code"] == "auth_failed" and "expired" in expired["message"]
+    # keygen, sign and health of the client home use the remote co-signer; no local one.
+    key = ok(["keygen"], client, on_client)
+    assert key["cosigner"] == url
+    assert not (client_home / "cosigner" / "state.json").exists()
+    assert sign(client, tmp_path / "remote.sig", on_client)["from"] == key["address"]
+    health = ok(["health"], client, on_client)
+    assert health["endpoint"] == url and health["checks"]["auth"] == "ok"
 
-        # Never paired: the install id is public, so a stranger may copy it, but its own
-        # token does not authenticate.
-        stranger_home = tmp_path / "stranger"
-        stranger = dict(home_env(stranger_home), MPC_COSIGNER_URL=url)
-        unknown = fails(["health"], stranger, 14)
-        assert unknown["field"] == "home" and str(stranger_home) in unknown["message"]
-        (stranger_home / "cosigner").mkdir(parents=True, exist_ok=True)
-        (stranger_home / "cosigner" / "install.id").write_text(install_id + "\n")
-        (stranger_home / "cosigner" / "auth.token").write_text(os.urandom(32).hex() + "\n")
-        assert fails(["keygen"], stranger, 13)["code"] == "auth_failed"
+    # A code works once: reusing it is auth_failed.
+    other = dict(home_env(tmp_path / "second-client"), **client_extra)
+    reused = fails(["pair", "--url", url, "--code", code["code"]], other, 13, on_client)
+    assert reused["code"] == "auth_failed"
+    assert not (tmp_path / "second-client" / "pairing.json").exists()
 
-        log = (server_home / "cosigner" / "cosigner.log").read_text()
-        reasons = [
-            json.loads(line).get("code") for line in log.splitlines() if '"pairing_refused"' in line
-        ]
-        assert reasons == ["unknown_or_used", "expired"]
-        # The paired client's sessions (pair, keygen, sign, health) all came from its address.
-        remotes = {
-            json.loads(line).get("remote")
-            for line in log.splitlines()
-            if '"session_opened"' in line
-        }
-        assert CLIENT_SOURCE in remotes
+    # An expired code is auth_failed too.
+    short = pairing_code(server, on_server, "--ttl", "1")
+    expiry = calendar.timegm(time.strptime(short["expires_at"], "%Y-%m-%dT%H:%M:%SZ"))
+    wait_for(lambda: time.time() > expiry + 0.5, 10, "the code to expire")
+    expired = fails(["pair", "--url", url, "--code", short["code"]], other, 13, on_client)
+    assert expired["code"] == "auth_failed" and "expired" in expired["message"]
+
+    # Never paired: the install id is public, so a stranger may copy it, but its own token
+    # does not authenticate.
+    stranger_home = tmp_path / "stranger"
+    stranger = dict(home_env(stranger_home), MPC_COSIGNER_URL=url, **client_extra)
+    unknown = fails(["health"], stranger, 14, on_client)
+    assert unknown["field"] == "home" and str(stranger_home) in unknown["message"]
+    (stranger_home / "cosigner").mkdir(parents=True, exist_ok=True)
+    (stranger_home / "cosigner" / "install.id").write_text(install_id + "\n")
+    (stranger_home / "cosigner" / "auth.token").write_text(os.urandom(32).hex() + "\n")
+    assert fails(["keygen"], stranger, 13, on_client)["code"] == "auth_failed"
+
+    log = (server_home / "cosigner" / "cosigner.log").read_text()
+    reasons = [
+        json.loads(line).get("code") for line in log.splitlines() if '"pairing_refused"' in line
+    ]
+    assert reasons == ["unknown_or_used", "expired"]
+    # Every authenticated session (pair, keygen, sign, health) came from the client machine.
+    remotes = {
+        json.loads(line).get("remote") for line in log.splitlines() if '"session_opened"' in line
+    }
+    assert remotes == {CLIENT_SOURCE}
+    ok(["cosigner", "stop"], server, on_server)
