@@ -97,6 +97,19 @@ def resolve_endpoint(home: Path | None = None) -> str:
     return default_endpoint()
 
 
+def engine_for_home(home: Path | None = None) -> str:
+    """The engine new keys use: ``MPC_ENGINE``, else a paired remote co-signer's engine, else
+    the first available one."""
+    from mpcwallet.cosigner.pairing import read_pairing
+    from mpcwallet.engine import default_engine_name
+
+    if not os.environ.get("MPC_ENGINE"):
+        record = read_pairing(home or mpc_home())
+        if record is not None:
+            return record.engine
+    return default_engine_name()
+
+
 def expected_install_id(home: Path | None = None) -> tuple[str | None, str]:
     """The install id this home's co-signer must report, and where it comes from."""
     from mpcwallet.cosigner.identity import read_install_id

@@ -242,13 +242,17 @@ def _remote_scenario(
     on_client: list[str],
     client_extra: dict[str, str],
 ) -> None:
-    started = ok(["cosigner", "start", "--host", REMOTE_HOST, "--port", "0"], server, on_server)
+    engine = os.environ.get("MPC_ENGINE") or "portable"
+    start = ["cosigner", "start", "--host", REMOTE_HOST, "--port", "0", "--engine", engine]
+    started = ok(start, server, on_server)
     url = started["url"]
     assert url.startswith(f"ws://{REMOTE_HOST}:")
 
     # Pairing: the code travels out of band; the client stores URL, token and install id.
     client_home = tmp_path / "client-machine"
-    client = dict(home_env(client_home), **client_extra)
+    # No MPC_ENGINE on the client: new keys take the paired co-signer's engine.
+    client = {k: v for k, v in home_env(client_home).items() if k != "MPC_ENGINE"}
+    client.update(client_extra)
     code = pairing_code(server, on_server)
     assert code["url"] == url
     paired = ok(["pair", "--url", url, "--code", code["code"]], client, on_client)
@@ -269,7 +273,7 @@ def _remote_scenario(
 
     # keygen, sign and health of the client home use the remote co-signer; no local one.
     key = ok(["keygen"], client, on_client)
-    assert key["cosigner"] == url
+    assert key["cosigner"] == url and key["engine"] == engine
     assert not (client_home / "cosigner" / "state.json").exists()
     assert sign(client, tmp_path / "remote.sig", on_client)["from"] == key["address"]
     health = ok(["health"], client, on_client)
