@@ -117,7 +117,7 @@ def ensure_running(endpoint: str) -> dict[str, Any] | None:
 def register(app: typer.Typer) -> None:
     group = typer.Typer(
         name="cosigner",
-        help="Start, stop or inspect the co-signer daemon (holds the other key share); pair clients.",
+        help="Start, stop or inspect the co-signer daemon (the other key share); pair clients.",
         no_args_is_help=True,
     )
 
