@@ -33,7 +33,6 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from mpcwallet.cosigner.identity import check_install_id
 from mpcwallet.cosigner.paths import CosignerPaths
 from mpcwallet.errors import AuthFailed, BadInput, FileFormatError, NotFound, ProtocolViolation
 from mpcwallet.jsonio import load_file, loads
@@ -45,6 +44,7 @@ DEFAULT_TTL_S = 600
 MAX_TTL_S = 24 * 3600
 CODE_ID_RE = re.compile(r"^[A-Z2-7]{8}$")
 _CODE_RE = re.compile(r"^[A-Z2-7]{40}$")
+_INSTALL_ID_RE = re.compile(r"[0-9a-f]{32}")
 _PSK_INFO = b"mpcwallet pairing-code psk v1 "
 _WRAP_AAD = b"mpcwallet pairing token v1"
 
@@ -238,8 +238,10 @@ def read_pairing(home: Path) -> PairingRecord | None:
         url, engine = doc["url"], doc["engine"]
         if len(token) != 32 or not isinstance(url, str) or not isinstance(engine, str):
             raise ValueError
-        install_id = check_install_id(doc.get("install_id"), source=str(path))
-    except (KeyError, ValueError, FileFormatError):
+        install_id = doc.get("install_id")
+        if not isinstance(install_id, str) or not _INSTALL_ID_RE.fullmatch(install_id):
+            raise ValueError
+    except (KeyError, ValueError):
         raise FileFormatError(
             f"{path} is not a pairing record; pair again with `mpc pair --url URL --code CODE`",
             field="pairing",

@@ -55,11 +55,6 @@ class CosignerPaths:
         return self.root / "start.log"
 
     @property
-    def install_id_file(self) -> Path:
-        """This co-signer home's random public id (see :mod:`mpcwallet.cosigner.identity`)."""
-        return self.root / "install.id"
-
-    @property
     def settings_file(self) -> Path:
         """Remembered start options (the port given with ``--port``)."""
         return self.root / "config.json"

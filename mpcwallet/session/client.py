@@ -112,15 +112,16 @@ def engine_for_home(home: Path | None = None) -> str:
 
 def expected_install_id(home: Path | None = None) -> tuple[str | None, str]:
     """The install id this home's co-signer must report, and where it comes from."""
-    from mpcwallet.cosigner.identity import read_install_id
     from mpcwallet.cosigner.pairing import pairing_file, read_pairing
+    from mpcwallet.session.install_id import INSTALL_ID_FILE, ensure_install_id
 
     home = home or mpc_home()
     record = read_pairing(home)
     if record is not None:
         return record.install_id, f"the pairing record {pairing_file(home)}"
-    path = CosignerPaths.for_home(home).install_id_file
-    return read_install_id(path), str(path)
+    path = CosignerPaths.for_home(home).root / INSTALL_ID_FILE
+    # Read, never create: a home that never ran a co-signer has no id to expect.
+    return (ensure_install_id(path) if path.exists() else None), str(path)
 
 
 def check_cosigner_identity(
