@@ -39,7 +39,7 @@ CONFIG = web.AppKey("config", CosignerConfig)
 SERVICE = web.AppKey("service", Service)
 SESSIONS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("sessions")
 STARTED_AT = web.AppKey("started_at", float)
-# Host header values this daemon answers to; filled by the daemon once its port is bound.
+# Host names this daemon answers to (lower case, IPv6 in brackets); filled once it is bound.
 ALLOWED_HOSTS: web.AppKey[set[str]] = web.AppKey("allowed_hosts")
 
 SESSION_PATH = "/v1/session"
@@ -74,12 +74,26 @@ def create_app(config: CosignerConfig, *, kek: DerivedKey) -> web.Application:
     return app
 
 
-def serve_addresses(app: web.Application, host: str, port: int) -> None:
-    """Record the Host header values this daemon answers to: every loopback spelling and the
-    listen address, each with the bound port."""
+def serve_addresses(app: web.Application, host: str) -> None:
+    """Record the host names this daemon answers to: every loopback spelling and the listen
+    address.
+
+    The port in the Host header is not compared: DNS rebinding is stopped by the name (a
+    rebinding page sends its own domain), and a port forward (``ssh -L 9000:127.0.0.1:7447``)
+    or a local relay legitimately shows another port.
+    """
     names = {"127.0.0.1", "localhost", "[::1]"}
     names.add(f"[{host}]" if ":" in host else host)
-    app[ALLOWED_HOSTS].update(f"{name}:{port}" for name in names)
+    app[ALLOWED_HOSTS].update(name.lower() for name in names)
+
+
+def _host_name(header: str) -> str:
+    """The name part of a Host header, lower case (``[::1]:7447`` -> ``[::1]``)."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        end = header.find("]")
+        return header[: end + 1] if end > 0 else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
 
 
 def _refuse(status: int, code: str, message: str) -> web.Response:
@@ -90,8 +104,8 @@ def _refuse(status: int, code: str, message: str) -> web.Response:
 async def guard_request(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    host = request.headers.get("Host", "")
-    if host.lower() not in request.app[ALLOWED_HOSTS]:
+    host = _host_name(request.headers.get("Host", ""))
+    if not host or host not in request.app[ALLOWED_HOSTS]:
         logs.log("host_refused", "refused a request for another Host", level=logging.WARNING)
         return _refuse(
             421, "host_refused", "this co-signer answers only to its own address (Host header)"

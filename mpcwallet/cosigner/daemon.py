@@ -146,7 +146,7 @@ async def _serve(config: CosignerConfig, kek: Any) -> None:
         ) from None
     app = create_app(config, kek=kek)
     host, port = str(sock.getsockname()[0]), int(sock.getsockname()[1])
-    serve_addresses(app, host, port)
+    serve_addresses(app, host)
     runner = web.AppRunner(
         app,
         handle_signals=False,

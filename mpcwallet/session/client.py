@@ -39,6 +39,7 @@ from mpcwallet.engine import Engine, Role, get_engine
 from mpcwallet.errors import (
     AuthFailed,
     BadInput,
+    CosignerError,
     MpcError,
     PeerUnreachable,
     ProtocolViolation,
@@ -256,6 +257,15 @@ async def _healthz_async(http: Any, endpoint: str) -> dict[str, Any]:
     doc = _healthz_body(raw)
     if not doc:
         raise PeerUnreachable(f"{endpoint} answered /healthz with HTTP {status}, not a co-signer")
+    if status != 200 and "install_id" not in doc:
+        # A refusal (e.g. 421 host_refused) or a failing check: say which, not "wrong home".
+        nested = doc.get("error")
+        err: dict[str, Any] = nested if isinstance(nested, dict) else doc
+        raise CosignerError(
+            f"the co-signer at {endpoint} answered /healthz with HTTP {status} "
+            f"({str(err.get('code', err.get('check', '?')))[:64]}): "
+            f"{str(err.get('message', ''))[:200]}"
+        )
     return doc
 
 
