@@ -273,6 +273,12 @@ class PortInUse(CosignerError):
     code = "port_in_use"
 
 
+class WrongCosigner(CosignerError):
+    """The co-signer at the endpoint belongs to another MPC_HOME (its install id differs)."""
+
+    code = "wrong_cosigner"
+
+
 class AuthFailed(MpcError):
     """The session handshake failed: wrong pairing token or per-key secret."""
 

@@ -58,13 +58,15 @@ def anvil():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def cosigner(mpc_env: dict[str, str]):  # type: ignore[no-untyped-def]
+def cosigner(mpc_env: dict[str, str], monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """A real co-signer daemon subprocess on a free loopback port, own MPC_HOME (``mpc_env``).
 
     Yields a ``support.cosigner.Cosigner``; use ``cosigner.env`` to run ``mpc`` against it.
-    Engine: MPC_ENGINE if set, else the default one.
+    Engine: MPC_ENGINE if set, else the default one. In-process client calls of the test belong
+    to the same MPC_HOME (a client only talks to its own home's co-signer).
     """
     from support.cosigner import running_cosigner
 
+    monkeypatch.setenv("MPC_HOME", mpc_env["MPC_HOME"])
     with running_cosigner(mpc_env) as cs:
         yield cs

@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "broadcast",
     "health",
     "cosigner",
+    "pair",
     "tx",
     "key",
     "backup",

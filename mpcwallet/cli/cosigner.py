@@ -1,4 +1,4 @@
-"""`mpc cosigner start|stop|status`: the local co-signer daemon (party P2).
+"""`mpc cosigner start|stop|status|pair`: the co-signer daemon (party P2).
 
 The passphrase comes from MPC_COSIGNER_PASSPHRASE, --passphrase-file, --passphrase-stdin or a
 hidden prompt; never from the command line. A background start hands it to the daemon over a
@@ -17,8 +17,6 @@ from mpcwallet.errors import BadInput, PassphraseRequired
 
 # Further `mpc cosigner ...` command modules; each exposes ``register(group)``.
 EXTENSIONS = ("cosigner_policy", "cosigner_approvers", "cosigner_audit", "cosigner_sessions")
-
-REMOTE_FLAG = "--allow-remote-i-know-what-i-am-doing"
 
 
 def _stdin_passphrase() -> str:
@@ -47,43 +45,72 @@ def cosigner_passphrase(passphrase_file: Path | None, *, stdin: bool, first_star
     return get_passphrase("cosigner", passphrase_file=passphrase_file, confirm=first_start)
 
 
-def make_config(host: str, port: int, engine: str | None, allow_remote: bool) -> Any:
+def make_config(
+    host: str, port: int | None, engine: str | None, *, remember_port: bool = False
+) -> Any:
+    """The daemon's config. Without ``port``: the remembered one (``--port`` of an earlier
+    start), else the default port, falling back to a free one if it is taken."""
     from mpcwallet.config import mpc_home
-    from mpcwallet.cosigner.config import CosignerConfig
+    from mpcwallet.cosigner.config import CosignerConfig, front_door_from_env
+    from mpcwallet.cosigner.paths import DEFAULT_PORT, CosignerPaths
+    from mpcwallet.cosigner.settings import remembered_port
     from mpcwallet.engine import default_engine_name, get_engine
     from mpcwallet.session.channel import round_timeout_from_env
 
     if engine is not None:
         get_engine(engine)
+    home = mpc_home()
+    fallback = False
+    if port is None:
+        port = remembered_port(CosignerPaths.for_home(home))
+        if port is None:
+            port, fallback = DEFAULT_PORT, True
+    max_unauth, max_per_peer, deadline = front_door_from_env()
     return CosignerConfig(
-        home=mpc_home(),
+        home=home,
         engine_name=engine or default_engine_name(),
         host=host,
         port=port,
-        allow_remote=allow_remote,
+        port_fallback=fallback,
+        remember_port=remember_port and port != 0,
         round_timeout=round_timeout_from_env(),
+        max_unauthenticated=max_unauth,
+        max_unauthenticated_per_peer=max_per_peer,
+        handshake_deadline=deadline,
     )
 
 
 def ensure_running(endpoint: str) -> dict[str, Any] | None:
-    """Start the local co-signer in the background if ``endpoint`` does not answer.
+    """Start this home's co-signer in the background unless it is already running.
 
-    Returns the new daemon's state, or None if one was already answering.
+    Returns the new daemon's state, or None if nothing was started (it runs already, or this
+    home is paired with a remote co-signer, or ``MPC_COSIGNER_URL`` points at an answering one).
     """
+    import os
+
+    from mpcwallet.config import mpc_home
     from mpcwallet.cosigner.daemon import running_pid, start_background
+    from mpcwallet.cosigner.pairing import read_pairing
     from mpcwallet.cosigner.paths import CosignerPaths
     from mpcwallet.errors import PeerUnreachable
     from mpcwallet.session.client import fetch_healthz, parse_endpoint
 
-    try:
-        fetch_healthz(endpoint)
-        return None
-    except PeerUnreachable:
-        pass
-    host, port = parse_endpoint(endpoint)
-    config = make_config(host, port, None, False)
-    if running_pid(CosignerPaths.for_home(config.home)) is not None:
-        return None  # running but not at this endpoint: let the session report it
+    home = mpc_home()
+    if read_pairing(home) is not None:
+        return None  # a remote co-signer: never start a local one
+    if running_pid(CosignerPaths.for_home(home)) is not None:
+        return None  # the session checks it answers where its state says
+    if os.environ.get("MPC_COSIGNER_URL"):
+        try:
+            fetch_healthz(endpoint)
+            return None
+        except PeerUnreachable:
+            pass
+        host, port = parse_endpoint(endpoint)
+        config = make_config(host, port, None)
+    else:
+        # The default port may belong to another home's daemon: start ours where it can listen.
+        config = make_config(parse_endpoint(endpoint)[0], None, None)
     first = not config.paths.keyring_file.exists()
     passphrase = cosigner_passphrase(None, stdin=False, first_start=first)
     state: dict[str, Any] = start_background(config, passphrase)
@@ -93,20 +120,33 @@ def ensure_running(endpoint: str) -> dict[str, Any] | None:
 def register(app: typer.Typer) -> None:
     group = typer.Typer(
         name="cosigner",
-        help="Start, stop or inspect the local co-signer daemon (holds the other key share).",
+        help="Start, stop or inspect the co-signer daemon (the other key share); pair clients.",
         no_args_is_help=True,
     )
 
     @group.command("start")
     def start(
         host: Annotated[
-            str, typer.Option("--host", help="Listen address (loopback only).")
+            str,
+            typer.Option(
+                "--host",
+                help="Listen address: loopback by default; this machine's address on purpose "
+                "for a co-signer that clients on other machines pair with (`mpc cosigner pair`).",
+            ),
         ] = "127.0.0.1",
-        port: Annotated[int, typer.Option("--port", help="TCP port (0 picks a free one).")] = 7447,
+        port: Annotated[
+            int | None,
+            typer.Option(
+                "--port",
+                help="TCP port, remembered for later starts (0 picks a free one). Default: the "
+                "remembered port, else 7447, else a free one.",
+            ),
+        ] = None,
         foreground: Annotated[
             bool, typer.Option("--foreground", help="Run in this terminal.")
         ] = False,
         detached: Annotated[bool, typer.Option("--detached", hidden=True)] = False,
+        no_remember_port: Annotated[bool, typer.Option("--no-remember-port", hidden=True)] = False,
         engine: Annotated[str | None, typer.Option("--engine", help="cb-mpc or portable.")] = None,
         passphrase_stdin: Annotated[
             bool,
@@ -116,16 +156,14 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option("--passphrase-file", help="File holding the co-signer passphrase."),
         ] = None,
-        allow_remote: Annotated[
-            bool,
-            typer.Option(REMOTE_FLAG, help="Allow a non-loopback --host (exposes the co-signer)."),
-        ] = False,
     ) -> None:
         """Start the co-signer (in the background unless --foreground)."""
         from mpcwallet.cli.output import out
         from mpcwallet.cosigner import daemon
 
-        config = make_config(host, port, engine, allow_remote)
+        config = make_config(
+            host, port, engine, remember_port=port is not None and not no_remember_port
+        )
         pid = daemon.running_pid(config.paths)
         if pid is not None:
             from mpcwallet.errors import CosignerRunning
@@ -137,7 +175,7 @@ def register(app: typer.Typer) -> None:
         first = not config.paths.keyring_file.exists()
         passphrase = cosigner_passphrase(passphrase_file, stdin=passphrase_stdin, first_start=first)
         if foreground:
-            if not detached:
+            if not detached and not config.port_fallback:
                 daemon.check_port_free(config.host, config.port)
             daemon.run_foreground(config, passphrase, text_logs=not detached)
             out().success({"stopped": True}, "co-signer stopped")
@@ -175,6 +213,41 @@ def register(app: typer.Typer) -> None:
             f"co-signer: running at {info.get('url')} (pid {info.get('pid')}), engine "
             f"{info.get('engine')}, {health.get('keys', '?')} keys, "
             f"health {health.get('status', '?')}",
+        )
+
+    @group.command("pair")
+    def pair(
+        ttl: Annotated[
+            int, typer.Option("--ttl", help="Seconds until the code expires (default 600).")
+        ] = 600,
+    ) -> None:
+        """Print a one-time pairing code for a client on another machine (`mpc pair`)."""
+        import time
+
+        from mpcwallet.cli.output import out
+        from mpcwallet.config import mpc_home
+        from mpcwallet.cosigner import daemon
+        from mpcwallet.cosigner.pairing import issue_code
+        from mpcwallet.cosigner.paths import CosignerPaths
+
+        paths = CosignerPaths.for_home(mpc_home())
+        info = daemon.status(paths)
+        if not info["running"]:
+            from mpcwallet.errors import CosignerNotRunning
+
+            raise CosignerNotRunning(
+                "no co-signer is running for this MPC_HOME; start it first (for clients on "
+                "other machines: `mpc cosigner start --host <this machine's address>`)"
+            )
+        code, expires_at = issue_code(paths, ttl)
+        url = str(info.get("url"))
+        expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires_at))
+        # The code is the one secret this command exists to show; it is printed once and never
+        # stored (the co-signer keeps only a key derived from it).
+        out().success(
+            {"code": code.text(), "url": url, "expires_at": expires},
+            f"pairing code (single use, expires {expires}):\n\n    {code.text()}\n\n"
+            f"on the client machine run:\n    mpc pair --url {url} --code {code.text()}",
         )
 
     import importlib

@@ -58,9 +58,9 @@ def register(app: typer.Typer) -> None:
         elif verify_key_secret:
             raise BadInput("--verify-key-secret needs --share", field="share")
         else:
-            from mpcwallet.engine import default_engine_name
+            from mpcwallet.session.client import engine_for_home
 
-            engine = default_engine_name()
+            engine = engine_for_home()
         result = check(resolve_endpoint(), key_id=key_id, auth_secret=secret, engine_name=engine)
         checks = ", ".join(f"{k} ok" for k in result["checks"])
         out().success(

@@ -171,9 +171,9 @@ def register(app: typer.Typer) -> None:
         from mpcwallet.cli.output import out
         from mpcwallet.cli.passphrase import get_passphrase
         from mpcwallet.config import default_share_path
-        from mpcwallet.engine import default_engine_name, get_engine
+        from mpcwallet.engine import get_engine
         from mpcwallet.session.channel import round_timeout_from_env
-        from mpcwallet.session.client import resolve_endpoint
+        from mpcwallet.session.client import engine_for_home, resolve_endpoint
 
         if not NAME_RE.match(name):
             raise BadInput(
@@ -188,7 +188,7 @@ def register(app: typer.Typer) -> None:
             raise AlreadyExists(
                 f"{target} already exists; pass --force to overwrite it", field="out"
             )
-        engine_name = engine or default_engine_name()
+        engine_name = engine or engine_for_home()
         get_engine(engine_name)
         round_timeout_from_env()  # bad MPC_ROUND_TIMEOUT: say so before anything happens
         passphrase = get_passphrase("share", passphrase_file=passphrase_file, confirm=True)

@@ -1,21 +1,28 @@
 """The aiohttp application: ``GET /healthz`` and the session endpoint ``GET /v1/session``.
 
+Every route first passes :func:`guard_request`: the Host header must name an address this
+daemon serves (DNS rebinding: a browser page on evil.example resolving to 127.0.0.1 sends
+``Host: evil.example``), and a browser Origin is refused. Connection limits and the handshake
+deadline live in :mod:`mpcwallet.cosigner.frontdoor`.
+
 ``create_app(config, kek=...)`` builds everything from a config and the unlocked KEK, so tests
 can run it in-process or as a real subprocess (:mod:`mpcwallet.cosigner.daemon`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import WSCloseCode, web
 
 from mpcwallet import __version__
 from mpcwallet.cosigner import logs
 from mpcwallet.cosigner.config import CosignerConfig
+from mpcwallet.cosigner.frontdoor import FRONT_DOOR, FrontDoor, mark_authenticated
 from mpcwallet.cosigner.keystore import KeyStore
 from mpcwallet.cosigner.service import Service
 from mpcwallet.cosigner.token import ensure_token, read_token
@@ -32,6 +39,8 @@ CONFIG = web.AppKey("config", CosignerConfig)
 SERVICE = web.AppKey("service", Service)
 SESSIONS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("sessions")
 STARTED_AT = web.AppKey("started_at", float)
+# Host names this daemon answers to (lower case, IPv6 in brackets); filled once it is bound.
+ALLOWED_HOSTS: web.AppKey[set[str]] = web.AppKey("allowed_hosts")
 
 SESSION_PATH = "/v1/session"
 
@@ -41,7 +50,7 @@ def create_app(config: CosignerConfig, *, kek: DerivedKey) -> web.Application:
     ensure_dir(paths.root)
     ensure_token(paths.token_file)
     engine = get_engine(config.engine_name)
-    app = web.Application()
+    app = web.Application(middlewares=[guard_request])
     app[CONFIG] = config
     app[SERVICE] = Service(
         engine,
@@ -49,6 +58,12 @@ def create_app(config: CosignerConfig, *, kek: DerivedKey) -> web.Application:
         read_token(paths.token_file),
         cosigner_install_id(paths.root),
     )
+    app[FRONT_DOOR] = FrontDoor(
+        max_unauthenticated=config.max_unauthenticated,
+        max_per_peer=config.max_unauthenticated_per_peer,
+        handshake_deadline=config.handshake_deadline,
+    )
+    app[ALLOWED_HOSTS] = set()
     sessions: set[web.WebSocketResponse] = set()
     app[SESSIONS] = sessions
     app[STARTED_AT] = time.monotonic()
@@ -57,6 +72,50 @@ def create_app(config: CosignerConfig, *, kek: DerivedKey) -> web.Application:
     app.cleanup_ctx.append(_keystore_housekeeping)
     app.on_shutdown.append(_going_away)
     return app
+
+
+def serve_addresses(app: web.Application, host: str) -> None:
+    """Record the host names this daemon answers to: every loopback spelling and the listen
+    address.
+
+    The port in the Host header is not compared: DNS rebinding is stopped by the name (a
+    rebinding page sends its own domain), and a port forward (``ssh -L 9000:127.0.0.1:7447``)
+    or a local relay legitimately shows another port.
+    """
+    names = {"127.0.0.1", "localhost", "[::1]"}
+    names.add(f"[{host}]" if ":" in host else host)
+    app[ALLOWED_HOSTS].update(name.lower() for name in names)
+
+
+def _host_name(header: str) -> str:
+    """The name part of a Host header, lower case (``[::1]:7447`` -> ``[::1]``)."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        end = header.find("]")
+        return header[: end + 1] if end > 0 else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+def _refuse(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+@web.middleware
+async def guard_request(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    host = _host_name(request.headers.get("Host", ""))
+    if not host or host not in request.app[ALLOWED_HOSTS]:
+        logs.log("host_refused", "refused a request for another Host", level=logging.WARNING)
+        return _refuse(
+            421, "host_refused", "this co-signer answers only to its own address (Host header)"
+        )
+    # A browser page can open a WebSocket to localhost; browsers always send Origin, our
+    # client never does. Refuse before anything else.
+    if "Origin" in request.headers:
+        logs.log("origin_refused", "refused a request with an Origin header", level=logging.WARNING)
+        return _refuse(403, "origin_refused", "browser origins are refused")
+    return await handler(request)
 
 
 async def _keystore_housekeeping(app: web.Application) -> AsyncIterator[None]:
@@ -97,19 +156,13 @@ async def healthz(request: web.Request) -> web.Response:
             "uptime_s": round(time.monotonic() - app[STARTED_AT], 3),
             "keys": service.keystore.count(),
             "pid": os.getpid(),
+            "install_id": service.install_id,
+            "connections": dataclasses.asdict(app[FRONT_DOOR].stats),
         }
     )
 
 
 async def session_endpoint(request: web.Request) -> web.StreamResponse:
-    # A browser page can open a WebSocket to localhost; browsers always send Origin, our
-    # client never does. Refuse before the upgrade.
-    if "Origin" in request.headers:
-        logs.log("origin_refused", "refused a request with an Origin header", level=logging.WARNING)
-        return web.json_response(
-            {"error": {"code": "origin_refused", "message": "browser origins are refused"}},
-            status=403,
-        )
     app = request.app
     config = app[CONFIG]
     service = app[SERVICE]
@@ -132,8 +185,16 @@ async def session_endpoint(request: web.Request) -> web.StreamResponse:
                 f"handshake failed: {exc.code}",
                 level=logging.WARNING,
                 code=exc.code,
+                remote=request.remote,
             )
             return ws
+        mark_authenticated(request)  # lifts the front door's handshake deadline
+        logs.log(
+            "session_opened",
+            "session authenticated",
+            session=channel.session_id.hex()[:32],
+            remote=request.remote,
+        )
         await service.serve(channel, hello)
     except (ConnectionError, RuntimeError) as exc:
         # The client went away mid-write; reported by type only.

@@ -119,24 +119,24 @@ def run_foreground(config: CosignerConfig, passphrase: str, *, text_logs: bool) 
 async def _serve(config: CosignerConfig, kek: Any) -> None:
     from aiohttp import web
 
-    from mpcwallet.cosigner.app import create_app
-
     paths = config.paths
     # Engine calls run in worker threads (asyncio.to_thread); size the pool for concurrent
     # sessions rather than cores, since most of a session's time is spent waiting for the peer.
     asyncio.get_running_loop().set_default_executor(
         ThreadPoolExecutor(max_workers=ENGINE_THREADS, thread_name_prefix="mpc-engine")
     )
-    app = create_app(config, kek=kek)
-    runner = web.AppRunner(
-        app, handle_signals=False, access_log=None, shutdown_timeout=config.shutdown_timeout
+    from mpcwallet.cosigner.app import create_app, serve_addresses
+    from mpcwallet.cosigner.frontdoor import (
+        FRONT_DOOR,
+        GuardedSite,
+        bind_socket,
+        quiet_aiohttp_logs,
     )
-    await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port)
+
+    quiet_aiohttp_logs()
     try:
-        await site.start()
+        sock = bind_socket(config.host, config.port, fallback=config.port_fallback)
     except OSError as exc:
-        await runner.cleanup()
         if exc.errno == errno.EADDRINUSE:
             raise PortInUse(
                 f"port {config.port} on {config.host} is already in use; choose another with --port"
@@ -144,7 +144,24 @@ async def _serve(config: CosignerConfig, kek: Any) -> None:
         raise CosignerError(
             f"cannot listen on {config.host}:{config.port} ({exc.strerror})"
         ) from None
-    host, port = _bound_address(runner, config)
+    app = create_app(config, kek=kek)
+    host, port = str(sock.getsockname()[0]), int(sock.getsockname()[1])
+    serve_addresses(app, host)
+    runner = web.AppRunner(
+        app,
+        handle_signals=False,
+        access_log=None,
+        shutdown_timeout=config.shutdown_timeout,
+        # No traceback ever goes back to a client, whatever aiohttp's debug mode says.
+        debug=False,
+    )
+    await runner.setup()
+    site = GuardedSite(runner, sock, app[FRONT_DOOR])
+    await site.start()
+    if config.remember_port and port != 0:
+        from mpcwallet.cosigner.settings import remember_port
+
+        remember_port(paths, port)
     url = f"ws://{host}:{port}" if ":" not in host else f"ws://[{host}]:{port}"
     state = {
         "pid": os.getpid(),
@@ -187,13 +204,6 @@ async def _serve(config: CosignerConfig, kek: Any) -> None:
         logs.log("stopped", "co-signer stopped", pid=os.getpid())
 
 
-def _bound_address(runner: Any, config: CosignerConfig) -> tuple[str, int]:
-    for addr in runner.addresses:
-        if isinstance(addr, tuple) and len(addr) >= 2:
-            return str(addr[0]), int(addr[1])
-    return config.host, config.port
-
-
 def start_background(
     config: CosignerConfig, passphrase: str, *, timeout: float = 60.0
 ) -> dict[str, Any]:
@@ -207,7 +217,8 @@ def start_background(
             f"a co-signer is already running for this MPC_HOME (pid {pid}); "
             "stop it with `mpc cosigner stop` first"
         )
-    check_port_free(config.host, config.port)
+    if not config.port_fallback:
+        check_port_free(config.host, config.port)
     ensure_dir(paths.root)
     args = [
         sys.executable,
@@ -222,13 +233,13 @@ def start_background(
         "--passphrase-stdin",
         "--host",
         config.host,
-        "--port",
-        str(config.port),
         "--engine",
         config.engine_name,
     ]
-    if config.allow_remote:
-        args.append("--allow-remote-i-know-what-i-am-doing")
+    if not config.port_fallback:
+        args += ["--port", str(config.port)]
+        if not config.remember_port:
+            args.append("--no-remember-port")
     env = {k: v for k, v in os.environ.items() if k != "MPC_COSIGNER_PASSPHRASE"}
     env["MPC_HOME"] = str(config.home)
     fd = os.open(paths.start_log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -63,6 +63,16 @@ class CosignerPaths:
         """stdout/stderr of a background daemon (error messages only, never secrets)."""
         return self.root / "start.log"
 
+    @property
+    def settings_file(self) -> Path:
+        """Remembered start options (the port given with ``--port``)."""
+        return self.root / "config.json"
+
+    @property
+    def pairing_codes_dir(self) -> Path:
+        """Pending one-time pairing codes, stored as derived keys only (never the code)."""
+        return self.root / "pairing-codes"
+
     def share_file(self, key_id: str) -> Path:
         return self.shares_dir / f"{check_key_id(key_id)}.enc"
 

@@ -79,6 +79,20 @@ class Service:
         """
         if hello.auth == AUTH_PAIRING and hello.key_id is None:
             return self._token
+        if hello.auth == "code":
+            from mpcwallet.cosigner.pairing import claim_code
+
+            try:
+                return await asyncio.to_thread(claim_code, self.keystore.paths, str(hello.key_id))
+            except AuthFailed as exc:
+                reason = getattr(exc, "reason", "malformed")
+                logs.log(
+                    "pairing_refused",
+                    f"pairing code refused ({reason})",
+                    level=logging.WARNING,
+                    code=reason,
+                )
+                raise
         if hello.auth != AUTH_KEY or hello.key_id is None:
             raise AuthFailed(f"auth mode {hello.auth!r} is not served here, or lacks its key id")
         try:
@@ -108,7 +122,11 @@ class Service:
             op = req.get("op")
             ctx["op"] = op if isinstance(op, str) else "?"
             logs.log("request", f"{ctx['op']} requested", **ctx)
-            if op == "keygen":
+            if hello.auth == "code" and op != "pair":
+                raise AuthFailed("a pairing-code session may only pair")
+            if op == "pair":
+                await self._pair(ch, hello, ctx)
+            elif op == "keygen":
                 async with self.guard.session_record(ctx):
                     await self._keygen(ch, hello, req, ctx)
             elif op == "sign":
@@ -148,6 +166,23 @@ class Service:
             logs.log("failed", err.message, level=logging.ERROR, code=err.code, **ctx)
             if ch.error is None:
                 await ch.abort(err)
+
+    async def _pair(self, ch: Channel, hello: Hello, ctx: dict[str, Any]) -> None:
+        """Hand the pairing token and install id to a client that proved a one-time code."""
+        from mpcwallet.cosigner.pairing import wrap_token
+
+        if hello.auth != "code" or hello.key_id is None:
+            raise AuthFailed("pairing needs a session authenticated with a pairing code")
+        wrap_key = ch.keys.per_key_secret(f"pairing:{hello.key_id}", b"")
+        await ch.send_control(
+            {
+                "type": "paired",
+                "token": wrap_token(wrap_key, self._token),
+                "install_id": self.install_id,
+                "engine": self.engine.name,
+            }
+        )
+        logs.audit("paired", "a client paired with a one-time code", **ctx)
 
     async def _has_key(self, ch: Channel, hello: Hello, req: dict[str, Any]) -> None:
         key_id = check_key_id(req.get("key_id"))

@@ -2,8 +2,14 @@
 
 Public API (kept stable for the CLI and the EVM engineer's ``mpc sign``):
 
-* :func:`resolve_endpoint` - ``MPC_COSIGNER_URL``, else the running daemon's state file, else
-  ``ws://127.0.0.1:7447``.
+* :func:`resolve_endpoint` - ``MPC_COSIGNER_URL``, else the pairing record (a remote
+  co-signer, :func:`run_pair`), else the running daemon's state file, else the remembered port,
+  else ``ws://127.0.0.1:7447``.
+* :func:`run_pair` - pair this home with a remote co-signer using a one-time code.
+
+Every session first asks ``/healthz`` for the co-signer's install id and compares it with this
+home's (its own ``cosigner/install.id``, or the one stored at pairing): a client only ever talks
+to the co-signer of its own ``MPC_HOME``, and reaching another is :class:`WrongCosigner`.
 * :func:`run_keygen` - DKG with the co-signer; two-phase commit (see
   :mod:`mpcwallet.cosigner.service`): ``write_pending(result)`` must durably write the client's
   share under a temporary name; after it returns the client commits, and only when the daemon
@@ -21,8 +27,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,11 +39,13 @@ from mpcwallet.engine import Engine, Role, get_engine
 from mpcwallet.errors import (
     AuthFailed,
     BadInput,
+    CosignerError,
     MpcError,
     PeerUnreachable,
     ProtocolViolation,
     SessionViolation,
     Unhealthy,
+    WrongCosigner,
 )
 from mpcwallet.session import wire
 from mpcwallet.session.channel import Channel, round_timeout_from_env
@@ -75,10 +81,73 @@ def resolve_endpoint(home: Path | None = None) -> str:
     if env:
         parse_endpoint(env)
         return env.rstrip("/")
+    from mpcwallet.cosigner.pairing import read_pairing
+
+    home = home or mpc_home()
+    record = read_pairing(home)
+    if record is not None:
+        return record.url
     state = read_state(home)
     if state and isinstance(state.get("url"), str):
         return str(state["url"])
+    from mpcwallet.cosigner.settings import remembered_port
+
+    port = remembered_port(CosignerPaths.for_home(home))
+    if port is not None:
+        return f"ws://{DEFAULT_HOST}:{port}"
     return default_endpoint()
+
+
+def engine_for_home(home: Path | None = None) -> str:
+    """The engine new keys use: ``MPC_ENGINE``, else a paired remote co-signer's engine, else
+    the first available one."""
+    from mpcwallet.cosigner.pairing import read_pairing
+    from mpcwallet.engine import default_engine_name
+
+    if not os.environ.get("MPC_ENGINE"):
+        record = read_pairing(home or mpc_home())
+        if record is not None:
+            return record.engine
+    return default_engine_name()
+
+
+def expected_install_id(home: Path | None = None) -> tuple[str | None, str]:
+    """The install id this home's co-signer must report, and where it comes from."""
+    from mpcwallet.cosigner.pairing import pairing_file, read_pairing
+    from mpcwallet.session.install_id import INSTALL_ID_FILE, ensure_install_id
+
+    home = home or mpc_home()
+    record = read_pairing(home)
+    if record is not None:
+        return record.install_id, f"the pairing record {pairing_file(home)}"
+    path = CosignerPaths.for_home(home).root / INSTALL_ID_FILE
+    # Read, never create: a home that never ran a co-signer has no id to expect.
+    return (ensure_install_id(path) if path.exists() else None), str(path)
+
+
+def check_cosigner_identity(
+    endpoint: str, doc: Mapping[str, Any], home: Path | None = None
+) -> None:
+    """:class:`WrongCosigner` unless ``doc`` (a ``/healthz`` answer) comes from this home's
+    co-signer."""
+    home = home or mpc_home()
+    expected, source = expected_install_id(home)
+    got = doc.get("install_id")
+    if expected is not None and got == expected:
+        return
+    if expected is None:
+        why = (
+            f"this MPC_HOME ({home}) has never run a co-signer and is not paired with one "
+            f"(no {source})"
+        )
+    else:
+        why = f"it reports install id {got!r}, this MPC_HOME ({home}) expects {expected} ({source})"
+    raise WrongCosigner(
+        f"the co-signer at {endpoint} is not the one of this MPC_HOME: {why}. Unset "
+        "MPC_COSIGNER_URL or point it at this home's co-signer, start this home's own with "
+        "`mpc cosigner start`, or pair with `mpc pair --url URL --code CODE`",
+        field="MPC_COSIGNER_URL" if os.environ.get("MPC_COSIGNER_URL") else "endpoint",
+    )
 
 
 def parse_endpoint(endpoint: str) -> tuple[str, int]:
@@ -99,36 +168,105 @@ def parse_endpoint(endpoint: str) -> tuple[str, int]:
 
 def _http_base(endpoint: str) -> str:
     host, port = parse_endpoint(endpoint)
-    return f"http://{host}:{port}"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def read_pairing_token(home: Path | None = None) -> bytes:
+    """The pairing token: from the pairing record of a remote co-signer, else the local one."""
+    from mpcwallet.cosigner.pairing import read_pairing
     from mpcwallet.cosigner.token import read_token
 
-    return read_token(CosignerPaths.for_home(home or mpc_home()).token_file)
+    home = home or mpc_home()
+    record = read_pairing(home)
+    if record is not None:
+        return record.token
+    return read_token(CosignerPaths.for_home(home).token_file)
 
 
 # --- plumbing --------------------------------------------------------------------------------
 
 
+def source_address() -> str | None:
+    """``MPC_COSIGNER_SOURCE_ADDRESS``: the local address outgoing co-signer connections use
+    (for a machine with several addresses), else None (the kernel chooses)."""
+    value = os.environ.get("MPC_COSIGNER_SOURCE_ADDRESS") or None
+    if value is not None:
+        import ipaddress
+
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise BadInput(
+                f"MPC_COSIGNER_SOURCE_ADDRESS {value!r} is not an IP address",
+                field="MPC_COSIGNER_SOURCE_ADDRESS",
+            ) from None
+    return value
+
+
 def fetch_healthz(endpoint: str, timeout: float = 3.0) -> tuple[int, dict[str, Any]]:
     """``(HTTP status, JSON body)`` of ``/healthz``; :class:`PeerUnreachable` if no answer."""
-    url = _http_base(endpoint) + "/healthz"
+    import http.client
+
+    host, port = parse_endpoint(endpoint)
+    src = source_address()
+    conn = http.client.HTTPConnection(
+        host, port, timeout=timeout, source_address=(src, 0) if src else None
+    )
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - http only
-            status, raw = resp.status, resp.read()
-    except urllib.error.HTTPError as exc:
-        status, raw = exc.code, exc.read()
-    except (urllib.error.URLError, OSError) as exc:
+        conn.request("GET", "/healthz", headers={"Connection": "close"})
+        resp = conn.getresponse()
+        status, raw = resp.status, resp.read(1 << 20)
+    except (http.client.HTTPException, OSError) as exc:
         raise PeerUnreachable(
             f"the co-signer at {endpoint} is not answering ({type(exc).__name__}); "
             "start it with `mpc cosigner start`"
         ) from None
+    finally:
+        conn.close()
+    return status, _healthz_body(raw)
+
+
+def _healthz_body(raw: bytes) -> dict[str, Any]:
+    from mpcwallet.jsonio import loads
+
     try:
-        body = json.loads(raw)
-    except ValueError:
-        body = {}
-    return status, body if isinstance(body, dict) else {}
+        body = loads(raw, what="the co-signer's /healthz answer", max_bytes=64 * 1024)
+    except BadInput:
+        body = None
+    return body if isinstance(body, dict) else {}
+
+
+async def _healthz_async(http: Any, endpoint: str) -> dict[str, Any]:
+    """``/healthz`` over the session's own HTTP client; the co-signer's identity comes from it."""
+    import aiohttp
+
+    try:
+        async with http.get(
+            _http_base(endpoint) + "/healthz",
+            timeout=aiohttp.ClientTimeout(total=10),
+            # Frees the daemon's unauthenticated slot at once instead of at its deadline.
+            headers={"Connection": "close"},
+        ) as resp:
+            raw = await resp.content.read(64 * 1024 + 1)
+            status = resp.status
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise PeerUnreachable(
+            f"the co-signer at {endpoint} is not answering ({type(exc).__name__}); "
+            "start it with `mpc cosigner start`"
+        ) from None
+    doc = _healthz_body(raw)
+    if not doc:
+        raise PeerUnreachable(f"{endpoint} answered /healthz with HTTP {status}, not a co-signer")
+    if status != 200 and "install_id" not in doc:
+        # A refusal (e.g. 421 host_refused) or a failing check: say which, not "wrong home".
+        nested = doc.get("error")
+        err: dict[str, Any] = nested if isinstance(nested, dict) else doc
+        raise CosignerError(
+            f"the co-signer at {endpoint} answered /healthz with HTTP {status} "
+            f"({str(err.get('code', err.get('check', '?')))[:64]}): "
+            f"{str(err.get('message', ''))[:200]}"
+        )
+    return doc
 
 
 async def _with_session(
@@ -140,12 +278,18 @@ async def _with_session(
     key_id: str | None,
     round_timeout: float,
     body: Callable[[Channel], Awaitable[T]],
+    check_identity: bool = True,
 ) -> T:
     import aiohttp
 
     url = endpoint.rstrip("/") + SESSION_PATH
     timeouts = aiohttp.ClientTimeout(total=None, sock_connect=10)
-    async with aiohttp.ClientSession(timeout=timeouts) as http:
+    src = source_address()
+    connector = aiohttp.TCPConnector(local_addr=(src, 0) if src else None)
+    async with aiohttp.ClientSession(timeout=timeouts, connector=connector) as http:
+        if check_identity:
+            doc = await _healthz_async(http, endpoint)
+            check_cosigner_identity(endpoint, doc)
         try:
             ws = await http.ws_connect(
                 url, max_msg_size=wire.WS_MAX_MSG_SIZE, timeout=aiohttp.ClientWSTimeout(ws_close=5)
@@ -532,6 +676,11 @@ def health(
             field="healthz",
         )
     checks["healthz"] = "ok"
+    try:
+        check_cosigner_identity(endpoint, doc)
+    except WrongCosigner as exc:
+        raise Unhealthy(f"home: {exc.message}", field="home") from None
+    checks["home"] = "ok"
     daemon_engine = str(doc.get("engine"))
     engine = engine_name or daemon_engine
     if engine != daemon_engine:
@@ -581,3 +730,53 @@ def health(
         "keys": doc.get("keys"),
         "checks": checks,
     }
+
+
+# --- pairing with a remote co-signer ---------------------------------------------------------
+
+
+def run_pair(endpoint: str, code_text: str, *, timeout: float = 10.0) -> Any:
+    """Pair this home with the co-signer at ``endpoint`` using a one-time code; the stored
+    :class:`~mpcwallet.cosigner.pairing.PairingRecord` on return.
+
+    The session is authenticated by a PSK derived from the code (auth mode ``code``); over it the
+    co-signer sends its pairing token (sealed under a key from this session) and install id,
+    which are written to ``MPC_HOME/pairing.json`` (0600, atomic).
+    """
+    from mpcwallet.cosigner.pairing import PairingRecord, parse_code, unwrap_token, write_pairing
+
+    parse_endpoint(endpoint)
+    code = parse_code(code_text)
+    status, doc = fetch_healthz(endpoint)
+    if status != 200 or not isinstance(doc.get("install_id"), str):
+        raise PeerUnreachable(
+            f"{endpoint} did not answer /healthz as a co-signer (HTTP {status}): "
+            f"{doc.get('error', doc.get('message', ''))}"
+        )
+    engine = str(doc.get("engine"))
+    healthz_id = str(doc["install_id"])
+
+    async def run(ch: Channel) -> PairingRecord:
+        await ch.send_control({"op": "pair"})
+        answer = await ch.recv_control()
+        _expect(answer, "paired")
+        wrap_key = ch.keys.per_key_secret(f"pairing:{code.code_id}", b"")
+        token = unwrap_token(wrap_key, answer.get("token"))
+        if answer.get("install_id") != healthz_id:
+            raise SessionViolation("the co-signer's install id differs between healthz and session")
+        return PairingRecord(endpoint.rstrip("/"), token, healthz_id, engine)
+
+    record = asyncio.run(
+        _with_session(
+            endpoint,
+            secret=code.psk(),
+            engine=engine,
+            auth="code",
+            key_id=code.code_id,
+            round_timeout=timeout,
+            body=run,
+            check_identity=False,
+        )
+    )
+    write_pairing(mpc_home(), record)
+    return record

@@ -51,7 +51,12 @@ def test_address_missing_and_edited_share(
 def test_health_ok_and_without_daemon(cosigner: Cosigner, mpc_env: dict[str, str]) -> None:
     cp = run_mpc(["--json", "health"], cosigner.env)
     assert cp.returncode == 0, cp.stdout
-    assert json_result(cp)["data"]["checks"] == {"healthz": "ok", "engine": "ok", "auth": "ok"}
+    assert json_result(cp)["data"]["checks"] == {
+        "healthz": "ok",
+        "home": "ok",
+        "engine": "ok",
+        "auth": "ok",
+    }
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         free = s.getsockname()[1]

@@ -101,6 +101,7 @@ def test_keygen_address_health_end_to_end(
         assert health.returncode == 0, health.stdout
         assert json_result(health)["data"]["checks"] == {
             "healthz": "ok",
+            "home": "ok",
             "engine": "ok",
             "auth": "ok",
             "key": "ok",

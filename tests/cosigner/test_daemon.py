@@ -67,11 +67,15 @@ def test_port_in_use(mpc_env: dict[str, str]) -> None:
             assert err["code"] == "port_in_use" and str(port) in err["message"]
 
 
-def test_non_loopback_host_needs_the_explicit_flag(mpc_env: dict[str, str]) -> None:
-    cp = run_mpc(["--json", "cosigner", "start", "--host", "0.0.0.0"], mpc_env)
-    assert cp.returncode == 2
-    err = json_result(cp)["error"]
-    assert err["field"] == "host" and "--allow-remote" in err["message"]
+def test_a_wildcard_listen_address_is_refused(mpc_env: dict[str, str]) -> None:
+    # A non-loopback bind needs its one address spelled out with --host (the Host check needs
+    # it); wildcards and names are refused before anything starts.
+    for host in ("0.0.0.0", "::", "example.com"):
+        cp = run_mpc(["--json", "cosigner", "start", "--host", host], mpc_env)
+        assert cp.returncode == 2, cp.stdout
+        err = json_result(cp)["error"]
+        assert err["field"] == "host" and host in err["message"]
+    assert not (Path(mpc_env["MPC_HOME"]) / "cosigner" / "state.json").exists()
 
 
 def test_passphrase_never_from_argv(mpc_env: dict[str, str]) -> None:

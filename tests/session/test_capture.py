@@ -219,6 +219,8 @@ def _run_scenario(cs: Cosigner, proxy: RecordingProxy) -> Capture:
         return data
 
     mp = pytest.MonkeyPatch()
+    # The in-process client belongs to the daemon's home (it only talks to its own co-signer).
+    mp.setenv("MPC_HOME", str(cs.home))
     mp.setattr(channel_mod.EngineTransport, "send", rec_send)
     mp.setattr(channel_mod.EngineTransport, "receive", rec_receive)
     try:

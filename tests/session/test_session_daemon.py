@@ -273,7 +273,7 @@ def test_silent_peer_is_a_timeout_in_the_engine_thread(cosigner: Cosigner) -> No
 
 def test_health_reports_the_failing_check(cosigner: Cosigner) -> None:
     result = health(cosigner.url, token=_token(cosigner))
-    assert result["checks"] == {"healthz": "ok", "engine": "ok", "auth": "ok"}
+    assert result["checks"] == {"healthz": "ok", "home": "ok", "engine": "ok", "auth": "ok"}
     from mpcwallet.errors import Unhealthy
 
     with pytest.raises(Unhealthy) as info:

@@ -70,6 +70,12 @@ def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keyed]:
         yield Keyed(cs, Path(json_result(cp)["data"]["share"]))
 
 
+@pytest.fixture(autouse=True)
+def _client_home(keyed: Keyed, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process clients belong to the daemon's home (they only talk to their own co-signer)."""
+    monkeypatch.setenv("MPC_HOME", str(keyed.cs.home))
+
+
 def test_a_personal_sign_message_recovers_to_the_accounts_address(keyed: Keyed) -> None:
     message = SECRET_TEXT.encode()
     digest = eip191.message_digest(message)
