@@ -295,7 +295,10 @@ def _remote_scenario(
     # Never paired: the install id is public, so a stranger may copy it, but its own token
     # does not authenticate.
     stranger_home = tmp_path / "stranger"
-    stranger = dict(home_env(stranger_home), MPC_COSIGNER_URL=url, **client_extra)
+    # The engine is public (/healthz); the stranger uses the daemon's, so only auth can stop it.
+    stranger = dict(
+        home_env(stranger_home), MPC_COSIGNER_URL=url, MPC_ENGINE=engine, **client_extra
+    )
     unknown = fails(["health"], stranger, 14, on_client)
     assert unknown["field"] == "home" and str(stranger_home) in unknown["message"]
     (stranger_home / "cosigner").mkdir(parents=True, exist_ok=True)
