@@ -52,18 +52,14 @@ def encode(item: Item) -> bytes:
     raise TypeError(f"cannot RLP-encode {type(item).__name__}")
 
 
-def _decode_at(data: bytes, pos: int) -> tuple[Item, int]:
-    if pos >= len(data):
-        raise RlpError("truncated input")
+MAX_DEPTH = 16  # a transaction nests 4 deep (tx > accessList > entry > storageKeys)
+
+
+def _header_at(data: bytes, pos: int) -> tuple[bool, int, int, bool]:
+    """(is_list, payload start, payload end, short form) of the item whose prefix is at pos."""
     b0 = data[pos]
-    if b0 < 0x80:
-        return data[pos : pos + 1], pos + 1
-    if b0 < 0xC0:
-        is_list = False
-        short = b0 - 0x80
-    else:
-        is_list = True
-        short = b0 - 0xC0
+    is_list = b0 >= 0xC0
+    short = b0 - (0xC0 if is_list else 0x80)
     if short < 56:
         length = short
         start = pos + 1
@@ -76,27 +72,51 @@ def _decode_at(data: bytes, pos: int) -> tuple[Item, int]:
         if length < 56:
             raise RlpError("non-canonical long length")
         start = pos + 1 + llen
-    end = start + length
-    if end > len(data):
-        raise RlpError("truncated input")
-    if not is_list:
-        payload = data[start:end]
-        if length == 1 and short < 56 and payload[0] < 0x80:
-            raise RlpError("non-canonical single byte")
-        return payload, end
-    items: list[Item] = []
-    p = start
-    while p < end:
-        item, p = _decode_at(data, p)
-        items.append(item)
-    if p != end:
-        raise RlpError("list payload overruns its length")
-    return items, end
+    return is_list, start, start + length, short < 56
 
 
-def decode(data: bytes) -> Item:
-    """Decode one item that must span all of ``data``."""
-    item, end = _decode_at(bytes(data), 0)
+def _decode_at(data: bytes, pos: int, max_depth: int) -> tuple[Item, int]:
+    """Iterative decoder: nesting costs an entry on our stack, never Python recursion."""
+    stack: list[tuple[list[Item], int]] = []  # each open list: (items so far, payload end)
+    while True:
+        limit = stack[-1][1] if stack else len(data)
+        if pos >= limit:
+            raise RlpError("truncated input")
+        value: Item
+        if data[pos] < 0x80:
+            value, pos = data[pos : pos + 1], pos + 1
+        else:
+            is_list, start, end, short_form = _header_at(data, pos)
+            if end > limit:
+                raise RlpError("truncated input" if not stack else "item overruns its list")
+            if is_list:
+                if len(stack) >= max_depth:
+                    raise RlpError(f"lists nested deeper than {max_depth}")
+                stack.append(([], end))
+                pos = start
+                if pos < end:
+                    continue  # read the list's first item
+                value = stack.pop()[0]  # the empty list
+            else:
+                value = data[start:end]
+                if end - start == 1 and short_form and value[0] < 0x80:
+                    raise RlpError("non-canonical single byte")
+                pos = end
+        # Attach the value to its list; every list that is now complete becomes a value too.
+        while True:
+            if not stack:
+                return value, pos
+            items, end = stack[-1]
+            items.append(value)
+            if pos < end:
+                break
+            stack.pop()
+            value = items
+
+
+def decode(data: bytes, *, max_depth: int = MAX_DEPTH) -> Item:
+    """Decode one item that must span all of ``data``; lists nest at most ``max_depth`` deep."""
+    item, end = _decode_at(bytes(data), 0, max_depth)
     if end != len(data):
         raise RlpError("trailing bytes after RLP item")
     return item

@@ -418,6 +418,8 @@ def describe(tx: UnsignedTx) -> dict[str, Any]:
 def _int_item(item: rlp.Item, name: str) -> int:
     if not isinstance(item, bytes):
         raise rlp.RlpError(f"{name}: expected a string")
+    if len(item) > 32:  # every integer field of a transaction is at most uint256
+        raise rlp.RlpError(f"{name}: longer than 32 bytes")
     return rlp.bytes_int(item)
 
 
