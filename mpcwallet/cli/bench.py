@@ -6,6 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from mpcwallet.cli import options
 from mpcwallet.cli.output import out
 
 
@@ -16,7 +17,10 @@ def register(app: typer.Typer) -> None:
             None, "--engine", help="Engine to measure (default: every available engine)."
         ),
         rounds: int = typer.Option(
-            5, "--rounds", min=1, max=1000, help="Runs of keygen and refresh (sign: 4x)."
+            5,
+            "--rounds",
+            help="Runs of keygen and refresh (sign: 4x); 1 to 1000.",
+            callback=options.checked("--rounds"),
         ),
     ) -> None:
         """Measure the two-party protocols in one process (no network): median and p95."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,19 +10,19 @@ import typer
 from mpcwallet.cli import options
 from mpcwallet.errors import BadInput, FileFormatError, TransientError
 
+MAX_RAW_FILE_BYTES = 1024 * 1024  # a raw tx is at most ~128 KiB (geth's txMaxSize), hex doubles it
+
 
 def read_raw(raw: str | None, sig: Path | None) -> bytes:
     """The raw signed transaction from --raw HEX, --raw @file or --sig sig.json."""
     if (raw is None) == (sig is None):
         raise BadInput("give exactly one of --raw HEX|@file and --sig sig.json", field="raw")
-    if sig is not None:
-        from mpcwallet.storage.files import read_share_file
+    from mpcwallet import jsonio
 
-        data = read_share_file(sig, what="signature file")
-        try:
-            obj = json.loads(data)
-        except ValueError:
-            raise FileFormatError(f"{sig}: not valid JSON", field="sig") from None
+    if sig is not None:
+        obj = jsonio.load_file(
+            sig, what="signature file", max_bytes=MAX_RAW_FILE_BYTES, field="sig"
+        )
         if not isinstance(obj, dict) or not isinstance(obj.get("raw_tx"), str):
             raise FileFormatError(
                 f"{sig}: no raw_tx field; pass the file `mpc sign --out` wrote", field="sig"
@@ -32,22 +31,23 @@ def read_raw(raw: str | None, sig: Path | None) -> bytes:
     else:
         assert raw is not None
         if raw.startswith("@"):
-            from mpcwallet.storage.files import read_share_file
-
             source = Path(raw[1:])
-            text = read_share_file(source, what="raw transaction file").decode(
-                "ascii", errors="replace"
-            )
+            text = jsonio.read_bounded(
+                source, what="raw transaction file", max_bytes=MAX_RAW_FILE_BYTES, field="raw"
+            ).decode("ascii", errors="replace")
             where = f"{source}"
         else:
             text, where = raw, "--raw"
     text = text.strip()
     if text[:2] in ("0x", "0X"):
         text = text[2:]
-    try:
-        data = bytes.fromhex(text)
-    except ValueError:
-        raise BadInput(f"{where}: not a hex string", field="raw") from None
+    from mpcwallet.evm.address import is_hex
+
+    if not is_hex(text) or len(text) % 2:
+        raise BadInput(
+            f"{where}: not a hex string (0x and an even number of hex digits)", field="raw"
+        )
+    data = bytes.fromhex(text)
     if not data:
         raise BadInput(f"{where}: empty", field="raw")
     return data
@@ -115,15 +115,10 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("--sig", help="sig.json written by `mpc sign`.")
         ] = None,
         wait: Annotated[bool, typer.Option("--wait", help="Wait for the receipt.")] = False,
-        confirmations: Annotated[
-            int, typer.Option("--confirmations", help="Blocks to wait for.")
-        ] = 1,
+        confirmations: options.Confirmations = 1,
         rpc_url: options.RpcUrl = None,
         timeout: options.RpcTimeout = None,
-        receipt_timeout: Annotated[
-            float,
-            typer.Option("--receipt-timeout", help="Seconds to wait for the receipt with --wait."),
-        ] = 300.0,
+        receipt_timeout: options.ReceiptTimeout = 300.0,
     ) -> None:
         """Send a signed transaction to the node; with --wait print its receipt."""
         from mpcwallet.cli.output import out
@@ -150,16 +145,12 @@ def register(app: typer.Typer) -> None:
         wait: Annotated[
             bool, typer.Option("--wait/--no-wait", help="Wait for the receipt.")
         ] = True,
-        confirmations: Annotated[
-            int, typer.Option("--confirmations", help="Blocks to wait for.")
-        ] = 1,
+        confirmations: options.Confirmations = 1,
         force: options.ForceOut = False,
         passphrase_file: options.SharePassphraseFile = None,
         timeout: options.RpcTimeout = None,
         account: options.Account = 0,
-        receipt_timeout: Annotated[
-            float, typer.Option("--receipt-timeout", help="Seconds to wait for the receipt.")
-        ] = 300.0,
+        receipt_timeout: options.ReceiptTimeout = 300.0,
         permit: options.Permits = None,
     ) -> None:
         """Sign with the co-signer and broadcast in one step (needs an RPC endpoint)."""

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from mpcwallet.cli import options
 from mpcwallet.errors import BadInput, PassphraseRequired
 
 # Further `mpc cosigner ...` command modules; each exposes ``register(group)``.
@@ -140,6 +141,7 @@ def register(app: typer.Typer) -> None:
                 "--port",
                 help="TCP port, remembered for later starts (0 picks a free one). Default: the "
                 "remembered port, else 7447, else a free one.",
+                callback=options.checked("--port"),
             ),
         ] = None,
         foreground: Annotated[

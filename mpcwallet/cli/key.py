@@ -36,16 +36,16 @@ def quarantine_path(share: Path) -> Path:
 
 def read_quarantine(share: Path) -> dict[str, Any] | None:
     path = quarantine_path(share)
+    from mpcwallet import jsonio
+    from mpcwallet.errors import NotFound
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+        record = jsonio.load_file(path, what="quarantine record", max_bytes=64 * 1024)
+    except NotFound:
         return None
-    except OSError:
-        return {"reason": "unreadable quarantine record"}
-    try:
-        record = json.loads(text)
-    except ValueError:
-        return {"reason": "unparseable quarantine record"}
+    except MpcError:
+        # Unreadable or malformed still means quarantined: the record exists.
+        return {"reason": "unreadable or malformed quarantine record"}
     return record if isinstance(record, dict) else {"reason": "malformed quarantine record"}
 
 

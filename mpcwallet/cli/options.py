@@ -6,10 +6,26 @@ aliases from the module globals.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+
+from mpcwallet import numeric
+
+
+def checked(name: str) -> Callable[[Any], Any]:
+    """A Typer callback refusing a value of option ``name`` outside ``numeric.RANGES`` (exit 2).
+
+    Click parses ``nan`` and ``inf`` as floats; this is where they stop.
+    """
+
+    def callback(value: Any) -> Any:
+        return None if value is None else numeric.check(value, name)
+
+    return callback
+
 
 Share = Annotated[
     Path | None,
@@ -32,6 +48,21 @@ RpcTimeout = Annotated[
     typer.Option(
         "--timeout",
         help="Bound in seconds on RPC retries (else MPC_RPC_RETRY_SECONDS, default 30).",
+        callback=checked("--timeout"),
+    ),
+]
+ReceiptTimeout = Annotated[
+    float,
+    typer.Option(
+        "--receipt-timeout",
+        help="Seconds to wait for the receipt.",
+        callback=checked("--receipt-timeout"),
+    ),
+]
+Confirmations = Annotated[
+    int,
+    typer.Option(
+        "--confirmations", help="Blocks to wait for.", callback=checked("--confirmations")
     ),
 ]
 Account = Annotated[

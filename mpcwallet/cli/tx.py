@@ -21,17 +21,45 @@ def register(app: typer.Typer) -> None:
         to: Annotated[str, typer.Option("--to", help="Recipient address.")],
         amount: Annotated[str, typer.Option("--amount", help="Amount in token units, e.g. 1.5.")],
         out_file: Annotated[Path, typer.Option("--out", help="Where to write tx.json.")],
-        decimals: Annotated[int, typer.Option("--decimals", help="The token's decimals().")] = 18,
+        decimals: Annotated[
+            int,
+            typer.Option(
+                "--decimals", help="The token's decimals().", callback=options.checked("--decimals")
+            ),
+        ] = 18,
         chain_id: Annotated[
-            int, typer.Option("--chain-id", help="Chain id (default 11155111, Sepolia).")
+            int,
+            typer.Option(
+                "--chain-id",
+                help="Chain id (default 11155111, Sepolia).",
+                callback=options.checked("--chain-id"),
+            ),
         ] = 11155111,
         nonce: Annotated[
-            int | None, typer.Option("--nonce", help="Else filled at signing.")
+            int | None,
+            typer.Option(
+                "--nonce", help="Else filled at signing.", callback=options.checked("--nonce")
+            ),
         ] = None,
-        gas: Annotated[int | None, typer.Option("--gas", help="Else estimated at signing.")] = None,
-        max_fee: Annotated[int | None, typer.Option("--max-fee-per-gas", help="wei")] = None,
+        gas: Annotated[
+            int | None,
+            typer.Option(
+                "--gas", help="Else estimated at signing.", callback=options.checked("--gas")
+            ),
+        ] = None,
+        max_fee: Annotated[
+            int | None,
+            typer.Option(
+                "--max-fee-per-gas", help="wei", callback=options.checked("--max-fee-per-gas")
+            ),
+        ] = None,
         priority_fee: Annotated[
-            int | None, typer.Option("--max-priority-fee-per-gas", help="wei")
+            int | None,
+            typer.Option(
+                "--max-priority-fee-per-gas",
+                help="wei",
+                callback=options.checked("--max-priority-fee-per-gas"),
+            ),
         ] = None,
         force: options.ForceOut = False,
     ) -> None:

@@ -25,23 +25,40 @@ def to_checksum(addr: bytes) -> str:
     )
 
 
+HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for error messages about hostile input."""
+    text = repr(value) if not isinstance(value, str) or len(value) <= limit else repr(value[:limit])
+    return text if len(text) <= limit + 2 else text[:limit] + "..."
+
+
+def is_hex(text: str) -> bool:
+    """True if ``text`` is only ASCII hex digits (``bytes.fromhex`` also skips whitespace)."""
+    return all(c in HEX_DIGITS for c in text)
+
+
 def parse_address(value: object, field: str) -> bytes:
-    """A 0x-prefixed 40-hex-digit address, all lower case or with a correct EIP-55 checksum."""
+    """The one address parser: exactly ``0x`` and 40 hex digits, nothing around them.
+
+    All lower case is taken as is; any upper-case letter makes it an EIP-55 checksummed form,
+    which must be correct. Used for every address we read: tx.json ``to``, ``from`` and
+    ``accessList``, ``--token`` and ``--to``, and share headers.
+    """
     if not isinstance(value, str):
         raise BadInput(
             f"{field}: an address must be a string like 0xAbC...(40 hex digits)", field=field
         )
-    text = value.strip()
-    if not (text.startswith(("0x", "0X")) and len(text) == 42):
+    if not (len(value) == 42 and value.startswith("0x") and is_hex(value[2:])):
         raise BadInput(
-            f"{field}: {value!r} is not an address (0x followed by 40 hex digits)", field=field
+            f"{field}: {shown(value)} is not an address (exactly 0x followed by 40 hex digits, "
+            "no spaces)",
+            field=field,
         )
-    body = text[2:]
-    try:
-        raw = bytes.fromhex(body)
-    except ValueError:
-        raise BadInput(f"{field}: {value!r} has non-hex characters", field=field) from None
-    if body != body.lower() and "0x" + body != to_checksum(raw):
+    body = value[2:]
+    raw = bytes.fromhex(body)
+    if body != body.lower() and value != to_checksum(raw):
         raise BadInput(
             f"{field}: {value!r} has a wrong EIP-55 checksum (mixed case that does not match); "
             f"check the address, or write it all in lower case if you are sure of it",

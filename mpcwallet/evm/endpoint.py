@@ -24,20 +24,9 @@ def resolve_rpc_url(flag: str | None) -> str | None:
 
 
 def retry_seconds_from_env(flag: float | None = None) -> float:
+    """--timeout if given, else MPC_RPC_RETRY_SECONDS, else the default; checked either way."""
+    from mpcwallet import numeric
+
     if flag is not None:
-        if flag < 0:
-            raise BadInput("timeout: must not be negative", field="timeout")
-        return flag
-    raw = os.environ.get("MPC_RPC_RETRY_SECONDS")
-    if not raw:
-        return DEFAULT_RETRY_SECONDS
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if value < 0:
-        raise BadInput(
-            f"MPC_RPC_RETRY_SECONDS: {raw!r} is not a non-negative number of seconds",
-            field="MPC_RPC_RETRY_SECONDS",
-        )
-    return value
+        return numeric.check(flag, "--timeout")
+    return numeric.from_env("MPC_RPC_RETRY_SECONDS", DEFAULT_RETRY_SECONDS)

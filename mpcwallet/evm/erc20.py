@@ -14,7 +14,8 @@ from mpcwallet.evm.address import keccak, to_checksum
 TRANSFER_SIGNATURE = "transfer(address,uint256)"
 TRANSFER_SELECTOR = bytes.fromhex("a9059cbb")
 MAX_DECIMALS = 77  # 10**78 > 2**256
-_AMOUNT_RE = re.compile(r"^(\d+)(?:\.(\d+))?$")
+_AMOUNT_RE = re.compile(r"^([0-9]+)(?:\.([0-9]+))?$")  # ASCII digits only (\d is Unicode)
+_MAX_AMOUNT_CHARS = 160  # 78 whole digits + "." + 77 decimals, with room for trailing zeros
 
 
 def selector(signature: str) -> bytes:
@@ -29,10 +30,16 @@ def parse_amount(text: str, decimals: int, field: str = "amount") -> int:
     """
     if not 0 <= decimals <= MAX_DECIMALS:
         raise BadInput(f"decimals: must be between 0 and {MAX_DECIMALS}", field="decimals")
-    m = _AMOUNT_RE.match(text.strip())
+    text = text.strip()
+    if len(text) > _MAX_AMOUNT_CHARS:  # before int(): Python refuses > 4300 digits itself
+        raise BadInput(
+            f"{field}: {len(text)} characters is too long for a token amount (uint256)",
+            field=field,
+        )
+    m = _AMOUNT_RE.match(text)
     if not m:
         raise BadInput(
-            f"{field}: {text!r} is not a non-negative decimal number (e.g. 12 or 0.5)",
+            f"{field}: {text[:60]!r} is not a non-negative decimal number (e.g. 12 or 0.5)",
             field=field,
         )
     whole, frac = m.group(1), (m.group(2) or "").rstrip("0")

@@ -18,15 +18,15 @@ The encodings follow EIP-2718/EIP-1559 (typed) and EIP-155 (legacy); RLP from
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from mpcwallet.errors import BadInput, FileFormatError, NotFound
+from mpcwallet import jsonio
+from mpcwallet.errors import BadInput, FileFormatError
 from mpcwallet.evm import rlp
-from mpcwallet.evm.address import keccak, parse_address, to_checksum
+from mpcwallet.evm.address import is_hex, keccak, parse_address, shown, to_checksum
 
 UINT256_MAX = 2**256 - 1
 UINT64_MAX = 2**64 - 1  # EIP-2681 bounds the nonce; we apply the same bound to gas and chainId
@@ -53,6 +53,8 @@ KNOWN_FIELDS = frozenset(
     }
 )
 MAX_DATA_BYTES = 128 * 1024  # geth's txMaxSize; a larger tx would not be relayed anyway
+MAX_TX_FILE_BYTES = 1024 * 1024  # hex data (256 KiB) and a generous access list fit
+_MAX_INT_CHARS = 80  # 2^256-1 has 78 decimal digits and 64 hex digits
 
 AccessList = tuple[tuple[bytes, tuple[bytes, ...]], ...]
 
@@ -119,6 +121,10 @@ def parse_int(value: object, field: str, *, maximum: int = UINT256_MAX) -> int:
         n = value
     elif isinstance(value, str):
         text = value.strip()
+        if len(text) > _MAX_INT_CHARS:  # before int(): Python refuses > 4300 digits itself
+            raise BadInput(
+                f"{field}: {len(text)} characters is too long for a 256-bit integer", field=field
+            )
         try:
             if text[:2] in ("0x", "0X"):
                 if len(text) == 2 or not all(c in "0123456789abcdefABCDEF" for c in text[2:]):
@@ -130,7 +136,7 @@ def parse_int(value: object, field: str, *, maximum: int = UINT256_MAX) -> int:
                 n = int(text, 10)
         except ValueError:
             raise BadInput(
-                f"{field}: {value!r} is not an integer (use a number, a decimal string "
+                f"{field}: {shown(value)} is not an integer (use a number, a decimal string "
                 "or a 0x-hex string)",
                 field=field,
             ) from None
@@ -157,12 +163,11 @@ def parse_hex_bytes(value: object, field: str, *, length: int | None = None) -> 
     if not text.startswith(("0x", "0X")):
         raise BadInput(f"{field}: expected a 0x-hex string", field=field)
     body = text[2:]
+    if not is_hex(body):
+        raise BadInput(f"{field}: not valid hex (only 0-9, a-f after 0x, no spaces)", field=field)
     if len(body) % 2:
         raise BadInput(f"{field}: odd number of hex digits", field=field)
-    try:
-        raw = bytes.fromhex(body)
-    except ValueError:
-        raise BadInput(f"{field}: not valid hex", field=field) from None
+    raw = bytes.fromhex(body)
     if length is not None and len(raw) != length:
         raise BadInput(f"{field}: expected {length} bytes, got {len(raw)}", field=field)
     return raw
@@ -241,7 +246,9 @@ def parse_tx(obj: Mapping[str, Any]) -> UnsignedTx:
             f"{has_1559[0]}: a legacy (type 0) transaction uses gasPrice only",
             field=has_1559[0],
         )
-    if tx_type == TYPE_LEGACY and obj.get("accessList"):
+    # null means absent; any other value must have the field's type ("" or false is no list).
+    access_list = () if obj.get("accessList") is None else _parse_access_list(obj["accessList"])
+    if tx_type == TYPE_LEGACY and access_list:
         raise BadInput(
             "accessList: not allowed in a legacy (type 0) transaction", field="accessList"
         )
@@ -271,7 +278,6 @@ def parse_tx(obj: Mapping[str, Any]) -> UnsignedTx:
             field="to",
         )
     sender = None if obj.get("from") is None else parse_address(obj["from"], "from")
-    access_list = _parse_access_list(obj["accessList"]) if obj.get("accessList") else ()
 
     tx = UnsignedTx(
         type=tx_type,
@@ -301,18 +307,7 @@ def parse_tx(obj: Mapping[str, Any]) -> UnsignedTx:
 
 def load_tx(path: Path) -> UnsignedTx:
     """Read and validate a tx.json file; errors name the file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise NotFound(f"{path}: no such file", field="tx") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FileFormatError(f"{path}: cannot read ({type(exc).__name__})", field="tx") from None
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise FileFormatError(
-            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno})", field="tx"
-        ) from None
+    obj = jsonio.load_file(path, what="transaction file", max_bytes=MAX_TX_FILE_BYTES, field="tx")
     if not isinstance(obj, dict):
         raise FileFormatError(f"{path}: expected a JSON object", field="tx")
     try:

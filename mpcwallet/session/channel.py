@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import queue
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
@@ -40,21 +39,10 @@ CLOSE_POLICY = 1008
 
 
 def round_timeout_from_env() -> float:
-    raw = os.environ.get("MPC_ROUND_TIMEOUT")
-    if not raw:
-        return DEFAULT_ROUND_TIMEOUT
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 < value <= 3600:
-        from mpcwallet.errors import BadInput
+    """MPC_ROUND_TIMEOUT in seconds, (0, 3600]; the default if unset."""
+    from mpcwallet import numeric
 
-        raise BadInput(
-            f"MPC_ROUND_TIMEOUT must be a number of seconds in (0, 3600], got {raw!r}",
-            field="MPC_ROUND_TIMEOUT",
-        )
-    return value
+    return numeric.from_env("MPC_ROUND_TIMEOUT", DEFAULT_ROUND_TIMEOUT)
 
 
 class WebSocketLike(Protocol):

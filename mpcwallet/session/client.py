@@ -69,9 +69,12 @@ def default_endpoint() -> str:
 
 def read_state(home: Path | None = None) -> dict[str, Any] | None:
     path = CosignerPaths.for_home(home or mpc_home()).state_file
+    from mpcwallet import jsonio
+    from mpcwallet.errors import MpcError
+
     try:
-        obj = json.loads(path.read_text())
-    except (OSError, ValueError):
+        obj = jsonio.load_file(path, what="co-signer state file", max_bytes=64 * 1024)
+    except MpcError:
         return None
     return obj if isinstance(obj, dict) else None
 

@@ -50,6 +50,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from mpcwallet import jsonio
 from mpcwallet.errors import (
     BadInput,
     FileFormatError,
@@ -311,18 +312,16 @@ class _Parsed:
     ciphertext: bytes
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(name)
-
-
 def _parse(data: bytes) -> _Parsed:
     """Structure, canonical form and digest. Raises FileFormatError or TamperedFile."""
     if len(data) > MAX_ENVELOPE_BYTES:
         raise FileFormatError("not an mpcwallet share file (far too large)")
     try:
-        obj = json.loads(data.decode("ascii"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise FileFormatError("not an mpcwallet share file (not JSON)") from None
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        raise FileFormatError("not an mpcwallet share file (not ASCII JSON)") from None
+    # Bounded and strict: depth, integer length, duplicate keys, NaN (mpcwallet.jsonio).
+    obj = jsonio.loads(text, what="not an mpcwallet share file", max_bytes=MAX_ENVELOPE_BYTES)
     if not isinstance(obj, dict):
         raise FileFormatError("not an mpcwallet share file (not a JSON object)")
     version = obj.get("version")
