@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from mpcwallet.errors import AlreadyExists, BadInput, MpcError
-from mpcwallet.storage.files import ensure_dir, publish
+from mpcwallet.storage.files import clean_stale_temps, ensure_dir, publish
 
 if TYPE_CHECKING:
     from mpcwallet.session.client import KeygenResult
@@ -96,9 +96,23 @@ def _target_lock(target: Path) -> Iterator[None]:
             raise AlreadyExists(
                 f"another `mpc keygen` is writing {target} right now", field="out"
             ) from None
+        _clean_temps(target)
         yield
     finally:
         os.close(fd)
+
+
+def _clean_temps(target: Path) -> None:
+    """Remove temp files a killed keygen left: encrypted copies of abandoned shares.
+
+    Only our own pattern, only files no live writer holds (``storage.files.clean_stale_temps``):
+    the shares directory, and our target's and pending file's names wherever --out points.
+    """
+    from mpcwallet.config import shares_dir
+
+    clean_stale_temps(shares_dir())
+    for name in (target.name, pending_path(target).name):
+        clean_stale_temps(target.parent, name)
 
 
 def _run(

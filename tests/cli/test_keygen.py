@@ -176,6 +176,26 @@ def test_client_killed_before_commit_leaves_nothing(
     _scan(cosigner, mpc_home, key_id)
 
 
+def test_client_killed_mid_share_write_leaves_no_temp_after_next_keygen(
+    cosigner: Cosigner, mpc_home: Path, tmp_path: Path
+) -> None:
+    """SIGKILL between the encrypted share's fsync and its publish (issue 11, item 9)."""
+    proc = _keygen_proc(_pause_env(cosigner.env, "atomic_write_before_publish", tmp_path))
+    try:
+        wait_for(lambda: (tmp_path / "atomic_write_before_publish.reached").exists(), 60, "pause")
+    finally:
+        proc.kill()
+        proc.communicate()
+    shares = _client_share(mpc_home).parent
+    left = [p.name for p in shares.iterdir() if p.name.endswith(".tmp")]
+    assert len(left) == 1 and left[0].startswith(".default.enc.pending."), left
+    # A later keygen of another key sweeps the abandoned encrypted copy away.
+    cp = run_mpc(["--json", "keygen", "--name", "second"], cosigner.env)
+    assert cp.returncode == 0, cp.stdout
+    assert [p.name for p in shares.iterdir() if p.name.endswith(".tmp")] == []
+    assert (shares / "second.enc").exists()
+
+
 def test_client_killed_after_commit_is_recovered(
     cosigner: Cosigner, mpc_home: Path, tmp_path: Path
 ) -> None:
