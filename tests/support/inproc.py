@@ -23,6 +23,7 @@ from unittest import mock
 from hypothesis import HealthCheck, settings
 
 from mpcwallet import errors
+from mpcwallet.cli import app as app_module
 from mpcwallet.cli.main import main
 
 
@@ -72,10 +73,37 @@ def closed_port_url() -> str:
     return f"ws://127.0.0.1:{port}"
 
 
+class _BuiltOnce:
+    """The app as ``cli.main`` calls it, with Typer's click command built once, not per call.
+
+    Typer rebuilds the whole click command tree on every call (~80 ms, most of an example's
+    cost); a process running ``mpc`` once does not notice, a property test does.
+    """
+
+    def __init__(self) -> None:
+        import typer
+
+        self.command = typer.main.get_command(app_module.build_app())
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.command(*args, **kwargs)
+
+
+_built: list[_BuiltOnce] = []
+
+
+def _app() -> _BuiltOnce:
+    if not _built:
+        _built.append(_BuiltOnce())
+    return _built[0]
+
+
 def run_inproc(args: Sequence[str], env: Mapping[str, str]) -> Result:
     """``mpc ARGS`` in this process with exactly ``env`` as the environment."""
     out, err = io.StringIO(), io.StringIO()
+    app = _app()
     with (
+        mock.patch.object(app_module, "build_app", lambda: app),
         mock.patch.dict(os.environ, dict(env), clear=True),
         contextlib.redirect_stdout(out),
         contextlib.redirect_stderr(err),
