@@ -15,7 +15,8 @@ through :func:`loads` or :func:`load_file`, which refuse:
   crash later when printed or encoded.
 
 Every refusal is a :class:`~mpcwallet.errors.FileFormatError` (code ``bad_file``) or, with
-``error=BadInput``, a :class:`~mpcwallet.errors.BadInput` (code ``bad_input``), whose message
+``error=BadInput``, a :class:`~mpcwallet.errors.BadInput` (code ``bad_input``) (any error class
+of the tree may be given, e.g. ``SessionViolation`` for a peer's frame), whose message
 names ``what`` (the file or field) and, where there is one, the JSON path of the offending value.
 """
 
@@ -28,7 +29,7 @@ import stat
 from pathlib import Path
 from typing import Any, NoReturn
 
-from mpcwallet.errors import BadInput, FileFormatError, NotFound
+from mpcwallet.errors import BadInput, FileFormatError, MpcError, NotFound
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -64,7 +65,7 @@ class _Refused(Exception):
         self.field = field
 
 
-def _fail(error: type[BadInput], what: str, reason: str, field: str | None) -> NoReturn:
+def _fail(error: type[MpcError], what: str, reason: str, field: str | None) -> NoReturn:
     raise error(f"{what}: {reason}", field=field)
 
 
@@ -143,7 +144,7 @@ def loads(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_depth: int = DEFAULT_MAX_DEPTH,
     max_int_digits: int = DEFAULT_MAX_INT_DIGITS,
-    error: type[BadInput] = FileFormatError,
+    error: type[MpcError] = FileFormatError,
     field: str | None = None,
 ) -> Any:
     """Parse ``data`` as strict JSON within the bounds above; ``what`` names it in errors.
@@ -220,7 +221,7 @@ def read_bounded(
     *,
     what: str,
     max_bytes: int,
-    error: type[BadInput] = FileFormatError,
+    error: type[MpcError] = FileFormatError,
     field: str | None = None,
 ) -> bytes:
     """The bytes of the regular file ``path`` (symlinks followed), at most ``max_bytes``.

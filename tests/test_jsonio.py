@@ -144,3 +144,26 @@ def test_read_bounded_never_reads_past_the_cap(tmp_path: Path) -> None:
     p.write_bytes(b"x" * 11)
     with pytest.raises(FileFormatError):
         jsonio.read_bounded(p, what="f", max_bytes=10)
+
+
+def test_any_error_class_of_the_tree_for_a_peer_frame() -> None:
+    from mpcwallet.errors import SessionViolation
+
+    with pytest.raises(SessionViolation) as exc:
+        jsonio.loads("[" * 10_000, what="control frame", error=SessionViolation)
+    assert exc.value.kind == "violation" and "control frame" in exc.value.message
+
+
+def test_pairing_token_and_daemon_files_are_read_bounded(tmp_path: Path) -> None:
+    from mpcwallet.cosigner.daemon import _read_state
+    from mpcwallet.cosigner.paths import CosignerPaths
+    from mpcwallet.cosigner.token import read_token
+
+    token = tmp_path / "auth.token"
+    token.symlink_to("/dev/zero")
+    with pytest.raises(FileFormatError, match="not a regular file"):
+        read_token(token)
+    paths = CosignerPaths.for_home(tmp_path)
+    paths.state_file.parent.mkdir(parents=True, exist_ok=True)
+    paths.state_file.write_text("[" * 100_000)
+    assert _read_state(paths) is None

@@ -282,14 +282,17 @@ def start_background(
 
 
 def _child_error(paths: CosignerPaths, code: int) -> MpcError:
+    from mpcwallet import jsonio
+
     try:
-        lines = paths.start_log.read_text(errors="replace").splitlines()
-    except OSError:
+        data = jsonio.read_bounded(paths.start_log, what="start log", max_bytes=1024 * 1024)
+        lines = data.decode("utf-8", errors="replace").splitlines()
+    except MpcError:
         lines = []
     for line in reversed(lines):
         try:
-            obj = json.loads(line)
-        except ValueError:
+            obj = jsonio.loads(line, what="start log line")
+        except MpcError:
             continue
         if isinstance(obj, dict) and isinstance(obj.get("error"), dict):
             err = obj["error"]
@@ -299,9 +302,11 @@ def _child_error(paths: CosignerPaths, code: int) -> MpcError:
 
 
 def _read_state(paths: CosignerPaths) -> dict[str, Any] | None:
+    from mpcwallet import jsonio
+
     try:
-        obj = json.loads(paths.state_file.read_text())
-    except (OSError, ValueError):
+        obj = jsonio.load_file(paths.state_file, what="co-signer state file", max_bytes=64 * 1024)
+    except MpcError:
         return None
     return obj if isinstance(obj, dict) else None
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from mpcwallet.errors import CosignerNotRunning, FileFormatError
+from mpcwallet.errors import CosignerNotRunning, FileFormatError, NotFound
 from mpcwallet.storage.files import write_new
 
 TOKEN_BYTES = 32
@@ -25,9 +25,13 @@ def ensure_token(path: Path) -> None:
 
 
 def read_token(path: Path) -> bytes:
+    from mpcwallet.jsonio import read_bounded
+
     try:
-        text = path.read_text().strip()
-    except FileNotFoundError:
+        # bounded, regular files only: a token is 64 hex digits
+        data = read_bounded(path, what="pairing token", max_bytes=1024, field="token")
+        text = data.decode("ascii", errors="replace").strip()
+    except NotFound:
         raise CosignerNotRunning(
             f"no pairing token at {path}: the co-signer has never started on this MPC_HOME; "
             "run `mpc cosigner start`"
