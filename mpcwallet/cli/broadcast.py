@@ -20,9 +20,11 @@ def read_raw(raw: str | None, sig: Path | None) -> bytes:
     from mpcwallet import jsonio
 
     if sig is not None:
-        obj = jsonio.load_file(
-            sig, what="signature file", max_bytes=MAX_RAW_FILE_BYTES, field="sig"
+        # a file that cannot be read is field "path" (as for shares); bad content is "sig"
+        data = jsonio.read_bounded(
+            sig, what="signature file", max_bytes=MAX_RAW_FILE_BYTES, field="path"
         )
+        obj = jsonio.loads(data, what=f"signature file {sig}", field="sig")
         if not isinstance(obj, dict) or not isinstance(obj.get("raw_tx"), str):
             raise FileFormatError(
                 f"{sig}: no raw_tx field; pass the file `mpc sign --out` wrote", field="sig"
@@ -33,7 +35,7 @@ def read_raw(raw: str | None, sig: Path | None) -> bytes:
         if raw.startswith("@"):
             source = Path(raw[1:])
             text = jsonio.read_bounded(
-                source, what="raw transaction file", max_bytes=MAX_RAW_FILE_BYTES, field="raw"
+                source, what="raw transaction file", max_bytes=MAX_RAW_FILE_BYTES, field="path"
             ).decode("ascii", errors="replace")
             where = f"{source}"
         else:
