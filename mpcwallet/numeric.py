@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass
 
 from mpcwallet.errors import BadInput
@@ -21,6 +22,8 @@ from mpcwallet.errors import BadInput
 __all__ = ["RANGES", "Range", "check", "from_env", "parse"]
 
 _MAX_TEXT = 40  # longer text is not a number we accept (and int() would refuse > 4300 digits)
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
+_FLOAT_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -84,19 +87,17 @@ def check(value: float, name: str, rng: Range | None = None) -> float:
 
 
 def parse(text: str, name: str, rng: Range | None = None) -> float:
-    """A number from text (an environment variable), checked as :func:`check` does."""
+    """A number from text, checked as :func:`check` does.
+
+    Plain decimal notation only (``30``, ``1.5``, ``2e3`` for non-integers): Python's own
+    parsers also take ``nan``, ``inf``, ``1_000`` and surrounding whitespace, which no user
+    means as a timeout.
+    """
     rng = rng or RANGES[name]
-    stripped = text.strip()
-    value: float
-    try:
-        if len(stripped) > _MAX_TEXT:
-            raise ValueError
-        value = int(stripped) if rng.integer else float(stripped)
-    except ValueError:
-        raise BadInput(
-            f"{name}: {text[:_MAX_TEXT]!r} is not {rng.describe()}", field=_field(name)
-        ) from None
-    return check(value, name, rng)
+    grammar = _INT_TEXT if rng.integer else _FLOAT_TEXT
+    if len(text) > _MAX_TEXT or not grammar.fullmatch(text):
+        raise BadInput(f"{name}: {text[:_MAX_TEXT]!r} is not {rng.describe()}", field=_field(name))
+    return check(int(text) if rng.integer else float(text), name, rng)
 
 
 def from_env(name: str, default: float, rng: Range | None = None) -> float:
@@ -104,4 +105,4 @@ def from_env(name: str, default: float, rng: Range | None = None) -> float:
     raw = os.environ.get(name)
     if raw is None or not raw.strip():
         return default
-    return parse(raw, name, rng)
+    return parse(raw.strip(), name, rng)

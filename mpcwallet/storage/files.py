@@ -176,7 +176,8 @@ def write_atomic(path: Path, data: bytes, *, force: bool = False) -> None:
         if os.environ.get("MPC_TEST_PAUSE_AT"):
             from mpcwallet.session.pause import pause_point
 
-            pause_point("atomic_write_before_publish")
+            # named per file: a test stops exactly the write it means (e.g. a share's)
+            pause_point(f"atomic_write_before_publish:{path.name}")
         publish(tmp, path, force=force)
     except OSError as exc:
         raise BadInput(

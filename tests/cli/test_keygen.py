@@ -180,9 +180,10 @@ def test_client_killed_mid_share_write_leaves_no_temp_after_next_keygen(
     cosigner: Cosigner, mpc_home: Path, tmp_path: Path
 ) -> None:
     """SIGKILL between the encrypted share's fsync and its publish (issue 11, item 9)."""
-    proc = _keygen_proc(_pause_env(cosigner.env, "atomic_write_before_publish", tmp_path))
+    step = "atomic_write_before_publish:default.enc.pending"
+    proc = _keygen_proc(_pause_env(cosigner.env, step, tmp_path))
     try:
-        wait_for(lambda: (tmp_path / "atomic_write_before_publish.reached").exists(), 60, "pause")
+        wait_for(lambda: (tmp_path / f"{step}.reached").exists(), 60, "pause")
     finally:
         proc.kill()
         proc.communicate()

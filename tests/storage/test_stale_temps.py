@@ -76,14 +76,15 @@ def test_writer_killed_before_publish_leaves_a_temp_the_next_write_removes(
     args += ["--out", str(target)]
     env = dict(
         mpc_env,
-        MPC_TEST_PAUSE_AT="atomic_write_before_publish",
+        MPC_TEST_PAUSE_AT="atomic_write_before_publish:tx.json",
         MPC_TEST_PAUSE_DIR=str(pause_dir),
     )
     proc = subprocess.Popen(
         [*mpc_cmd(), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     try:
-        wait_for(lambda: (pause_dir / "atomic_write_before_publish.reached").exists(), 60, "pause")
+        reached = pause_dir / "atomic_write_before_publish:tx.json.reached"
+        wait_for(reached.exists, 60, "pause")
     finally:
         proc.kill()  # SIGKILL: no cleanup handler runs
         proc.communicate()
