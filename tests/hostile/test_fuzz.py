@@ -333,3 +333,70 @@ def test_fuzz_control_messages(body: bytes) -> None:
         assert exc.kind == "violation"
         return
     assert isinstance(obj, dict)
+
+
+# --- typed data (EIP-712) and messages ----------------------------------------------------------
+
+PERMIT: dict[str, Any] = {
+    "types": {
+        "EIP712Domain": [
+            {"name": "name", "type": "string"},
+            {"name": "chainId", "type": "uint256"},
+            {"name": "verifyingContract", "type": "address"},
+        ],
+        "Permit": [
+            {"name": "owner", "type": "address"},
+            {"name": "value", "type": "uint256"},
+            {"name": "tags", "type": "bytes32[]"},
+        ],
+    },
+    "primaryType": "Permit",
+    "domain": {"name": "T", "chainId": CHAIN_ID, "verifyingContract": DEV_TO},
+    "message": {"owner": DEV_TO, "value": "1", "tags": ["0x" + "00" * 32]},
+}
+
+
+@st.composite
+def typed_documents(draw: st.DrawFn) -> bytes:
+    doc = json.loads(json.dumps(PERMIT))
+    for _ in range(draw(st.integers(min_value=1, max_value=3))):
+        section = draw(st.sampled_from(["types", "primaryType", "domain", "message", "extra"]))
+        part = doc.get(section)
+        if section in ("domain", "message") and isinstance(part, dict) and draw(st.booleans()):
+            key = draw(st.sampled_from([*sorted(part), "new"]))
+            part[key] = draw(json_values)
+        elif section == "types" and isinstance(part, dict) and "Permit" in part:
+            part["Permit"].append(
+                {"name": draw(st.text(max_size=8)), "type": draw(st.sampled_from(_TYPES))}
+            )
+        else:
+            doc[section] = draw(json_values)
+    return json.dumps(doc).encode()
+
+
+_TYPES = ["uint8", "int256", "bytes", "bytes33", "address", "Permit", "Permit[]", "string[2]", "x"]
+
+
+@fuzz_settings()
+@given(
+    content=st.one_of(
+        typed_documents(),
+        spliced(json.dumps(PERMIT)).map(lambda t: t.encode("utf-8", "surrogatepass")),
+        file_bytes,
+    )
+)
+@example(content=json.dumps({**PERMIT, "types": {"Permit": [{"name": "p", "type": "Permit"}]}}))
+def test_fuzz_typed_data(home: Home, content: bytes | str) -> None:
+    path = home.work / "typed.json"
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    obj = run_clean(home, ["sign-typed-data", "--data", str(path), "--chain-id", str(CHAIN_ID)])
+    assert obj["ok"] is False  # never signed: the co-signer port is closed
+
+
+@fuzz_settings(30)
+@given(text=st.one_of(hexish, st.text(max_size=100)))
+@example(text="0x" + "ab" * 9 + "  " + "cd" * 10)
+def test_fuzz_message_hex(home: Home, text: str) -> None:
+    """(A valid --hex costs a share decryption, about 0.2 s: kept to few examples.)"""
+    obj = run_clean(home, ["sign-message", "--hex", text])
+    assert obj["ok"] is False

@@ -1,9 +1,9 @@
 """An offline wallet home for hostile-input tests: a share header we can read, no co-signer.
 
 The share is a real encrypted share file (storage.store.save_share) whose header holds a real
-secp256k1 public key and its address; its key blob is not usable for signing, which these tests
-never reach: every input here is refused before the co-signer would be contacted, and the
-co-signer URL points at a closed port in case one is not.
+secp256k1 public key and its address; its key blob is a stand-in (refused as
+``key_blob_mismatch`` if a command gets that far), and the co-signer URL points at a closed
+port: a valid input ends there, never in a signature.
 """
 
 from __future__ import annotations
