@@ -39,11 +39,14 @@ DOMAIN_FIELDS = (
 MAX_DOCUMENT_BYTES = 256 * 1024
 MAX_DEPTH = 32
 
-_IDENT = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
-_ARRAY = re.compile(r"^(.*)\[(\d*)\]$")
-_UINT = re.compile(r"^uint(\d*)$")
-_INT = re.compile(r"^int(\d*)$")
-_BYTES_N = re.compile(r"^bytes(\d+)$")
+# ASCII digits only, bounded before int() (Python's \d takes any Unicode digit, and int()
+# refuses more than 4300 digits); \Z, not $, which also matches before a trailing newline.
+_IDENT = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*\Z")
+_ARRAY = re.compile(r"^(.*)\[([0-9]{0,9})\]\Z", re.S)
+_UINT = re.compile(r"^uint([0-9]{0,3})\Z")
+_INT = re.compile(r"^int([0-9]{0,3})\Z")
+_BYTES_N = re.compile(r"^bytes([0-9]{1,2})\Z")
+_MAX_INT_TEXT = 80  # 2^256 has 78 decimal digits
 
 Types = dict[str, list[tuple[str, str]]]
 
@@ -226,6 +229,8 @@ def _int_value(value: object, path: str, bits: int, signed: bool) -> int:
         n = value
     elif isinstance(value, str):
         text = value.strip()
+        if len(text) > _MAX_INT_TEXT or not text.isascii():
+            raise _bad(path, "is not an integer of at most 256 bits")
         try:
             n = int(text, 16) if text.lower().startswith(("0x", "-0x")) else int(text, 10)
         except ValueError:

@@ -283,3 +283,32 @@ def test_valid_inputs_still_work(home: Home) -> None:
     assert obj is not None and obj["ok"] is True and result.code == 0
     assert json.loads(out.read_text())["data"].endswith(hex(1_500_000)[2:].rjust(64, "0"))
     assert Path(out).stat().st_mode & 0o777 == 0o600
+
+
+# --- found by the 10 000-example run: typed data type names and values -------------------------
+
+
+@pytest.mark.parametrize(
+    ("ftype", "value"),
+    [
+        ("bytes" + "1" * 5000 + "[]", []),  # int() of the size: ValueError before the fix
+        ("uint256[" + "9" * 5000 + "]", []),
+        ("uint" + "\u0662\u0665\u0666", 1),  # Arabic-Indic 256: \\d took it as uint256
+        ("uint256\n", 1),  # $ matched before the newline
+        ("uint256", "1" + "0" * 5000),
+    ],
+)
+def test_typed_data_sizes_and_values_are_bounded(home: Home, ftype: str, value: Any) -> None:
+    doc = {
+        "types": {
+            "EIP712Domain": [{"name": "chainId", "type": "uint256"}],
+            "M": [{"name": "x", "type": ftype}],
+        },
+        "primaryType": "M",
+        "domain": {"chainId": CHAIN_ID},
+        "message": {"x": value},
+    }
+    path = home.work / "typed.json"
+    path.write_text(json.dumps(doc))
+    err = error_of(home, ["sign-typed-data", "--data", str(path)], 2)
+    assert err["code"] == "bad_typed_data", err
