@@ -25,7 +25,6 @@ aiohttp is imported inside the functions so ``mpc --help`` does not load it.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
