@@ -254,6 +254,12 @@ class KeyVersionMismatch(KeyBlobMismatch):
     code = "key_version_mismatch"
 
 
+class StaleShare(KeyVersionMismatch):
+    """A share or backup from an older key generation than the co-signer holds (after a refresh)."""
+
+    code = "stale_share"
+
+
 class CosignerError(MpcError):
     """The co-signer daemon cannot be started, stopped or used as asked."""
 
@@ -347,6 +353,12 @@ class PeerTimeout(TransientError):
 
 class RpcUnavailable(TransientError):
     code = "rpc_unavailable"
+
+
+class Busy(TransientError):
+    """The key is being refreshed (or settled) by another session; nothing was changed."""
+
+    code = "busy"
 
 
 class Interrupted(MpcError):

@@ -43,18 +43,15 @@ def share_summary(path: Path, account: int = 0) -> dict[str, Any]:
         "name": header.get("name"),
         "share": str(path),
         **accounts.summary(header, path),
+        "generation": header.get("generation", 0),
     }
 
 
 def register(app: typer.Typer) -> None:
     @app.command("address")
     def address(
-        share: Annotated[
-            Path | None,
-            typer.Option(
-                "--share", help="Client share file (default MPC_HOME/shares/default.enc)."
-            ),
-        ] = None,
+        share: options.Share = None,
+        key: options.Key = None,
         account: options.Account = 0,
         accounts_range: Annotated[
             str | None,
@@ -68,10 +65,10 @@ def register(app: typer.Typer) -> None:
         """Print the wallet's EIP-55 address (from the share header; no passphrase)."""
         from mpcwallet import accounts
         from mpcwallet.cli.output import out
-        from mpcwallet.config import default_share_path
+        from mpcwallet.lifecycle.names import resolve_share
         from mpcwallet.storage.store import load_header
 
-        path = share or default_share_path()
+        path = resolve_share(share, key)
         data = share_summary(path, account)
         note = f" ({data['accounts_note']})" if "accounts_note" in data else ""
         if accounts_range is None:

@@ -15,6 +15,8 @@ from mpcwallet import __version__
 # Order here is the order in `mpc --help`.
 COMMAND_MODULES: tuple[str, ...] = (
     "keygen",
+    "keys",
+    "refresh",
     "address",
     "sign",
     "message",

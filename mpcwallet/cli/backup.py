@@ -50,6 +50,42 @@ def _refuse_existing(path: Path, force: bool) -> None:
         raise AlreadyExists(f"{path} already exists; pass --force to overwrite it", field="out")
 
 
+def _refuse_share_overwrite(path: Path) -> None:
+    """An existing share is never replaced by an import, --force or not."""
+    if not path.exists():
+        return
+    try:
+        header = load_header(path)
+    except MpcError:
+        return  # not a share: --force decides
+    if _is_backup(header):
+        return  # replacing a backup file is what --force is for
+    from mpcwallet.cli.keygen import refuse_existing_share
+
+    refuse_existing_share(path, "backup import", "--out")
+
+
+def _refuse_stale_backup(path: Path, header: dict[str, Any], what: str = "backup") -> None:
+    """A share or backup older than the co-signer's generation of its key can never sign."""
+    from mpcwallet.lifecycle.generation import generation_of
+    from mpcwallet.lifecycle.refresh import cosigner_generation, stale_error
+    from mpcwallet.session.client import resolve_endpoint
+
+    key_id, engine = header.get("key_id"), header.get("engine")
+    if not isinstance(key_id, str) or not isinstance(engine, str):
+        return
+    mine = generation_of(header, where=f"{path}'s header")
+    try:
+        theirs = cosigner_generation(resolve_endpoint(), key_id, engine)
+    except MpcError as exc:
+        # Cannot ask (co-signer down, never started here, key unknown): restoring is still
+        # safe, because a stale share never signs; `mpc keys` / `mpc sign` will say so.
+        out().warn(f"could not compare the {what}'s generation with the co-signer's: {exc.message}")
+        return
+    if theirs > mine:
+        raise stale_error(path, mine, theirs, what=what)
+
+
 def _refuse_same(a: Path, b: Path) -> None:
     if a.resolve() == b.resolve():
         raise BadInput(
@@ -58,7 +94,8 @@ def _refuse_same(a: Path, b: Path) -> None:
 
 
 def _summary(header: dict[str, Any]) -> dict[str, Any]:
-    return {key: header.get(key) for key in ("key_id", "address", "engine", "role")}
+    summary = {key: header.get(key) for key in ("key_id", "address", "engine", "role")}
+    return {**summary, "generation": header.get("generation", 0)}
 
 
 def _kdf(params: KdfParams) -> dict[str, int]:
@@ -77,11 +114,20 @@ def _is_backup(header: dict[str, Any]) -> bool:
     return header.get("purpose") == BACKUP_PURPOSE
 
 
+def _refuse_cosigner_backup(path: Path, header: dict[str, Any]) -> None:
+    if header.get("kind") == "cosigner-backup":
+        raise BadInput(
+            f"{path} is a co-signer backup; use `mpc cosigner backup import|verify --in {path}`",
+            field="in",
+        )
+
+
 def export_backup(
     out_path: Annotated[
         Path, typer.Option("--out", help="Backup file to write (mode 0600).", show_default=False)
     ],
     share: options.Share = None,
+    key: options.Key = None,
     force: options.ForceOut = False,
     passphrase_file: Annotated[
         Path | None,
@@ -98,14 +144,19 @@ def export_backup(
     ] = None,
 ) -> None:
     """Re-encrypt a share under a separate backup passphrase (stronger Argon2id)."""
-    share_path = share or default_share_path()
+    from mpcwallet.lifecycle.names import resolve_share
+
+    share_path = resolve_share(share, key)
     _refuse_same(share_path, out_path)
+    _refuse_share_overwrite(out_path)
     _refuse_existing(out_path, force)
-    if _is_backup(load_header(share_path)):
+    share_header = load_header(share_path)
+    if _is_backup(share_header):
         raise BadInput(
             f"{share_path} is already a backup; restore it with `mpc backup import`",
             field="share",
         )
+    _refuse_stale_backup(share_path, share_header, what="share")
     share_pw = get_passphrase("share", passphrase_file=passphrase_file, confirm=False)
     header, body = load_share(share_path, share_pw)
     backup_pw = get_passphrase("backup", passphrase_file=backup_passphrase_file, confirm=True)
@@ -146,15 +197,23 @@ def import_backup(
     ] = None,
     backup_passphrase_file: _BackupPassFile = None,
 ) -> None:
-    """Restore a share from a backup, encrypted under a share passphrase."""
+    """Restore a share from a backup, encrypted under a share passphrase.
+
+    Refused when the backup is older than the key's generation at the co-signer (stale), and
+    over an existing share even with --force (retire it first with `mpc key retire`).
+    """
     share_path = out_path or default_share_path()
     _refuse_same(in_path, share_path)
+    _refuse_share_overwrite(share_path)
     _refuse_existing(share_path, force)
-    if not _is_backup(load_header(in_path, what="backup file")):
+    backup_header = load_header(in_path, what="backup file")
+    _refuse_cosigner_backup(in_path, backup_header)
+    if not _is_backup(backup_header):
         raise BadInput(
             f"{in_path} is a share, not a backup; back it up with `mpc backup export`",
             field="in",
         )
+    _refuse_stale_backup(in_path, backup_header)
     backup_pw = get_passphrase("backup", passphrase_file=backup_passphrase_file, confirm=False)
     header, body = load_share(in_path, backup_pw, what="backup file")
     share_pw = get_passphrase("share", passphrase_file=passphrase_file, confirm=True)
@@ -197,7 +256,9 @@ def verify_backup(
     backup_passphrase_file: _BackupPassFile = None,
 ) -> None:
     """Decrypt a backup and check it: structure, AEAD, body, public key (if its engine loads)."""
-    if not _is_backup(load_header(in_path, what="backup file")):
+    header = load_header(in_path, what="backup file")
+    _refuse_cosigner_backup(in_path, header)
+    if not _is_backup(header):
         raise FileFormatError(f"{in_path} is a share, not a backup", field="in")
     backup_pw = get_passphrase("backup", passphrase_file=backup_passphrase_file, confirm=False)
     header, body = load_share(in_path, backup_pw, what="backup file")
@@ -211,7 +272,8 @@ def verify_backup(
     out().success(
         data,
         _lines(
-            f"Backup {in_path} of key {header.get('key_id')} ({header.get('address')}) is sound.",
+            f"Backup {in_path} of key {header.get('key_id')} ({header.get('address')}), "
+            f"generation {header.get('generation', 0)}, is sound.",
             *(f"  {name}: {result}" for name, result in checks.items()),
         ),
     )

@@ -139,6 +139,7 @@ def register(app: typer.Typer) -> None:
     def send(
         tx: options.TxFile,
         share: options.Share = None,
+        key: options.Key = None,
         out_file: Annotated[
             Path | None,
             typer.Option("--out", help="Also write the signature and raw tx here (sig.json)."),
@@ -176,6 +177,7 @@ def register(app: typer.Typer) -> None:
             retry_seconds=timeout,
             account=account,
             permits=permit,
+            key=key,
         )
         out().info(f"signed 0x{signed.tx_hash.hex()} by {signed.sender}; broadcasting")
         try:

@@ -256,4 +256,7 @@ def register(app: typer.Typer) -> None:
 
     for name in EXTENSIONS:
         importlib.import_module(f"mpcwallet.cli.{name}").register(group)
+    from mpcwallet.cli import cosigner_keys
+
+    cosigner_keys.register(group)
     app.add_typer(group)

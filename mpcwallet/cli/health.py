@@ -18,6 +18,9 @@ def register(app: typer.Typer) -> None:
     @app.command("health")
     def health(
         share: Annotated[Path | None, typer.Option("--share", help="Also check this key.")] = None,
+        key: Annotated[
+            str | None, typer.Option("--key", help="Also check the key with this name.")
+        ] = None,
         verify_key_secret: Annotated[
             bool,
             typer.Option(
@@ -41,12 +44,19 @@ def register(app: typer.Typer) -> None:
         key_id = None
         engine = None
         secret = None
+        quarantine = None
+        if key is not None:
+            from mpcwallet.lifecycle.names import resolve_share
+
+            share = resolve_share(share, key)
         if share is not None:
             from mpcwallet.cli.address import share_summary
+            from mpcwallet.lifecycle.quarantine import read_quarantine
 
             summary = share_summary(share)
             key_id = str(summary["key_id"])
             engine = str(summary["engine"])
+            quarantine = read_quarantine(share, key_id)
             if verify_key_secret:
                 from mpcwallet.cli.passphrase import get_passphrase
                 from mpcwallet.storage.store import load_share
@@ -62,6 +72,17 @@ def register(app: typer.Typer) -> None:
 
             engine = engine_for_home()
         result = check(resolve_endpoint(), key_id=key_id, auth_secret=secret, engine_name=engine)
+        if share is not None:
+            result["quarantined"] = quarantine is not None
+        if quarantine is not None:
+            from mpcwallet.errors import KeyQuarantined
+
+            raise KeyQuarantined(
+                f"the co-signer is healthy, but key {key_id} ({share}) is quarantined since "
+                f"{quarantine.get('quarantined_at', '?')} ({quarantine.get('error_code', '?')}); "
+                "see `mpc key status`",
+                field="share",
+            )
         checks = ", ".join(f"{k} ok" for k in result["checks"])
         out().success(
             result,

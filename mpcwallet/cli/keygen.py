@@ -14,8 +14,13 @@ co-signer renamed its file, so ``<out>.pending`` is kept and the error says so. 
 at any point leaves at most ``<out>.pending``. The next keygen for the same ``<out>`` settles
 it: it asks the co-signer whether it holds that key; if it does, the pending share is promoted
 and reported (``"recovered": true``); if it positively does not, the file is deleted; if the
-co-signer cannot answer, the file is kept and the error shown. A per-path lock file
-(``.<name>.enc.keygen-lock``) keeps two keygens from writing the same share path at once.
+co-signer cannot answer, the file is kept and the error shown. A per-path lock file (under
+``MPC_HOME/locks/``, never in ``shares/``) keeps two keygens from writing one path at once.
+
+Keygen never replaces an existing share, with or without ``--force``: a key is replaced only by
+retiring it first (`mpc key retire NAME`, which keeps the old share in ``MPC_HOME/retired/``).
+Once our share is in place we tell the co-signer (``confirm``), so it does not list the key as
+a possible orphan.
 """
 
 from __future__ import annotations
@@ -43,7 +48,27 @@ def pending_path(out: Path) -> Path:
     return out.with_name(out.name + ".pending")
 
 
-def _recover(pending: Path, out: Path, endpoint: str, force: bool) -> dict[str, Any] | None:
+def refuse_existing_share(target: Path, command: str = "keygen", other: str = "--name") -> None:
+    """:class:`AlreadyExists` recommending the safe step (never --force) if ``target`` exists."""
+    if not (target.exists() or target.is_symlink()):
+        return
+    held = ""
+    try:
+        from mpcwallet.cli.address import share_summary
+
+        held = f" (the key of {share_summary(target)['address']})"
+    except MpcError:
+        pass
+    name = target.name.removesuffix(".enc")
+    raise AlreadyExists(
+        f"{target} already holds a key share{held}; {command} never replaces a share. Choose "
+        f"another {other}, or retire this key first with `mpc key retire {name}` (it keeps the "
+        "share in MPC_HOME/retired/ and prints its address so funds can still be moved).",
+        field="out",
+    )
+
+
+def _recover(pending: Path, out: Path, endpoint: str) -> dict[str, Any] | None:
     """Deal with ``<out>.pending`` left by an interrupted keygen (see the module doc).
 
     The file is deleted only when the co-signer positively says it does not hold that key;
@@ -70,13 +95,14 @@ def _recover(pending: Path, out: Path, endpoint: str, force: bool) -> dict[str, 
             ) from None
         pending.unlink(missing_ok=True)  # the co-signer never committed it
         return None
-    if not force and out.exists():
+    if out.exists() or out.is_symlink():
         raise AlreadyExists(
-            f"{out} exists and {pending} holds a key the co-signer committed; move one of "
-            "them away (or pass --force to replace the first with the second)",
+            f"{out} exists and {pending} holds another key the co-signer committed; keygen "
+            f"replaces neither. Retire {out} with `mpc key retire` (or move it away), then run "
+            "`mpc keygen` again to finish the interrupted one.",
             field="out",
         )
-    publish(pending, out, force=force)
+    publish(pending, out, force=False)
     summary["share"] = str(out)
     return summary
 
@@ -85,10 +111,15 @@ def _recover(pending: Path, out: Path, endpoint: str, force: bool) -> dict[str, 
 def _target_lock(target: Path) -> Iterator[None]:
     """One keygen at a time per share path (a concurrent run must not take our pending file)."""
     import fcntl
+    import hashlib
+
+    from mpcwallet.config import mpc_home
 
     ensure_dir(target.parent)
-    lock = target.with_name(f".{target.name}.keygen-lock")
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    locks = mpc_home() / "locks"
+    ensure_dir(locks)
+    digest = hashlib.sha256(str(target.absolute()).encode()).hexdigest()[:24]
+    fd = os.open(locks / f"keygen-{digest}.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -116,7 +147,7 @@ def _clean_temps(target: Path) -> None:
 
 
 def _run(
-    endpoint: str, name: str, engine_name: str, pending: Path, passphrase: str
+    endpoint: str, name: str, engine_name: str, pending: Path, target: Path, passphrase: str
 ) -> KeygenResult:
     """DKG + two-phase commit; our share is at ``pending`` when this returns."""
     from mpcwallet.accounts import header_fields
@@ -135,14 +166,40 @@ def _run(
             "name": name,
             "cosigner": endpoint,
             **header_fields(result.chain_code),
+            "generation": 0,
         }
         save_share(
             pending, ShareBody(result.key_blob, result.auth_secret), header, passphrase, force=True
         )
 
+    def put_in_place(_result: KeygenResult) -> None:
+        try:
+            publish(pending, target, force=False)
+        except (MpcError, OSError) as exc:
+            err = AlreadyExists(
+                f"the key was made, but {target} could not be written "
+                f"({getattr(exc, 'message', type(exc).__name__)})",
+                field="out",
+            )
+            err.commit_uncertain = True  # type: ignore[attr-defined]
+            raise err from None
+
     try:
-        return run_keygen(endpoint, name=name, engine_name=engine_name, write_pending=write_pending)
+        return run_keygen(
+            endpoint,
+            name=name,
+            engine_name=engine_name,
+            write_pending=write_pending,
+            on_committed=put_in_place,
+        )
     except MpcError as exc:
+        if target.exists() and not pending.exists():
+            # Our share is in place; only the confirmation to the co-signer was lost.
+            raise type(exc)(
+                f"{exc.message}. The key was made and {target} written; the co-signer may list it "
+                "as unconfirmed until the key is next used.",
+                field=exc.field,
+            ) from None
         if getattr(exc, "commit_uncertain", False) and pending.exists():
             # The co-signer may have stored its share: keep ours for the next run to settle.
             raise type(exc)(
@@ -170,7 +227,11 @@ def register(app: typer.Typer) -> None:
         ] = None,
         name: Annotated[str, typer.Option("--name", help="A name for the key.")] = "default",
         force: Annotated[
-            bool, typer.Option("--force", help="Overwrite an existing share file.")
+            bool,
+            typer.Option(
+                "--force",
+                help="Has no effect on shares: keygen never replaces one (see `mpc key retire`).",
+            ),
         ] = False,
         passphrase_file: Annotated[
             Path | None,
@@ -198,10 +259,8 @@ def register(app: typer.Typer) -> None:
         target = out_path or default_share_path(name)
         if target.is_dir():
             raise BadInput(f"--out: {target} is a directory", field="out")
-        if not force and (target.exists() or target.is_symlink()):
-            raise AlreadyExists(
-                f"{target} already exists; pass --force to overwrite it", field="out"
-            )
+        del force  # accepted for old scripts; an existing share is refused regardless
+        refuse_existing_share(target)
         engine_name = engine or engine_for_home()
         get_engine(engine_name)
         round_timeout_from_env()  # bad MPC_ROUND_TIMEOUT: say so before anything happens
@@ -213,7 +272,7 @@ def register(app: typer.Typer) -> None:
             out().info(f"started the co-signer at {endpoint} (pid {started.get('pid')})")
         pending = pending_path(target)
         with _target_lock(target):
-            recovered = _recover(pending, target, endpoint, force)
+            recovered = _recover(pending, target, endpoint)
             if recovered is not None:
                 out().warn(
                     "an earlier keygen was interrupted after the co-signer committed; "
@@ -225,8 +284,8 @@ def register(app: typer.Typer) -> None:
                     f"share   {target} (recovered)",
                 )
                 return
-            result = _run(endpoint, name, engine_name, pending, passphrase)
-            publish(pending, target, force=force)
+            refuse_existing_share(target)  # again, under the lock
+            result = _run(endpoint, name, engine_name, pending, target, passphrase)
         data = {
             "address": result.address,
             "key_id": result.key_id,

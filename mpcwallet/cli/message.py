@@ -29,6 +29,7 @@ def sign_with_cosigner(
     *,
     share: Path | None,
     account: int,
+    key: str | None = None,
     out_file: Path | None,
     force: bool,
     passphrase_file: Path | None,
@@ -38,7 +39,6 @@ def sign_with_cosigner(
     """The steps every signed message shares: account key from the header, digest, share,
     two-party signature (a violation quarantines the key), 65-byte signature, --out."""
     from mpcwallet.accounts import account_key
-    from mpcwallet.cli.key import ensure_not_quarantined
     from mpcwallet.cli.passphrase import get_passphrase
     from mpcwallet.cli.sign import (
         _endpoint,
@@ -47,9 +47,10 @@ def sign_with_cosigner(
         share_path,
     )
     from mpcwallet.evm.signature import message_signature
+    from mpcwallet.lifecycle.quarantine import ensure_not_quarantined
     from mpcwallet.storage.store import load_header, load_share
 
-    path = share_path(share)
+    path = share_path(share, key)
     ensure_not_quarantined(path)
     header = load_header(path)
     public_key, _ = account_key(header, path, account)
@@ -127,6 +128,7 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--hex", help="Sign these bytes (0x-prefixed hex).")
         ] = None,
         share: options.Share = None,
+        key: options.Key = None,
         account: options.Account = 0,
         out_file: OutFile = None,
         force: options.ForceOut = False,
@@ -157,6 +159,7 @@ def register(app: typer.Typer) -> None:
 
         data = sign_with_cosigner(
             share=share,
+            key=key,
             account=account,
             out_file=out_file,
             force=force,
@@ -178,6 +181,7 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         share: options.Share = None,
+        key: options.Key = None,
         account: options.Account = 0,
         out_file: OutFile = None,
         force: options.ForceOut = False,
@@ -209,6 +213,7 @@ def register(app: typer.Typer) -> None:
 
         data = sign_with_cosigner(
             share=share,
+            key=key,
             account=account,
             out_file=out_file,
             force=force,

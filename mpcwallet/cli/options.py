@@ -29,7 +29,14 @@ def checked(name: str) -> Callable[[Any], Any]:
 
 Share = Annotated[
     Path | None,
-    typer.Option("--share", help="Client share file (default MPC_HOME/shares/default.enc)."),
+    typer.Option("--share", help="Client share file (default: see --key)."),
+]
+Key = Annotated[
+    str | None,
+    typer.Option(
+        "--key",
+        help="Key name in MPC_HOME/shares (default: the only key, else the one named 'default').",
+    ),
 ]
 SharePassphraseFile = Annotated[
     Path | None,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from mpcwallet.cli import options
-from mpcwallet.errors import AlreadyExists, BadInput, ProtocolViolation, TamperedFile
+from mpcwallet.errors import AlreadyExists, AuthFailed, BadInput, ProtocolViolation, TamperedFile
 
 if TYPE_CHECKING:
     from mpcwallet.evm.rpc import RpcClient
@@ -28,10 +28,10 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-def share_path(share: Path | None) -> Path:
-    from mpcwallet.config import default_share_path
+def share_path(share: Path | None, key: str | None = None) -> Path:
+    from mpcwallet.lifecycle.names import resolve_share
 
-    return share if share is not None else default_share_path()
+    return resolve_share(share, key)
 
 
 def check_account_key(
@@ -92,17 +92,18 @@ def sign_transaction(
     retry_seconds: float | None = None,
     account: int = 0,
     permits: list[Path] | None = None,
+    key: str | None = None,
 ) -> tuple[UnsignedTx, SignedTx]:
     """Everything `mpc sign` does except printing; `mpc send` reuses it."""
     from mpcwallet.accounts import account_key
-    from mpcwallet.cli.key import ensure_not_quarantined
     from mpcwallet.cli.passphrase import get_passphrase
     from mpcwallet.evm.address import parse_address, to_checksum
     from mpcwallet.evm.signature import assemble
     from mpcwallet.evm.txjson import signing_digest
+    from mpcwallet.lifecycle.quarantine import ensure_not_quarantined
     from mpcwallet.storage.store import load_header, load_share
 
-    path = share_path(share)
+    path = share_path(share, key)
     ensure_not_quarantined(path)
     header = load_header(path)
     public_key, address = account_key(header, path, account)
@@ -122,6 +123,13 @@ def sign_transaction(
 
     permit_docs = read_permits(permits or [])
     passphrase = get_passphrase("share", passphrase_file=passphrase_file, confirm=False)
+    from mpcwallet.lifecycle.refresh import settle_for_use
+
+    settled = settle_for_use(path, _endpoint(), passphrase)
+    if settled is not None:
+        from mpcwallet.cli.output import out
+
+        out().warn(settled.message)
     header, body = load_share(path, passphrase)
     del passphrase
     check_account_key(header, body, path, account, public_key)
@@ -152,21 +160,21 @@ def sign_transaction(
 
 def quarantine_on_violation(path: Path, header: dict[str, Any], run: Callable[[], T]) -> T:
     """``run()``; a protocol violation quarantines the key (Lindell 2017 §1.2/§4: never retry)."""
-    from mpcwallet.cli.key import record_quarantine
+    from mpcwallet.lifecycle.quarantine import quarantine_violation
+    from mpcwallet.lifecycle.refresh import check_not_stale
 
     key_id = header.get("key_id") if isinstance(header.get("key_id"), str) else None
     try:
         return run()
     except ProtocolViolation as err:
         session_id = getattr(err, "session_id", None)
-        qpath = record_quarantine(
-            path, err, key_id=key_id, session_id=session_id if isinstance(session_id, str) else None
-        )
         # Same class, so the code the user sees is the one recorded in the quarantine file.
-        raise type(err)(
-            f"{err.message}. The key is now quarantined ({qpath}); nothing was signed or "
-            "written. See `mpc key status`."
+        raise quarantine_violation(
+            path, err, key_id=key_id, session_id=session_id if isinstance(session_id, str) else None
         ) from None
+    except AuthFailed:
+        check_not_stale(path, header, _endpoint())  # a refresh elsewhere explains it
+        raise
 
 
 def _endpoint() -> str:
@@ -193,6 +201,7 @@ def register(app: typer.Typer) -> None:
     def sign(
         tx: options.TxFile,
         share: options.Share = None,
+        key: options.Key = None,
         out_file: Annotated[
             Path | None,
             typer.Option("--out", help="Write the signature and raw tx here (sig.json)."),
@@ -221,6 +230,7 @@ def register(app: typer.Typer) -> None:
             retry_seconds=timeout,
             account=account,
             permits=permit,
+            key=key,
         )
         data = {**signed.to_json(), "account": account}
         if out_file is not None:

@@ -19,6 +19,18 @@ _VERIFIER = b"mpcwallet cosigner keyring v1"
 _HEADER = {"kind": "cosigner-keyring", "version": 1}
 
 
+def unlock_existing(path: Path, passphrase: str) -> envelope.DerivedKey:
+    """The KEK of an existing keyring; :class:`NotFound` if this home has none."""
+    if not path.exists():
+        from mpcwallet.errors import NotFound
+
+        raise NotFound(
+            f"no co-signer keyring at {path}: the co-signer has never started on this MPC_HOME",
+            field="MPC_HOME",
+        )
+    return unlock(path, passphrase)
+
+
 def unlock(path: Path, passphrase: str) -> envelope.DerivedKey:
     """The KEK; creates the keyring on first use. Wrong passphrase: :class:`WrongPassphrase`."""
     if not path.exists():

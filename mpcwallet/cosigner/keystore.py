@@ -1,20 +1,27 @@
 """The co-signer's shares: ``shares/<key_id>.enc`` encrypted under the KEK (storage format).
 
 Keygen writes ``<key_id>.enc.pending`` first and renames it only when the client commits
-(see :mod:`mpcwallet.cosigner.service`); pending files left by a killed run are removed at start.
-A share is decrypted only for the duration of one protocol call.
+(see :mod:`mpcwallet.cosigner.service`); a refresh writes ``<key_id>.enc.<tag>.pending`` with a
+tag unique to its session and only ever removes its own. Pending files left by a killed run are
+removed at start. A share is decrypted only for the duration of one protocol call.
+
+A committed key whose client has not confirmed it yet (the ack may have been lost) has a marker
+in ``unconfirmed/``; ``mpc cosigner keys`` shows such keys as orphans until a client asks about
+them.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
-from mpcwallet.cosigner.paths import CosignerPaths
+from mpcwallet.cosigner.paths import KEY_ID_RE, CosignerPaths
 from mpcwallet.errors import NotFound
+from mpcwallet.lifecycle.generation import generation_of
 from mpcwallet.storage import envelope
 from mpcwallet.storage.body import ShareBody
-from mpcwallet.storage.files import ensure_dir, publish, write_atomic
+from mpcwallet.storage.files import ensure_dir, publish, read_share_file, write_atomic
 
 
 class KeyStore:
@@ -29,31 +36,69 @@ class KeyStore:
     def count(self) -> int:
         return sum(1 for _ in self.paths.shares_dir.glob("*.enc"))
 
+    def key_ids(self) -> list[str]:
+        return self.list_ids(self.paths)
+
+    @staticmethod
+    def list_ids(paths: CosignerPaths) -> list[str]:
+        """Key ids with a committed share (no KEK needed)."""
+        if not paths.shares_dir.is_dir():
+            return []
+        names = (p.name.removesuffix(".enc") for p in paths.shares_dir.glob("*.enc"))
+        return sorted(n for n in names if KEY_ID_RE.match(n))
+
     def has(self, key_id: str) -> bool:
         return self.paths.share_file(key_id).exists()
 
-    def save_pending(self, key_id: str, header: Mapping[str, Any], body: ShareBody) -> None:
+    def save_pending(
+        self, key_id: str, header: Mapping[str, Any], body: ShareBody, tag: str | None = None
+    ) -> None:
         data = envelope.encrypt_share_with_key(body.encode(), header, self._kek)
-        write_atomic(self.paths.pending_file(key_id), data)
+        write_atomic(self.paths.pending_file(key_id, tag), data)
 
-    def commit(self, key_id: str) -> None:
-        publish(self.paths.pending_file(key_id), self.paths.share_file(key_id), force=True)
+    def commit(self, key_id: str, tag: str | None = None) -> None:
+        """Make the pending share the key; it stays unconfirmed until its client confirms."""
+        ensure_dir(self.paths.unconfirmed_dir)
+        write_atomic(self.paths.unconfirmed_file(key_id), b"", force=True)
+        publish(self.paths.pending_file(key_id, tag), self.paths.share_file(key_id), force=True)
 
-    def discard_pending(self, key_id: str) -> bool:
+    def confirm(self, key_id: str) -> None:
+        """A client showed it holds this key's current share: no longer an orphan candidate."""
         try:
-            self.paths.pending_file(key_id).unlink()
+            os.unlink(self.paths.unconfirmed_file(key_id))
+        except FileNotFoundError:
+            pass
+
+    def unconfirmed(self, key_id: str) -> bool:
+        return self.paths.unconfirmed_file(key_id).exists()
+
+    def discard_pending(self, key_id: str, tag: str | None = None) -> bool:
+        try:
+            self.paths.pending_file(key_id, tag).unlink()
         except FileNotFoundError:
             return False
         return True
 
     def cleanup_pending(self) -> list[str]:
         removed = []
-        for path in self.paths.shares_dir.glob("*.enc.pending"):
+        for path in self.paths.shares_dir.glob("*.pending"):
             path.unlink(missing_ok=True)
             removed.append(path.name.split(".", 1)[0])
         for path in self.paths.shares_dir.glob(".*.tmp*"):
             path.unlink(missing_ok=True)
         return removed
+
+    def load_header(self, key_id: str) -> dict[str, Any]:
+        """The share's public header (no decryption)."""
+        path = self.paths.share_file(key_id)
+        try:
+            data = read_share_file(path)
+        except NotFound:
+            raise NotFound(f"the co-signer holds no key {key_id}", field="key_id") from None
+        return envelope.read_header(data)
+
+    def generation(self, key_id: str) -> int:
+        return generation_of(self.load_header(key_id), where=f"the co-signer's share {key_id}")
 
     def load(self, key_id: str) -> tuple[dict[str, Any], ShareBody]:
         path = self.paths.share_file(key_id)

@@ -11,6 +11,7 @@ from mpcwallet.errors import BadInput
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7447
 KEY_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+TAG_RE = re.compile(r"^[0-9a-f]{8,32}$")
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,26 @@ class CosignerPaths:
     def share_file(self, key_id: str) -> Path:
         return self.shares_dir / f"{check_key_id(key_id)}.enc"
 
-    def pending_file(self, key_id: str) -> Path:
-        return self.shares_dir / f"{check_key_id(key_id)}.enc.pending"
+    def pending_file(self, key_id: str, tag: str | None = None) -> Path:
+        """Keygen's pending share, or (with ``tag``, one per session) a refresh's."""
+        if tag is None:
+            return self.shares_dir / f"{check_key_id(key_id)}.enc.pending"
+        if not TAG_RE.match(tag):
+            raise BadInput("a pending tag is 8-32 lower-case hex digits", field="tag")
+        return self.shares_dir / f"{check_key_id(key_id)}.enc.{tag}.pending"
+
+    @property
+    def unconfirmed_dir(self) -> Path:
+        """One empty marker per key committed but not yet confirmed by its client (orphans)."""
+        return self.root / "unconfirmed"
+
+    def unconfirmed_file(self, key_id: str) -> Path:
+        return self.unconfirmed_dir / check_key_id(key_id)
+
+    @property
+    def removed_dir(self) -> Path:
+        """Shares removed with `mpc cosigner keys remove` (kept, never deleted by the tool)."""
+        return self.root / "removed"
 
 
 def check_key_id(key_id: object) -> str:

@@ -11,6 +11,12 @@ Sign never trusts the client's digest: the daemon recomputes it from what is sig
 client sends whole (a transaction: ``parse_tx`` + ``signing_digest``; an EIP-191 message; EIP-712
 typed data), and refuses a mismatch. The account's address is derived here from the index in
 the request; a transaction whose ``from`` is another address is refused.
+
+Refresh is exclusive per key: while one runs, a second refresh, a sign or a self-test of that key
+gets :class:`Busy` and changes nothing. Its pending share has a name unique to the session, and
+its commit checks that the share on disk is still the generation the session loaded. After a
+commit the client proves the new pair with ``selftest``: a two-party signature over
+:func:`mpcwallet.lifecycle.generation.selftest_digest`, which no other operation will sign.
 """
 
 from __future__ import annotations
@@ -38,13 +44,17 @@ from mpcwallet.engine import Engine, Role
 from mpcwallet.errors import (
     AuthFailed,
     BadInput,
+    Busy,
     EngineMismatch,
     InternalError,
+    KeyVersionMismatch,
     MpcError,
     PolicyRefused,
     ProtocolViolation,
     SessionViolation,
+    StaleShare,
 )
+from mpcwallet.lifecycle.generation import generation_of, selftest_digest
 from mpcwallet.session.channel import Channel
 from mpcwallet.session.pause import pause_point, sign_test_hooks
 from mpcwallet.session.wire import AUTH_KEY, AUTH_PAIRING, Hello
@@ -65,6 +75,16 @@ class Service:
         self._dummy_key = os.urandom(32)
         self.guard = Guard(keystore.paths)
         self.guard.startup()
+        self._refreshing: set[str] = set()  # key ids with a refresh in flight (one event loop)
+
+    def ensure_idle(self, key_id: str) -> None:
+        """:class:`Busy` if ``key_id`` is being refreshed right now."""
+        if key_id in self._refreshing:
+            raise Busy(
+                f"key {key_id} is being refreshed by another session right now; nothing was "
+                "changed. Retry when it is done (`mpc keys` shows the outcome).",
+                field="key_id",
+            )
 
     def __repr__(self) -> str:
         return f"Service(engine={self.engine.name})"
@@ -146,6 +166,8 @@ class Service:
                 await self._has_key(ch, hello, req)
             elif op == "policy_reload":
                 await self._policy_reload(ch, hello)
+            elif op == "selftest":
+                await self._selftest(ch, hello, req, ctx)
             else:
                 raise BadInput(f"unknown operation {op!r}", field="op")
             logs.log("done", f"{ctx['op']} finished", **ctx)
@@ -188,7 +210,12 @@ class Service:
         key_id = check_key_id(req.get("key_id"))
         if hello.auth == "key" and key_id != hello.key_id:
             raise AuthFailed("a key session may only ask about its own key")
-        await ch.send_control({"type": "has_key", "present": self.keystore.has(key_id)})
+        present = self.keystore.has(key_id)
+        answer: dict[str, Any] = {"type": "has_key", "present": present}
+        if present:
+            answer["generation"] = await asyncio.to_thread(self.keystore.generation, key_id)
+            self.keystore.confirm(key_id)  # a client asked about it: not an orphan
+        await ch.send_control(answer)
 
     async def _policy_reload(self, ch: Channel, hello: Hello) -> None:
         if hello.auth != "pairing":
@@ -227,6 +254,7 @@ class Service:
                 "address": address,
                 "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "name": name,
+                "generation": 0,
             }
             await self._save_and_commit(
                 ch,
@@ -240,10 +268,20 @@ class Service:
             committed = True
             logs.audit("keygen_completed", "keygen completed", address=address, **ctx)
             await ch.send_control({"type": "committed", "key_id": key_id})
+            await self._await_confirm(ch, key_id)
         finally:
             if not committed:
                 self.keystore.discard_pending(key_id)
                 logs.audit("keygen_failed", "keygen abandoned; pending share removed", **ctx)
+
+    async def _await_confirm(self, ch: Channel, key_id: str) -> None:
+        """The client says its share is in place; without it the key stays unconfirmed."""
+        try:
+            msg = await ch.recv_control()
+        except MpcError:
+            return  # the client went away: `mpc cosigner keys` shows an orphan candidate
+        if msg.get("op") == "confirm":
+            self.keystore.confirm(key_id)
 
     async def _save_and_commit(
         self,
@@ -255,36 +293,68 @@ class Service:
         done: dict[str, Any],
         op: str,
         pause_at: str | None = None,
+        tag: str | None = None,
+        expect_generation: int | None = None,
     ) -> None:
         """Two-phase commit of a new share (keygen, refresh); the client's twin is
         ``session.client._commit``. The share is durable as ``.pending`` before the client hears
-        of it, and becomes the key only once the client says it holds its own share."""
-        await asyncio.to_thread(self.keystore.save_pending, key_id, header, body)
+        of it, and becomes the key only once the client says it holds its own share. With
+        ``expect_generation`` (refresh) the share on disk must still be that generation."""
+        await asyncio.to_thread(self.keystore.save_pending, key_id, header, body, tag)
         await ch.send_control(done)
         msg = await ch.recv_control()
         if msg.get("op") != "commit":
             raise SessionViolation(f"the client did not commit the {op}")
         if pause_at is not None:
             await asyncio.to_thread(pause_point, pause_at)
-        self.keystore.commit(key_id)
+        if expect_generation is not None:
+            now = await asyncio.to_thread(self.keystore.generation, key_id)
+            if now != expect_generation:
+                raise KeyVersionMismatch(
+                    f"key {key_id} changed to generation {now} during this refresh (expected "
+                    f"{expect_generation}); this refresh is abandoned and changed nothing",
+                    field="generation",
+                )
+        self.keystore.commit(key_id, tag)
 
     async def _refresh(
         self, ch: Channel, hello: Hello, req: dict[str, Any], ctx: dict[str, Any]
     ) -> None:
-        """New shares of the same key, same two-phase commit as keygen.
+        """New shares of the same key, same two-phase commit as keygen, one at a time per key.
 
         The per-key secret rotates with the shares (derived from this session, which the old
         secret authenticated), so a client can tell which generation the co-signer holds by
-        which secret authenticates.
+        which secret authenticates. The client names the generation it holds; a stale one is
+        refused before anything runs.
         """
         key_id = hello.key_id
         if hello.auth != "key" or key_id is None or req.get("key_id") != key_id:
             raise AuthFailed("refresh needs a session authenticated with that key's own secret")
+        self.ensure_idle(key_id)
+        self._refreshing.add(key_id)  # no await between the check and the add
+        try:
+            await self._refresh_locked(ch, key_id, req, ctx)
+        finally:
+            self._refreshing.discard(key_id)
+
+    async def _refresh_locked(
+        self, ch: Channel, key_id: str, req: dict[str, Any], ctx: dict[str, Any]
+    ) -> None:
         header, body = await asyncio.to_thread(self.keystore.load, key_id)
         if header.get("engine") != self.engine.name:
             raise EngineMismatch("the key's engine is not the co-signer's engine", field="engine")
+        generation = generation_of(header, where=f"the co-signer's share {key_id}")
+        claimed = req.get("generation", 0)
+        if claimed != generation:
+            raise StaleShare(
+                f"the client's share of key {key_id} is generation {claimed}, the co-signer's is "
+                f"{generation}; refresh from the current share (see docs/runbooks.md)",
+                field="generation",
+            )
+        tag = ch.session_id.hex()[:16]
+        ctx["generation"] = generation
         logs.audit("refresh_started", "refresh started", **ctx)
-        await ch.send_control({"type": "accepted"})
+        await ch.send_control({"type": "accepted", "generation": generation})
         committed = False
         try:
             new_blob = await ch.run_engine(
@@ -294,8 +364,10 @@ class Service:
             if public_key.hex() != header.get("public_key"):
                 raise ProtocolViolation("the refreshed share belongs to a different public key")
             new_secret = ch.keys.per_key_secret(key_id, public_key)
+            await asyncio.to_thread(pause_point, "daemon_refresh_before_pending")
             new_header = {
                 **header,
+                "generation": generation + 1,
                 "refreshed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }
             await self._save_and_commit(
@@ -303,16 +375,60 @@ class Service:
                 key_id,
                 new_header,
                 ShareBody(new_blob, new_secret),
-                done={"type": "refresh_done", "public_key": public_key.hex()},
+                done={
+                    "type": "refresh_done",
+                    "public_key": public_key.hex(),
+                    "generation": generation + 1,
+                },
                 op="refresh",
+                pause_at="daemon_refresh_commit_received",
+                tag=tag,
+                expect_generation=generation,
             )
             committed = True
+            await asyncio.to_thread(pause_point, "daemon_refresh_after_commit")
             logs.audit("refresh_completed", "refresh completed", **ctx)
-            await ch.send_control({"type": "committed", "key_id": key_id})
+            await ch.send_control(
+                {"type": "committed", "key_id": key_id, "generation": generation + 1}
+            )
         finally:
             if not committed:
-                self.keystore.discard_pending(key_id)
+                self.keystore.discard_pending(key_id, tag)
                 logs.audit("refresh_failed", "refresh abandoned; old share kept", **ctx)
+
+    async def _selftest(
+        self, ch: Channel, hello: Hello, req: dict[str, Any], ctx: dict[str, Any]
+    ) -> None:
+        """Sign the fixed self-test digest of the key's current generation (after a refresh)."""
+        key_id = _key_session(hello, req, "selftest")
+        self.ensure_idle(key_id)
+        header, body = await asyncio.to_thread(self.keystore.load, key_id)
+        if header.get("engine") != self.engine.name:
+            raise EngineMismatch("the key's engine is not the co-signer's engine", field="engine")
+        generation = generation_of(header, where=f"the co-signer's share {key_id}")
+        if req.get("generation") != generation:
+            raise StaleShare(
+                f"the self-test is for generation {req.get('generation')}, the co-signer holds "
+                f"{generation}",
+                field="generation",
+            )
+        digest = selftest_digest(key_id, generation)
+        await ch.send_control({"type": "accepted", "digest": digest.hex()})
+        await ch.run_engine(
+            Role.P2, ch.party_names, lambda job: self.engine.sign(job, body.key_blob, digest)
+        )
+        logs.audit("selftest_completed", "refresh self-test signed", generation=generation, **ctx)
+        await ch.send_control({"type": "done"})
+        self.keystore.confirm(key_id)
+
+    def _refuse_selftest_digest(self, key_id: str, digest: bytes) -> None:
+        """The refresh self-test digest is signed only by ``selftest``, never by a sign op."""
+        generation = self.keystore.generation(key_id)
+        if any(
+            hmac.compare_digest(digest, selftest_digest(key_id, g))
+            for g in (generation, generation + 1)
+        ):
+            raise PolicyRefused("that digest is reserved for the refresh self-test", field="digest")
 
     async def _sign(
         self, ch: Channel, hello: Hello, req: dict[str, Any], ctx: dict[str, Any]
@@ -403,6 +519,7 @@ class Service:
         await self._sign_digest(ch, key, account, digest, req.get("digest"), fields, ctx, facts)
 
     async def _load_key(self, key_id: str) -> ShareBody:
+        self.ensure_idle(key_id)
         header, body = await asyncio.to_thread(self.keystore.load, key_id)
         if header.get("engine") != self.engine.name:
             raise EngineMismatch("the key's engine is not the co-signer's engine", field="engine")
@@ -429,6 +546,9 @@ class Service:
         """What every sign op shares once it has computed ``digest`` from the request's own
         content: refuse a client digest that differs, ask the guard (policy, permits, limits),
         then run the two-party signature."""
+        key_id = ctx.get("key_id")
+        if isinstance(key_id, str):
+            self._refuse_selftest_digest(key_id, digest)
         try:
             claimed_raw = bytes.fromhex(claimed) if isinstance(claimed, str) else b""
         except ValueError:

@@ -16,6 +16,8 @@ to the co-signer of its own ``MPC_HOME``, and reaching another is :class:`WrongC
   acks is the result returned (the caller then renames its share into place).
 * :func:`run_sign` - sign one transaction; returns the DER signature (P1 output).
 * :func:`run_refresh` - new shares of the same key (two-phase commit, like keygen).
+* :func:`run_selftest` - the refreshed pair signs the fixed self-test digest.
+* :func:`key_info` - whether the co-signer holds a key, and its generation.
 * :func:`health` - ``/healthz``, an authenticated ping, optionally the per-key check.
 
 Each call runs its own event loop (``asyncio.run``) with the engine in a worker thread.
@@ -25,6 +27,7 @@ aiohttp is imported inside the functions so ``mpc --help`` does not load it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -408,6 +411,7 @@ def run_keygen(
     write_pending: Callable[[KeygenResult], None],
     round_timeout: float | None = None,
     token: bytes | None = None,
+    on_committed: Callable[[KeygenResult], None] | None = None,
 ) -> KeygenResult:
     """Run DKG as P1. Returns only after the co-signer committed its share.
 
@@ -448,6 +452,12 @@ def run_keygen(
         await asyncio.to_thread(pause_point, "client_after_share_written")
         await _commit(ch)
         await asyncio.to_thread(pause_point, "client_after_commit")
+        if on_committed is not None:
+            await asyncio.to_thread(on_committed, result)
+            # Our share is in place: the co-signer no longer counts the key as a possible orphan.
+            # Best effort: the key is made either way.
+            with contextlib.suppress(MpcError):
+                await ch.send_control({"op": "confirm"})
         return result
 
     return asyncio.run(
@@ -570,25 +580,26 @@ def run_refresh(
     *,
     share_header: Mapping[str, Any],
     body: ShareBody,
-    write_pending: Callable[[ShareBody], None],
+    write_pending: Callable[[ShareBody, int], None],
     timeout: float | None = None,
-) -> ShareBody:
+) -> tuple[ShareBody, int]:
     """Refresh the key's shares with the co-signer (same public key, new shares, new secret).
 
-    Two-phase like keygen: ``write_pending(new_body)`` must durably write the client's new share
-    under a temporary name before the commit; the new body is returned once the co-signer
-    committed, and the caller then renames it over the old share. If this raises with
-    ``commit_uncertain`` set, keep the pending share: whichever secret (old or new) still
-    authenticates with the co-signer (:func:`health` with ``auth_secret``) tells which
-    generation it holds.
+    Two-phase like keygen: ``write_pending(new_body, new_generation)`` must durably write the
+    client's new share under a temporary name before the commit; ``(new_body, generation)`` is
+    returned once the co-signer committed. If this raises with ``commit_uncertain`` set, keep
+    the pending share: :func:`key_info` (the co-signer's generation) tells which one it holds.
+    The caller proves the new pair with :func:`run_selftest` before removing the old share.
     """
+    from mpcwallet.lifecycle.generation import generation_of
     from mpcwallet.storage.body import ShareBody
 
     engine, key_id = _share_engine_and_key(share_header)
     expected = str(share_header.get("public_key"))
+    generation = generation_of(share_header)
 
-    async def run(ch: Channel) -> ShareBody:
-        await ch.send_control({"op": "refresh", "key_id": key_id})
+    async def run(ch: Channel) -> tuple[ShareBody, int]:
+        await ch.send_control({"op": "refresh", "key_id": key_id, "generation": generation})
         _expect(await ch.recv_control(), "accepted")
         new_blob = await ch.run_engine(
             Role.P1, ch.party_names, lambda job: engine.refresh(job, body.key_blob)
@@ -600,10 +611,14 @@ def run_refresh(
         _expect(done, "refresh_done")
         if done.get("public_key") != expected:
             raise ProtocolViolation("the co-signer reports a different public key after refresh")
+        if done.get("generation") != generation + 1:
+            raise SessionViolation("the co-signer reports an unexpected generation after refresh")
         new_body = ShareBody(new_blob, ch.keys.per_key_secret(key_id, public_key))
-        await asyncio.to_thread(write_pending, new_body)
+        await asyncio.to_thread(write_pending, new_body, generation + 1)
+        await asyncio.to_thread(pause_point, "client_refresh_pending_written")
         await _commit(ch)
-        return new_body
+        await asyncio.to_thread(pause_point, "client_refresh_after_commit")
+        return new_body, generation + 1
 
     return _run_key_session(endpoint, body, engine, key_id, timeout, run)
 
@@ -619,6 +634,69 @@ def pairing_request(
     _, doc = fetch_healthz(endpoint)
     engine = engine_name or str(doc.get("engine"))
     return _ping(endpoint, read_pairing_token(), engine, "pairing", None, request, timeout)
+
+
+def run_selftest(
+    endpoint: str | None,
+    *,
+    share_header: Mapping[str, Any],
+    body: ShareBody,
+    generation: int,
+    timeout: float | None = None,
+) -> bytes:
+    """A two-party signature over the fixed self-test digest of ``generation``; DER on return.
+
+    P1's engine verifies the signature against the key's public key before returning it, so a
+    return means the pair ``body`` + the co-signer's current share works.
+    """
+    from mpcwallet.lifecycle.generation import selftest_digest
+
+    engine, key_id = _share_engine_and_key(share_header)
+    digest = selftest_digest(key_id, generation)
+
+    async def run(ch: Channel) -> bytes:
+        await ch.send_control({"op": "selftest", "key_id": key_id, "generation": generation})
+        accepted = await ch.recv_control()
+        _expect(accepted, "accepted")
+        if accepted.get("digest") != digest.hex():
+            raise SessionViolation("the co-signer names another self-test digest")
+        der = await ch.run_engine(
+            Role.P1, ch.party_names, lambda job: engine.sign(job, body.key_blob, digest)
+        )
+        if der is None:
+            raise ProtocolViolation("the engine returned no signature on P1")
+        _expect(await ch.recv_control(), "done")
+        return der
+
+    return _run_key_session(endpoint, body, engine, key_id, timeout, run)
+
+
+def key_info(
+    endpoint: str,
+    key_id: str,
+    *,
+    engine_name: str,
+    token: bytes | None = None,
+    timeout: float = 10.0,
+) -> dict[str, Any]:
+    """``{"present": bool, "generation": int | None}`` for ``key_id``, asked over the pairing
+    session (no key secret needed, so a stale share's secret is never offered)."""
+    secret = token if token is not None else read_pairing_token()
+    answer = _ping(
+        endpoint,
+        secret,
+        engine_name,
+        "pairing",
+        None,
+        {"op": "has_key", "key_id": key_id},
+        timeout,
+    )
+    _expect(answer, "has_key")
+    present = answer.get("present") is True
+    generation = answer.get("generation", 0) if present else None
+    if present and (isinstance(generation, bool) or not isinstance(generation, int)):
+        raise SessionViolation("the co-signer sent a malformed generation")
+    return {"present": present, "generation": generation}
 
 
 # --- health ----------------------------------------------------------------------------------

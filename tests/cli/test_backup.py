@@ -310,7 +310,10 @@ def test_import_refuses_overwrite_and_shares(
     before = share_path.read_bytes()
     backup = _backup(tmp_path / "b.enc", _body())
     cp = run_mpc(["backup", "import", "--in", str(backup), "--json"], mpc_env)
-    assert "--force" in _error(cp, "already_exists", 6)["message"]
+    message = _error(cp, "already_exists", 6)["message"]
+    assert "mpc key retire default" in message and "--force" not in message
+    forced = run_mpc(["backup", "import", "--in", str(backup), "--force", "--json"], mpc_env)
+    _error(forced, "already_exists", 6)
     assert share_path.read_bytes() == before
     not_backup = run_mpc(
         ["backup", "import", "--in", str(share_path), "--out", str(tmp_path / "s.enc"), "--json"],

@@ -123,9 +123,29 @@ def test_keygen_refuses_to_overwrite(cosigner: Cosigner, mpc_home: Path) -> None
     assert json_result(again)["error"]["code"] == "already_exists"
     assert _client_share(mpc_home).read_bytes() == before
     assert cosigner.healthz()[1]["keys"] == 1
+    message = json_result(again)["error"]["message"]
+    assert "mpc key retire default" in message and "--force" not in message
+    # --force changes nothing: a share is never replaced by keygen.
     forced = run_mpc(["--json", "keygen", "--force"], cosigner.env)
-    assert forced.returncode == 0
-    assert json_result(forced)["data"]["key_id"] != json_result(first)["data"]["key_id"]
+    assert forced.returncode == 6, forced.stdout
+    assert json_result(forced)["error"]["code"] == "already_exists"
+    assert _client_share(mpc_home).read_bytes() == before
+    assert cosigner.healthz()[1]["keys"] == 1
+    # Retiring keeps the share (0600) under MPC_HOME/retired and frees the name.
+    address = json_result(first)["data"]["address"]
+    retired = run_mpc(["--json", "key", "retire", "default"], cosigner.env)
+    assert retired.returncode == 0, retired.stdout
+    data = json_result(retired)["data"]
+    assert data["address"] == address
+    kept = Path(data["retired_to"])
+    assert kept.parent == mpc_home / "retired" and kept.read_bytes() == before
+    assert (kept.stat().st_mode & 0o777) == 0o600
+    assert not _client_share(mpc_home).exists()
+    second = run_mpc(["--json", "keygen"], cosigner.env)
+    assert second.returncode == 0, second.stdout
+    assert json_result(second)["data"]["key_id"] != json_result(first)["data"]["key_id"]
+    assert kept.read_bytes() == before
+    assert [p.name for p in (mpc_home / "shares").iterdir()] == ["default.enc"]
 
 
 def test_keygen_bad_name_is_bad_input(cosigner: Cosigner) -> None:
@@ -295,9 +315,12 @@ def test_keygen_starts_the_cosigner_when_none_runs(mpc_env: dict[str, str], mpc_
 
 def test_one_keygen_per_share_path(cosigner: Cosigner, mpc_home: Path) -> None:
     import fcntl
+    import hashlib
     import os
 
-    lock = mpc_home / "shares" / ".default.enc.keygen-lock"
+    target = mpc_home / "shares" / "default.enc"
+    digest = hashlib.sha256(str(target.absolute()).encode()).hexdigest()[:24]
+    lock = mpc_home / "locks" / f"keygen-{digest}.lock"
     lock.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:

@@ -224,8 +224,11 @@ def _run_scenario(cs: Cosigner, proxy: RecordingProxy) -> Capture:
     mp.setattr(channel_mod.EngineTransport, "send", rec_send)
     mp.setattr(channel_mod.EngineTransport, "receive", rec_receive)
     try:
-        new = run_refresh(
-            env["MPC_COSIGNER_URL"], share_header=header, body=body, write_pending=lambda b: None
+        new, _generation = run_refresh(
+            env["MPC_COSIGNER_URL"],
+            share_header=header,
+            body=body,
+            write_pending=lambda b, g: None,
         )
     finally:
         mp.undo()

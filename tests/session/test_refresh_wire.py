@@ -38,8 +38,13 @@ def test_refresh_rotates_shares_and_secret(cosigner: Cosigner, share: Any) -> No
     daemon_file = cosigner.dir / "shares" / f"{header['key_id']}.enc"
     before = daemon_file.read_bytes()
     written: list[Any] = []
-    new = run_refresh(cosigner.url, share_header=header, body=old, write_pending=written.append)
-    assert written == [new]
+    new, generation = run_refresh(
+        cosigner.url,
+        share_header=header,
+        body=old,
+        write_pending=lambda body, gen: written.append((body, gen)),
+    )
+    assert written == [(new, 1)] and generation == 1
     assert new.key_blob != old.key_blob and new.auth_secret != old.auth_secret
     assert daemon_file.read_bytes() != before
     der = run_sign(cosigner.url, share_header=header, body=new, tx_json=TX, digest=_digest())
@@ -59,7 +64,7 @@ def test_refresh_interrupted_before_commit_keeps_the_old_shares(
 ) -> None:
     header, old = share
 
-    def fail(_body: Any) -> None:
+    def fail(_body: Any, _gen: int) -> None:
         raise BadInput("disk full (simulated)", field="out")
 
     with pytest.raises(BadInput, match="disk full"):

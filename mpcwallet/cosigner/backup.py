@@ -1,0 +1,186 @@
+"""Co-signer backups: every share it holds, plus its pairing token, in one backup envelope.
+
+The co-signer's shares are encrypted under its KEK (:mod:`mpcwallet.cosigner.keyring`), which
+only its passphrase unlocks. A backup decrypts them with the KEK and re-encrypts them, together,
+under a separate backup passphrase in the same envelope format as every share (Argon2id with the
+backup profile, ChaCha20-Poly1305). Its clear header lists key ids, addresses, engines and
+generations, never a secret. Import re-encrypts each share under the KEK of the home it goes
+into (created from the co-signer passphrase on a fresh home) and restores the pairing token if
+that home has none.
+
+Stale: a backup holding an older generation of a key than the co-signer already holds, or than
+a client share in the same MPC_HOME, predates a refresh; it is refused, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from mpcwallet.config import shares_dir
+from mpcwallet.cosigner import keyring
+from mpcwallet.cosigner.keystore import KeyStore
+from mpcwallet.cosigner.paths import CosignerPaths, check_key_id
+from mpcwallet.errors import FileFormatError, MpcError, StaleShare
+from mpcwallet.lifecycle.generation import generation_of
+from mpcwallet.storage import envelope
+from mpcwallet.storage.body import ShareBody
+from mpcwallet.storage.files import read_share_file, write_atomic, write_new
+
+KIND = "cosigner-backup"
+VERSION = 1
+
+
+def _summary(key_id: str, header: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "key_id": key_id,
+        "address": header.get("address"),
+        "engine": header.get("engine"),
+        "generation": generation_of(header),
+    }
+
+
+def export_backup(
+    paths: CosignerPaths, cosigner_passphrase: str, backup_passphrase: str, out: Path, force: bool
+) -> dict[str, Any]:
+    kek = keyring.unlock_existing(paths.keyring_file, cosigner_passphrase)
+    store = KeyStore(paths, kek)
+    entries = []
+    keys = []
+    for key_id in store.key_ids():
+        header, body = store.load(key_id)
+        entries.append({"header": header, "body": base64.b64encode(body.encode()).decode()})
+        keys.append(_summary(key_id, header))
+    token = paths.token_file.read_text().strip() if paths.token_file.exists() else None
+    payload = json.dumps({"shares": entries, "token": token}, sort_keys=True).encode()
+    header = {
+        "kind": KIND,
+        "version": VERSION,
+        "purpose": "backup",
+        "backed_up_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "keys": keys,
+    }
+    data = envelope.encrypt_share(payload, header, backup_passphrase, params=envelope.BACKUP_KDF)
+    write_atomic(out, data, force=force)
+    return {"path": str(out), "keys": keys}
+
+
+def read_backup(path: Path, backup_passphrase: str) -> tuple[dict[str, Any], list[Any], Any]:
+    """``(header, [(header, ShareBody)], token)``; FileFormatError if not a co-signer backup."""
+    data = read_share_file(path, what="co-signer backup")
+    if envelope.read_header(data).get("kind") != KIND:
+        raise FileFormatError(
+            f"{path} is not a co-signer backup (client share backups use `mpc backup`)",
+            field="in",
+        )
+    header, raw = envelope.decrypt_share(data, backup_passphrase)
+    from mpcwallet import jsonio
+
+    doc = jsonio.loads(raw, what=f"{path} (decrypted)", max_bytes=len(raw) + 1, field="in")
+    try:
+        shares = [
+            (dict(e["header"]), ShareBody.decode(base64.b64decode(e["body"], validate=True)))
+            for e in doc["shares"]
+        ]
+        token = doc.get("token")
+    except (ValueError, KeyError, TypeError):
+        raise FileFormatError(f"{path}: the backup's contents are malformed", field="in") from None
+    for share_header, _ in shares:
+        check_key_id(share_header.get("key_id"))
+    return header, shares, token
+
+
+def _client_generations() -> dict[str, tuple[int, Path]]:
+    from mpcwallet.storage.store import load_header
+
+    found: dict[str, tuple[int, Path]] = {}
+    directory = shares_dir()
+    for path in sorted(directory.glob("*.enc")) if directory.is_dir() else []:
+        try:
+            header = load_header(path)
+            found[str(header.get("key_id"))] = (generation_of(header), path)
+        except MpcError:
+            continue
+    return found
+
+
+def check_fresh(shares: list[Any], store_generation: Any) -> dict[str, int]:
+    """Raise :class:`StaleShare` if any key in the backup is older than what exists here;
+    else the generations the co-signer already holds of the backup's keys."""
+    clients = _client_generations()
+    notes: dict[str, int] = {}
+    for header, _ in shares:
+        key_id = str(header["key_id"])
+        mine = generation_of(header)
+        theirs = store_generation(key_id)
+        if theirs is not None and theirs > mine:
+            raise StaleShare(
+                f"the backup holds generation {mine} of key {key_id}, but this co-signer already "
+                f"holds generation {theirs}: the backup predates a refresh. Use a co-signer "
+                "backup made after the last refresh (docs/runbooks.md).",
+                field="in",
+            )
+        if key_id in clients and clients[key_id][0] > mine:
+            gen, path = clients[key_id]
+            raise StaleShare(
+                f"the backup holds generation {mine} of key {key_id}, but the client share "
+                f"{path} is generation {gen}: the backup predates a refresh and could never sign "
+                "with it. Use a co-signer backup made after the last refresh (docs/runbooks.md).",
+                field="in",
+            )
+        if theirs is not None:
+            notes[key_id] = theirs
+    return notes
+
+
+def import_backup(
+    paths: CosignerPaths, cosigner_passphrase: str, backup_passphrase: str, src: Path
+) -> dict[str, Any]:
+    _, shares, token = read_backup(src, backup_passphrase)
+    kek = keyring.unlock(paths.keyring_file, cosigner_passphrase)
+    store = KeyStore(paths, kek)
+
+    def held(key_id: str) -> int | None:
+        return store.generation(key_id) if store.has(key_id) else None
+
+    present = check_fresh(shares, held)
+    restored = []
+    already = []
+    for header, body in shares:
+        key_id = str(header["key_id"])
+        if present.get(key_id) == generation_of(header):
+            already.append(key_id)  # the same generation is already here
+            continue
+        # Absent, or an older generation here (the backup is newer): the backup's share wins.
+        data = envelope.encrypt_share_with_key(body.encode(), header, kek)
+        write_atomic(paths.share_file(key_id), data, force=key_id in present)
+        restored.append(_summary(key_id, header))
+    if isinstance(token, str) and not paths.token_file.exists():
+        write_new(paths.token_file, token.encode() + b"\n")
+    return {"restored": restored, "already_present": sorted(already)}
+
+
+def verify_backup(src: Path, backup_passphrase: str) -> dict[str, Any]:
+    """Decrypt and check every share in the backup (engine public key where the engine loads)."""
+    from mpcwallet.engine import get_engine
+
+    header, shares, _ = read_backup(src, backup_passphrase)
+    keys = []
+    for share_header, body in shares:
+        row = _summary(str(share_header["key_id"]), share_header)
+        try:
+            engine = get_engine(str(share_header.get("engine")))
+            ok = engine.public_key(body.key_blob).hex() == share_header.get("public_key")
+            row["public_key"] = "passed" if ok else "MISMATCH"
+        except MpcError as exc:
+            row["public_key"] = f"skipped: {exc.code}"
+        keys.append(row)
+    bad = [k["key_id"] for k in keys if k["public_key"] == "MISMATCH"]
+    if bad:
+        from mpcwallet.errors import InconsistentShare
+
+        raise InconsistentShare(f"{src}: key blob and public key disagree for {', '.join(bad)}")
+    return {"path": str(src), "backed_up_at": header.get("backed_up_at"), "keys": keys}

@@ -1,0 +1,91 @@
+"""Co-signer backups (export, verify, import into a fresh co-signer home; stale refused) and
+`mpc cosigner keys` (orphans, remove)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from conftest import TEST_BACKUP_PASSPHRASE, TEST_COSIGNER_PASSPHRASE, TEST_PASSPHRASE
+from support.cosigner import assert_no_secrets, running_cosigner, wait_for
+from support.proc import json_result, mpc_cmd, run_mpc
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tx.json"
+
+
+def _ok(cp: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    assert cp.returncode == 0, (cp.stdout, cp.stderr)
+    data = json_result(cp)["data"]
+    assert isinstance(data, dict)
+    return data
+
+
+def _err(cp: subprocess.CompletedProcess[str], exit_code: int, code: str) -> dict[str, Any]:
+    assert cp.returncode == exit_code, (cp.stdout, cp.stderr)
+    error = json_result(cp)["error"]
+    assert isinstance(error, dict) and error["code"] == code, error
+    return error
+
+
+def test_cosigner_backup_round_trip_stale_and_orphans(
+    mpc_env: dict[str, str], mpc_home: Path, tmp_path: Path
+) -> None:
+    b0, b1 = tmp_path / "cosigner-gen0.backup", tmp_path / "cosigner-gen1.backup"
+    with running_cosigner(mpc_env) as cs:
+        mpc = lambda *a: run_mpc(["--json", *a], cs.env)  # noqa: E731
+        one = _ok(mpc("keygen", "--name", "one"))
+        two = _ok(mpc("keygen", "--name", "two"))
+        _ok(mpc("cosigner", "backup", "export", "--out", str(b0)))
+        assert (b0.stat().st_mode & 0o777) == 0o600
+        checked = _ok(mpc("cosigner", "backup", "verify", "--in", str(b0)))
+        assert sorted(k["key_id"] for k in checked["keys"]) == sorted(
+            [one["key_id"], two["key_id"]]
+        )
+        assert all(k["public_key"] == "passed" for k in checked["keys"])
+        wrong_tool = _err(mpc("backup", "verify", "--in", str(b0)), 2, "bad_input")
+        assert "mpc cosigner backup" in wrong_tool["message"]
+        _ok(mpc("refresh", "--key", "one"))
+        _ok(mpc("cosigner", "backup", "export", "--out", str(b1)))
+        listed = _ok(mpc("cosigner", "keys"))["keys"]
+        assert [(k["key_id"], k["orphan"]) for k in listed] == sorted(
+            [(one["key_id"], False), (two["key_id"], False)]
+        )
+        # An orphan: the client is killed right after the co-signer committed its keygen.
+        pause = tmp_path / "pause"
+        pause.mkdir()
+        env = dict(cs.env, MPC_TEST_PAUSE_AT="client_after_commit", MPC_TEST_PAUSE_DIR=str(pause))
+        proc = subprocess.Popen(
+            [*mpc_cmd(), "--json", "keygen", "--name", "three"], env=env, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        wait_for(lambda: (pause / "client_after_commit.reached").exists(), 60, "pause")
+        proc.kill()
+        proc.communicate()
+        orphans = [k for k in _ok(mpc("cosigner", "keys"))["keys"] if k["orphan"]]
+        assert len(orphans) == 1 and orphans[0]["name"] == "three"
+        orphan_id = orphans[0]["key_id"]
+        _err(mpc("cosigner", "keys", "remove", orphan_id), 2, "bad_input")
+        removed = _ok(mpc("cosigner", "keys", "remove", orphan_id, "--yes-i-understand"))
+        assert Path(removed["removed_to"]).exists()
+        assert orphan_id not in [k["key_id"] for k in _ok(mpc("cosigner", "keys"))["keys"]]
+    (mpc_home / "shares" / "three.enc.pending").unlink(missing_ok=True)
+
+    # The co-signer machine is lost: a fresh co-signer home.
+    (mpc_home / "cosigner").rename(tmp_path / "lost-cosigner")
+    stale = _err(run_mpc(["--json", "cosigner", "backup", "import", "--in", str(b0)], mpc_env),
+                 11, "stale_share")  # fmt: skip
+    assert "predates a refresh" in stale["message"]
+    assert not list((mpc_home / "cosigner" / "shares").glob("*.enc"))
+    restored = _ok(run_mpc(["--json", "cosigner", "backup", "import", "--in", str(b1)], mpc_env))
+    assert len(restored["restored"]) == 2
+    with running_cosigner(mpc_env) as cs2:
+        for name, made in (("one", one), ("two", two)):
+            signed = _ok(run_mpc(["--json", "sign", "--key", name, "--tx", str(EXAMPLE)], cs2.env))
+            assert signed["from"] == made["address"]
+    secrets = {
+        "share passphrase": TEST_PASSPHRASE.encode(),
+        "backup passphrase": TEST_BACKUP_PASSPHRASE.encode(),
+        "co-signer passphrase": TEST_COSIGNER_PASSPHRASE.encode(),
+    }
+    assert_no_secrets([mpc_home, b0, b1], secrets)
