@@ -1,4 +1,4 @@
-"""Co-signer backups: every share it holds, plus its pairing token, in one backup envelope.
+"""Co-signer backups: every share it holds, its pairing token and install id, in one envelope.
 
 The co-signer's shares are encrypted under its KEK (:mod:`mpcwallet.cosigner.keyring`), which
 only its passphrase unlocks. A backup decrypts them with the KEK and re-encrypts them, together,
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from mpcwallet.cosigner.keystore import KeyStore
 from mpcwallet.cosigner.paths import CosignerPaths, check_key_id
 from mpcwallet.errors import FileFormatError, MpcError, StaleShare
 from mpcwallet.lifecycle.generation import generation_of
+from mpcwallet.session.install_id import INSTALL_ID_FILE
 from mpcwallet.storage import envelope
 from mpcwallet.storage.body import ShareBody
 from mpcwallet.storage.files import read_share_file, write_atomic, write_new
@@ -55,7 +57,11 @@ def export_backup(
         entries.append({"header": header, "body": base64.b64encode(body.encode()).decode()})
         keys.append(_summary(key_id, header))
     token = paths.token_file.read_text().strip() if paths.token_file.exists() else None
-    payload = json.dumps({"shares": entries, "token": token}, sort_keys=True).encode()
+    id_file = paths.root / INSTALL_ID_FILE
+    install_id = id_file.read_text().strip() if id_file.exists() else None
+    payload = json.dumps(
+        {"shares": entries, "token": token, "install_id": install_id}, sort_keys=True
+    ).encode()
     header = {
         "kind": KIND,
         "version": VERSION,
@@ -85,7 +91,7 @@ def read_backup(path: Path, backup_passphrase: str) -> tuple[dict[str, Any], lis
             (dict(e["header"]), ShareBody.decode(base64.b64decode(e["body"], validate=True)))
             for e in doc["shares"]
         ]
-        token = doc.get("token")
+        token = {"token": doc.get("token"), "install_id": doc.get("install_id")}
     except (ValueError, KeyError, TypeError):
         raise FileFormatError(f"{path}: the backup's contents are malformed", field="in") from None
     for share_header, _ in shares:
@@ -158,8 +164,13 @@ def import_backup(
         data = envelope.encrypt_share_with_key(body.encode(), header, kek)
         write_atomic(paths.share_file(key_id), data, force=key_id in present)
         restored.append(_summary(key_id, header))
-    if isinstance(token, str) and not paths.token_file.exists():
-        write_new(paths.token_file, token.encode() + b"\n")
+    # The pairing token and the install id (the co-signer's identity, which clients check) move
+    # with the shares, unless this home already has its own.
+    if isinstance(token.get("token"), str) and not paths.token_file.exists():
+        write_new(paths.token_file, str(token["token"]).encode() + b"\n")
+    install_id = token.get("install_id")
+    if isinstance(install_id, str) and re.fullmatch(r"[0-9a-f]{32}", install_id):
+        write_new(paths.root / INSTALL_ID_FILE, install_id.encode() + b"\n")
     return {"restored": restored, "already_present": sorted(already)}
 
 

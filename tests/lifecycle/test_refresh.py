@@ -124,7 +124,7 @@ def test_refresh_keeps_the_address_and_rotates_both_shares(
 
 
 def test_a_key_that_is_refreshing_is_busy(
-    mpc_env: dict[str, str], mpc_home: Path, tmp_path: Path
+    mpc_env: dict[str, str], mpc_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Co-signer side: a second refresh and a sign get `busy` (exit 10) and change nothing."""
     from mpcwallet.errors import Busy
@@ -138,6 +138,7 @@ def test_a_key_that_is_refreshing_is_busy(
         client_env = {k: v for k, v in cs.env.items() if not k.startswith("MPC_TEST_")}
         made = _ok(run_mpc(["--json", "keygen"], client_env))
         header, body = load_share(_share(mpc_home), TEST_PASSPHRASE)
+        monkeypatch.setenv("MPC_HOME", str(mpc_home))  # the in-process client is this home's
         first = _popen(["refresh"], client_env)
         wait_for(lambda: (pause / "daemon_refresh_before_pending.reached").exists(), 60, "pause")
         # A second session for the same key (in-process, past any client-side lock).
