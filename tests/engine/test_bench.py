@@ -42,7 +42,10 @@ def test_mpc_bench_portable_json(mpc_env: dict[str, str]) -> None:
     # keygen's 3 flights, then the accounts' chain-code coin toss (engine/portable/hd.py): 3
     assert rows["keygen"]["flights"] == 6
     assert rows["sign"]["flights"] == 4
-    assert rows["sign (warm pool)"]["bytes"] == rows["sign"]["bytes"]
+    # Same messages, warm or cold; big integers are minimally encoded, so a random value with a
+    # leading zero byte makes one run a few bytes shorter.
+    warm, cold = rows["sign (warm pool)"], rows["sign"]
+    assert warm["flights"] == cold["flights"] and abs(warm["bytes"] - cold["bytes"]) <= 16
     assert rows["refresh"]["flights"] == 5
     for row in rows.values():
         assert row["median_ms"] > 0 and row["p95_ms"] >= row["median_ms"]
