@@ -71,7 +71,21 @@ def export_backup(
     }
     data = envelope.encrypt_share(payload, header, backup_passphrase, params=envelope.BACKUP_KDF)
     write_atomic(out, data, force=force)
+    _audit(paths, "backup_exported", f"co-signer backup of {len(keys)} key(s) exported", keys)
     return {"path": str(out), "keys": keys}
+
+
+def _audit(paths: CosignerPaths, event: str, msg: str, keys: list[dict[str, Any]]) -> None:
+    """Record a backup export or import in the co-signer's hash-chained trail (key ids and a
+    count only: never a share, token or passphrase)."""
+    from mpcwallet.cosigner import logs
+    from mpcwallet.cosigner.audit import attach
+
+    attach(paths.root.parent)
+    for key in keys:
+        logs.audit(event, msg, key_id=key["key_id"], count=len(keys))
+    if not keys:
+        logs.audit(event, msg, count=0)
 
 
 def read_backup(path: Path, backup_passphrase: str) -> tuple[dict[str, Any], list[Any], Any]:
@@ -171,6 +185,7 @@ def import_backup(
     install_id = token.get("install_id")
     if isinstance(install_id, str) and re.fullmatch(r"[0-9a-f]{32}", install_id):
         write_new(paths.root / INSTALL_ID_FILE, install_id.encode() + b"\n")
+    _audit(paths, "backup_imported", f"co-signer backup restored {len(restored)} key(s)", restored)
     return {"restored": restored, "already_present": sorted(already)}
 
 

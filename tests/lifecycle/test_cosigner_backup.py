@@ -45,6 +45,10 @@ def test_cosigner_backup_round_trip_stale_and_orphans(
         assert all(k["public_key"] == "passed" for k in checked["keys"])
         wrong_tool = _err(mpc("backup", "verify", "--in", str(b0)), 2, "bad_input")
         assert "mpc cosigner backup" in wrong_tool["message"]
+        trail = _ok(mpc("cosigner", "audit", "show"))["records"]
+        assert sorted(r["key_id"] for r in trail if r["event"] == "backup_exported") == sorted(
+            [one["key_id"], two["key_id"]]
+        )
         _ok(mpc("refresh", "--key", "one"))
         _ok(mpc("cosigner", "backup", "export", "--out", str(b1)))
         listed = _ok(mpc("cosigner", "keys"))["keys"]
@@ -79,6 +83,11 @@ def test_cosigner_backup_round_trip_stale_and_orphans(
     assert not list((mpc_home / "cosigner" / "shares").glob("*.enc"))
     restored = _ok(run_mpc(["--json", "cosigner", "backup", "import", "--in", str(b1)], mpc_env))
     assert len(restored["restored"]) == 2
+    audit = _ok(run_mpc(["--json", "cosigner", "audit", "show"], mpc_env))["records"]
+    assert sorted(r["key_id"] for r in audit if r["event"] == "backup_imported") == sorted(
+        [one["key_id"], two["key_id"]]
+    )
+    _ok(run_mpc(["--json", "cosigner", "audit", "verify"], mpc_env))
     with running_cosigner(mpc_env) as cs2:
         for name, made in (("one", one), ("two", two)):
             signed = _ok(run_mpc(["--json", "sign", "--key", name, "--tx", str(EXAMPLE)], cs2.env))
