@@ -87,7 +87,8 @@ def test_version_in_json_mode(mpc_env: dict[str, str]) -> None:
 def test_help_shows_types_and_is_not_cut_at_80_columns(mpc_env: dict[str, str]) -> None:
     env = dict(mpc_env, COLUMNS="80")
     start = run_mpc(["sign", "--help"], env).stdout
-    assert "MPC_HOME/shares/default.enc" in start  # Typer's rich panel cut it to "default…"
+    flat = " ".join(start.split())  # wrapped is fine; cut is not (Typer's rich panel cut it)
+    assert "(default: the only key, else the one named 'default')." in flat
     assert "<bool>" not in start and "…" not in start  # a flag takes no value
     assert "--tx <path>" in start and "--timeout <float>" in start and "--yes" in start
     top = run_mpc(["--help"], env).stdout
@@ -113,7 +114,10 @@ def test_install_completion_then_complete_in_bash(mpc_env: dict[str, str], tmp_p
         '_mpc_completion mpc; echo "${COMPREPLY[@]}"'
     )
     done = subprocess.run([bash, "-c", script], env=env, capture_output=True, text=True, timeout=60)
-    assert done.stdout.split() == ["keygen", "key"], done.stdout + done.stderr
+    offered = done.stdout.split()
+    assert "keygen" in offered and all(w.startswith("ke") for w in offered), (
+        done.stdout + done.stderr
+    )
 
 
 def test_cosigner_status_is_non_zero_when_not_running(mpc_env: dict[str, str]) -> None:
