@@ -184,7 +184,9 @@ def test_a_mistyped_passphrase_may_be_retyped_at_a_terminal(mpc_env: dict[str, s
             term.close()
 
 
-def test_keygen_and_health_name_the_engine_and_warn_on_portable(mpc_env: dict[str, str]) -> None:
+def test_keygen_keys_and_health_name_the_engine_and_warn_on_portable(
+    mpc_env: dict[str, str],
+) -> None:
     with running_cosigner(mpc_env, engine="portable") as cs:
         cp = run_mpc(["--json", "keygen", "--engine", "portable"], cs.env)
         data = json_result(cp)["data"]
@@ -195,6 +197,9 @@ def test_keygen_and_health_name_the_engine_and_warn_on_portable(mpc_env: dict[st
         assert "engine portable" in health.stdout
         assert "portable engine is not constant-time" in health.stderr
         assert "README.md#engines-cb-mpc-and-portable" in health.stderr
+        keys = run_mpc(["keys"], cs.env)
+        assert keys.returncode == 0, keys.stderr
+        assert "portable" in keys.stdout and "not constant-time" in keys.stderr
 
 
 def test_a_frozen_cosigner_shows_its_countdown_and_ctrl_c_stops_it(
