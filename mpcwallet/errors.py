@@ -228,6 +228,12 @@ class TxReverted(ChainError):
     code = "tx_reverted"
 
 
+class NotAContract(ChainError):
+    """A token call aimed at an address with no code: it would be mined and move nothing."""
+
+    code = "not_a_contract"
+
+
 class EngineUnavailable(MpcError):
     """The engine a share was made with is not installed here."""
 
@@ -361,11 +367,23 @@ class Busy(TransientError):
     code = "busy"
 
 
+class NotYetMined(PeerTimeout):
+    """Broadcast succeeded, but no receipt came within the wait: sent, not lost."""
+
+    code = "not_yet_mined"
+
+
 class Interrupted(MpcError):
     """Ctrl-C or an aborted prompt. Exit 130, as a shell reports SIGINT."""
 
     code = "interrupted"
     exit_code = 130
+
+
+class Declined(Interrupted):
+    """The user answered no at a confirmation; nothing was signed."""
+
+    code = "declined"
 
 
 # --- internal (exit 1) ------------------------------------------------------------------------

@@ -64,11 +64,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Print the wallet's EIP-55 address (from the share header; no passphrase)."""
         from mpcwallet import accounts
+        from mpcwallet.cli.hints import share_or_hint
         from mpcwallet.cli.output import out
-        from mpcwallet.lifecycle.names import resolve_share
         from mpcwallet.storage.store import load_header
 
-        path = resolve_share(share, key)
+        path = share_or_hint(share, key)
         data = share_summary(path, account)
         note = f" ({data['accounts_note']})" if "accounts_note" in data else ""
         if accounts_range is None:

@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sign",
     "message",
     "broadcast",
+    "balance",
     "health",
     "cosigner",
     "pair",
@@ -35,7 +36,9 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"mpc {__version__}")
+        from mpcwallet.cli.output import out
+
+        out().success({"version": __version__}, f"mpc {__version__}")
         raise typer.Exit(0)
 
 
@@ -44,10 +47,10 @@ def build_app() -> typer.Typer:
         name="mpc",
         help="2-of-2 threshold-ECDSA wallet for Ethereum and EVM chains.",
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=True,
         pretty_exceptions_enable=False,
         pretty_exceptions_show_locals=False,
-        rich_markup_mode="rich",
+        rich_markup_mode=None,
     )
 
     @app.callback()
@@ -67,4 +70,20 @@ def build_app() -> typer.Typer:
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"mpcwallet.cli.{name}")
         module.register(app)
+    _full_summaries(app)
     return app
+
+
+def _full_summaries(app: typer.Typer) -> None:
+    """Command lists show each summary whole (wrapped), not cut at click's width-based limit."""
+    for command in app.registered_commands:
+        doc = command.help or (command.callback.__doc__ if command.callback else None)
+        if command.short_help is None and doc:
+            command.short_help = doc.strip().split("\n\n")[0].replace("\n", " ")
+    for group in app.registered_groups:
+        sub = group.typer_instance
+        if sub is not None:
+            text = getattr(sub.info.help, "value", sub.info.help)
+            if isinstance(text, str) and not isinstance(sub.info.short_help, str):
+                sub.info.short_help = text.strip().split("\n\n")[0].replace("\n", " ")
+            _full_summaries(sub)

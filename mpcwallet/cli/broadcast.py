@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from mpcwallet.cli import options
-from mpcwallet.errors import BadInput, FileFormatError, TransientError
+from mpcwallet.errors import BadInput, FileFormatError, NotYetMined, PeerTimeout, TransientError
 
 MAX_RAW_FILE_BYTES = 1024 * 1024  # a raw tx is at most ~128 KiB (geth's txMaxSize), hex doubles it
 
@@ -80,7 +80,10 @@ def broadcast_raw(
         raise BadInput("confirmations: must be at least 1", field="confirmations")
     client = rpc_client(url, retry_seconds)
     client.check_chain_id(tx.chain_id)
-    tx_hash = client.send_raw(raw)
+    from mpcwallet.cli.progress import step
+
+    with step(f"broadcasting to {client.display_url}"):
+        tx_hash = client.send_raw(raw)
     data: dict[str, Any] = {
         "hash": "0x" + tx_hash.hex(),
         "from": sender,
@@ -90,8 +93,16 @@ def broadcast_raw(
         "nonce": tx.nonce,
     }
     if wait:
+        from mpcwallet.cli.receipt import not_yet_mined
+
         out().info(f"sent 0x{tx_hash.hex()}; waiting for {confirmations} confirmation(s)")
-        receipt = client.wait_receipt(tx_hash, confirmations=confirmations, timeout=receipt_timeout)
+        try:
+            with step(f"waiting for {confirmations} confirmation(s) of 0x{tx_hash.hex()[:12]}"):
+                receipt = client.wait_receipt(
+                    tx_hash, confirmations=confirmations, timeout=receipt_timeout
+                )
+        except PeerTimeout as exc:
+            raise not_yet_mined(exc, tx_hash, raw) from None
         data["receipt"] = receipt
     return data
 
@@ -155,8 +166,12 @@ def register(app: typer.Typer) -> None:
         account: options.Account = 0,
         receipt_timeout: options.ReceiptTimeout = 300.0,
         permit: options.Permits = None,
+        yes: options.Yes = False,
     ) -> None:
-        """Sign with the co-signer and broadcast in one step (needs an RPC endpoint)."""
+        """Sign with the co-signer and broadcast in one step (needs an RPC endpoint).
+
+        Shows what is signed first and, at a terminal, asks for confirmation (--yes skips it).
+        """
         from mpcwallet.cli.output import out
         from mpcwallet.cli.sign import sign_transaction
         from mpcwallet.evm.endpoint import resolve_rpc_url
@@ -167,6 +182,7 @@ def register(app: typer.Typer) -> None:
                 "(or use `mpc sign` offline and `mpc broadcast` later)",
                 field="rpc_url",
             )
+        report: dict[str, Any] = {}
         _, signed = sign_transaction(
             tx_file=tx,
             share=share,
@@ -178,6 +194,8 @@ def register(app: typer.Typer) -> None:
             account=account,
             permits=permit,
             key=key,
+            yes=yes,
+            report=report,
         )
         out().info(f"signed 0x{signed.tx_hash.hex()} by {signed.sender}; broadcasting")
         try:
@@ -189,6 +207,8 @@ def register(app: typer.Typer) -> None:
                 retry_seconds=timeout,
                 receipt_timeout=receipt_timeout,
             )
+        except NotYetMined:
+            raise  # sent: the message says how to check it
         except TransientError:
             if out_file is None:  # keep the signature usable: a raw tx is public, not a secret
                 out().info(
@@ -198,4 +218,5 @@ def register(app: typer.Typer) -> None:
         data["signing_hash"] = "0x" + signed.signing_hash.hex()
         data["raw_tx"] = "0x" + signed.raw.hex()
         data["account"] = account
+        data.update(report)
         out().success(data, human_broadcast(data))

@@ -199,7 +199,7 @@ def register(app: typer.Typer) -> None:
 
     @group.command("status")
     def status() -> None:
-        """Is the co-signer running, where, and is it healthy."""
+        """Is the co-signer running, where, and is it healthy (exit 12 when it is not running)."""
         from mpcwallet.cli.output import out
         from mpcwallet.config import mpc_home
         from mpcwallet.cosigner import daemon
@@ -207,8 +207,12 @@ def register(app: typer.Typer) -> None:
 
         info = daemon.status(CosignerPaths.for_home(mpc_home()))
         if not info["running"]:
-            out().success(info, "co-signer: not running (start it with `mpc cosigner start`)")
-            return
+            from mpcwallet.errors import CosignerNotRunning
+
+            # Non-zero, so `mpc cosigner status && ...` and service checks can rely on it.
+            raise CosignerNotRunning(
+                "the co-signer is not running for this MPC_HOME; start it with `mpc cosigner start`"
+            )
         health = info.get("healthz", {})
         out().success(
             info,

@@ -84,8 +84,11 @@ def register(app: typer.Typer) -> None:
                 field="share",
             )
         checks = ", ".join(f"{k} ok" for k in result["checks"])
+        from mpcwallet.cli.engine_note import engine_facts, tell
+
         out().success(
-            result,
+            {**result, **engine_facts(result.get("engine"))},
             f"co-signer healthy at {result['endpoint']} (engine {result['engine']}, "
             f"{result['keys']} keys): {checks}",
         )
+        tell(result.get("engine"))

@@ -243,8 +243,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Create a new key with the co-signer; prints its address and key id."""
         from mpcwallet.cli.cosigner import ensure_running
+        from mpcwallet.cli.engine_note import engine_facts, tell
         from mpcwallet.cli.output import out
         from mpcwallet.cli.passphrase import get_passphrase
+        from mpcwallet.cli.progress import step
         from mpcwallet.config import default_share_path
         from mpcwallet.engine import get_engine
         from mpcwallet.session.channel import round_timeout_from_env
@@ -266,7 +268,8 @@ def register(app: typer.Typer) -> None:
         round_timeout_from_env()  # bad MPC_ROUND_TIMEOUT: say so before anything happens
         passphrase = get_passphrase("share", passphrase_file=passphrase_file, confirm=True)
         endpoint = resolve_endpoint()
-        started = ensure_running(endpoint)
+        with step("starting the co-signer"):
+            started = ensure_running(endpoint)
         if started is not None:
             endpoint = str(started.get("url", endpoint))
             out().info(f"started the co-signer at {endpoint} (pid {started.get('pid')})")
@@ -285,7 +288,8 @@ def register(app: typer.Typer) -> None:
                 )
                 return
             refuse_existing_share(target)  # again, under the lock
-            result = _run(endpoint, name, engine_name, pending, target, passphrase)
+            with step(f"generating the key with the co-signer ({engine_name} engine)"):
+                result = _run(endpoint, name, engine_name, pending, target, passphrase)
         data = {
             "address": result.address,
             "key_id": result.key_id,
@@ -296,6 +300,8 @@ def register(app: typer.Typer) -> None:
             "cosigner": endpoint,
         }
         out().success(
-            data,
-            f"address {result.address}\nkey id  {result.key_id}\nshare   {target}",
+            {**data, **engine_facts(result.engine)},
+            f"address {result.address}\nkey id  {result.key_id}\nshare   {target}\n"
+            f"engine  {result.engine}",
         )
+        tell(result.engine)

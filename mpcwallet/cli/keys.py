@@ -68,3 +68,7 @@ def register(app: typer.Typer) -> None:
             if "settled" in row:
                 out().warn(f"{row['name']}: {row['settled']['message']}")
         out().success({"keys": rows}, _table(rows))
+        from mpcwallet.cli.engine_note import tell
+
+        if any(row.get("engine") == "portable" for row in rows):
+            tell("portable")  # honest status: which engine, and what portable means

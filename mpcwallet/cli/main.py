@@ -61,6 +61,10 @@ def _run(args: list[str]) -> tuple[int, MpcError | None]:
 
         app = build_app()
         result = app(args=args, prog_name="mpc", standalone_mode=False)
+        if result == Interrupted.exit_code:
+            # Typer turns Ctrl-C into a silent Exit(130), which click returns here; say it once
+            # (in --json mode: as the one JSON object).
+            return Interrupted.exit_code, Interrupted("interrupted")
         return (result if isinstance(result, int) else 0), None
     except MpcError as err:
         return err.exit_code, err

@@ -88,3 +88,12 @@ Permits = Annotated[
         "--permit", help="A signing permit from `mpc approve` (repeat for several approvers)."
     ),
 ]
+Yes = Annotated[
+    bool,
+    typer.Option(
+        "--yes",
+        "-y",
+        help="Sign without asking (the preview is still shown). Without a terminal nothing is "
+        "asked anyway.",
+    ),
+]

@@ -10,10 +10,11 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-from mpcwallet.errors import BadInput, NotFound, PassphraseRequired
+from mpcwallet.errors import BadInput, NotFound, PassphraseRequired, WrongPassphrase
 
 __all__ = ["ENV_VARS", "FILE_FLAGS", "Purpose", "get_passphrase", "read_passphrase_file"]
 
@@ -67,9 +68,28 @@ def read_passphrase_file(path: Path, *, flag: str = "--passphrase-file") -> str:
     return text
 
 
-def _prompt(label: str, confirm: bool) -> str:
+# What each prompt asks for, so nobody has to guess which passphrase is meant.
+_HINTS: dict[str, str] = {
+    "share": "your key share",
+    "backup": "the backup file",
+    "cosigner": "the co-signer's keyring",
+}
+MAX_TRIES = 3
+
+
+def _prompt(label: str, confirm: bool, hint: str | None = None) -> str:
+    from mpcwallet.cli.progress import suspended
+
+    with suspended():
+        return _ask(label, confirm, hint)
+
+
+def _ask(label: str, confirm: bool, hint: str | None) -> str:
+    what = f" ({'protects' if confirm else 'unlocks'} {hint})" if hint else ""
+    new = "New " if confirm else ""
     try:
-        first = getpass.getpass(f"{label.capitalize()} passphrase: ")
+        text = f"{new}{label} passphrase{what}: "
+        first = getpass.getpass(text[0].upper() + text[1:])
         if not first:
             raise BadInput(f"the {label} passphrase is empty; choose a non-empty one")
         if confirm:
@@ -87,11 +107,14 @@ def get_passphrase(
     passphrase_file: Path | None,
     confirm: bool,
     flag: str | None = None,
+    verify: Callable[[str], object] | None = None,
 ) -> str:
     """A passphrase for ``purpose`` ("share", "backup" or "cosigner").
 
     ``flag`` names the command's passphrase-file option in messages (default per purpose).
     ``confirm`` asks twice when prompting (use it when the passphrase protects a new file).
+    ``verify`` (raising :class:`WrongPassphrase`) lets a typed passphrase be retyped, up to
+    three tries; only at a terminal (a wrong passphrase from a file or variable fails at once).
     """
     env_var = ENV_VARS[purpose]
     label = _LABELS[purpose]
@@ -106,7 +129,21 @@ def get_passphrase(
             )
         return value
     if sys.stdin is not None and sys.stdin.isatty():
-        return _prompt(label, confirm)
+        hint = _HINTS.get(purpose)
+        if verify is None:
+            return _prompt(label, confirm, hint)
+        for attempt in range(1, MAX_TRIES + 1):
+            value = _prompt(label, confirm, hint)
+            try:
+                verify(value)
+                return value
+            except WrongPassphrase:
+                if attempt == MAX_TRIES:
+                    raise
+                from mpcwallet.cli.output import out
+
+                left = MAX_TRIES - attempt
+                out().info(f"wrong {label} passphrase; try again ({left} left)")
     raise PassphraseRequired(
         f"no {label} passphrase: set {env_var} or pass {flag} FILE "
         "(or run in a terminal to be prompted)",

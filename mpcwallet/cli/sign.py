@@ -29,9 +29,9 @@ T = TypeVar("T")
 
 
 def share_path(share: Path | None, key: str | None = None) -> Path:
-    from mpcwallet.lifecycle.names import resolve_share
+    from mpcwallet.cli.hints import share_or_hint
 
-    return resolve_share(share, key)
+    return share_or_hint(share, key)
 
 
 def check_account_key(
@@ -67,18 +67,21 @@ def prepare_tx(
             )
         return tx
     client = rpc_client(url, retry_seconds)
-    tx, filled = client.fill(tx, sender)
+    from mpcwallet.cli.progress import step
+
+    with step(f"asking {client.display_url} for what tx.json leaves out"):
+        tx, filled = client.fill(tx, sender)
     for name, value in filled.items():
         out().info(f"filled from {client.display_url}: {name} = {value}")
     return tx
 
 
 def rpc_client(url: str, retry_seconds: float | None) -> RpcClient:
-    from mpcwallet.cli.output import out
+    from mpcwallet.cli.progress import note
     from mpcwallet.evm.endpoint import retry_seconds_from_env
     from mpcwallet.evm.rpc import RpcClient
 
-    return RpcClient(url, retry_seconds=retry_seconds_from_env(retry_seconds), on_event=out().info)
+    return RpcClient(url, retry_seconds=retry_seconds_from_env(retry_seconds), on_event=note)
 
 
 def sign_transaction(
@@ -93,6 +96,8 @@ def sign_transaction(
     account: int = 0,
     permits: list[Path] | None = None,
     key: str | None = None,
+    yes: bool = False,
+    report: dict[str, Any] | None = None,
 ) -> tuple[UnsignedTx, SignedTx]:
     """Everything `mpc sign` does except printing; `mpc send` reuses it."""
     from mpcwallet.accounts import account_key
@@ -122,7 +127,15 @@ def sign_transaction(
     from mpcwallet.cli.approve import read_permits
 
     permit_docs = read_permits(permits or [])
-    passphrase = get_passphrase("share", passphrase_file=passphrase_file, confirm=False)
+    shown = _preflight(tx, header, to_checksum(sender), account, rpc_url, retry_seconds, yes)
+    if report is not None:
+        report["preview"] = shown
+    passphrase = get_passphrase(
+        "share",
+        passphrase_file=passphrase_file,
+        confirm=False,
+        verify=lambda typed: load_share(path, typed),
+    )
     from mpcwallet.lifecycle.refresh import settle_for_use
 
     settled = settle_for_use(path, _endpoint(), passphrase)
@@ -134,18 +147,20 @@ def sign_transaction(
     del passphrase
     check_account_key(header, body, path, account, public_key)
 
+    from mpcwallet.cli.progress import step
     from mpcwallet.session.client import run_sign
 
     def run() -> SignedTx:
-        der = run_sign(
-            _endpoint(),
-            share_header=header,
-            body=body,
-            tx_json=tx.to_json(),
-            digest=digest,
-            account=account,
-            permits=permit_docs,
-        )
+        with step("signing with the co-signer"):
+            der = run_sign(
+                _endpoint(),
+                share_header=header,
+                body=body,
+                tx_json=tx.to_json(),
+                digest=digest,
+                account=account,
+                permits=permit_docs,
+            )
         return assemble(tx, der, public_key)
 
     signed = quarantine_on_violation(path, header, run)
@@ -175,6 +190,32 @@ def quarantine_on_violation(path: Path, header: dict[str, Any], run: Callable[[]
     except AuthFailed:
         check_not_stale(path, header, _endpoint())  # a refresh elsewhere explains it
         raise
+
+
+def _preflight(
+    tx: UnsignedTx,
+    header: dict[str, Any],
+    sender: str,
+    account: int,
+    rpc_url: str | None,
+    retry_seconds: float | None,
+    yes: bool,
+) -> dict[str, Any]:
+    """See what you sign (cli/preview.py): preview, early checks, confirmation, co-signer up."""
+    from mpcwallet.cli.preview import preflight
+    from mpcwallet.evm.endpoint import resolve_rpc_url
+
+    url = resolve_rpc_url(rpc_url)
+    name = header.get("name")
+    return preflight(
+        tx,
+        sender=sender,
+        key_name=name if isinstance(name, str) else None,
+        account=account,
+        client=rpc_client(url, retry_seconds) if url is not None else None,
+        endpoint=_endpoint(),
+        yes=yes,
+    )
 
 
 def _endpoint() -> str:
@@ -212,14 +253,18 @@ def register(app: typer.Typer) -> None:
         timeout: options.RpcTimeout = None,
         account: options.Account = 0,
         permit: options.Permits = None,
+        yes: options.Yes = False,
     ) -> None:
         """Sign a transaction with the co-signer; prints {from, hash, r, s, v, raw_tx, account}.
 
         With an RPC endpoint, a missing nonce, gas or fee is filled from the node (and shown),
-        and the node's chain id must equal chainId.
+        and the node's chain id must equal chainId. Before signing it shows what is signed
+        (chain, from, to, value, token transfer, fees, worst-case cost) and, at a terminal,
+        asks for confirmation (--yes skips it; without a terminal nothing is asked).
         """
         from mpcwallet.cli.output import out
 
+        report: dict[str, Any] = {}
         _, signed = sign_transaction(
             tx_file=tx,
             share=share,
@@ -231,8 +276,10 @@ def register(app: typer.Typer) -> None:
             account=account,
             permits=permit,
             key=key,
+            yes=yes,
+            report=report,
         )
-        data = {**signed.to_json(), "account": account}
+        data = {**signed.to_json(), "account": account, **report}
         if out_file is not None:
             data["out"] = str(out_file)
         out().success(data, human_signed(signed, out_file))

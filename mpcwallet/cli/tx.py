@@ -14,6 +14,9 @@ from mpcwallet.cli import options
 def register(app: typer.Typer) -> None:
     tx_app = typer.Typer(name="tx", help="Prepare unsigned transactions (tx.json).")
     app.add_typer(tx_app)
+    from mpcwallet.cli.transfer import register_transfer
+
+    register_transfer(tx_app)
 
     @tx_app.command("erc20-transfer")
     def erc20_transfer(

@@ -160,7 +160,8 @@ class RpcClient:
                     ) from None
                 wait = min(delay, remaining)
                 self.on_event(
-                    f"rpc: {method} failed ({exc.reason}); retry {attempt} in {wait:.2f} s"
+                    f"rpc: {method}: retry {attempt}/{max_retries(self.retry_seconds)} in "
+                    f"{wait:.2g} s: {exc.reason}"
                 )
                 time.sleep(wait)
                 delay = min(delay * 2, 4.0)
@@ -306,6 +307,16 @@ class RpcClient:
                 )
             time.sleep(delay)
             delay = min(delay * 1.5, 2.0)
+
+
+def max_retries(retry_seconds: float) -> int:
+    """How many retries :meth:`RpcClient.call` makes at most within ``retry_seconds``."""
+    total, delay, retries = 0.0, 0.25, 0
+    while total < retry_seconds:
+        total += delay
+        retries += 1
+        delay = min(delay * 2, 4.0)
+    return retries
 
 
 def classify_send_error(exc: RpcCallError, what: str) -> ChainError:

@@ -267,6 +267,12 @@ def parse_tx(obj: Mapping[str, Any]) -> UnsignedTx:
         v = obj.get(name)
         return None if v is None else parse_int(v, name, maximum=maximum)
 
+    def opt_wei(name: str) -> int | None:  # an amount: wei, or with a unit ("0.01 ether")
+        from mpcwallet.evm.units import parse_wei
+
+        v = obj.get(name)
+        return None if v is None else parse_wei(v, name)
+
     to_raw = obj.get("to")
     to = None if to_raw in (None, "") else parse_address(to_raw, "to")
     data = b"" if obj.get("data") is None else parse_hex_bytes(obj["data"], "data")
@@ -283,13 +289,13 @@ def parse_tx(obj: Mapping[str, Any]) -> UnsignedTx:
         type=tx_type,
         chain_id=chain_id,
         to=to,
-        value=opt_int("value") or 0,
+        value=opt_wei("value") or 0,
         data=data,
         nonce=opt_int("nonce", UINT64_MAX),
         gas=opt_int("gas", UINT64_MAX),
-        max_fee_per_gas=opt_int("maxFeePerGas"),
-        max_priority_fee_per_gas=opt_int("maxPriorityFeePerGas"),
-        gas_price=opt_int("gasPrice"),
+        max_fee_per_gas=opt_wei("maxFeePerGas"),
+        max_priority_fee_per_gas=opt_wei("maxPriorityFeePerGas"),
+        gas_price=opt_wei("gasPrice"),
         access_list=access_list,
         sender=sender,
     )

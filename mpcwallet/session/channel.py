@@ -28,6 +28,7 @@ from mpcwallet.errors import (
 )
 from mpcwallet.session import secure, wire
 from mpcwallet.session.errors import error_from_code
+from mpcwallet.session.waiting import waiting
 
 T = TypeVar("T")
 
@@ -194,7 +195,8 @@ class Channel:
     async def recv_control(self, timeout: float | None = None) -> dict[str, Any]:
         wait = self.round_timeout if timeout is None else timeout
         try:
-            item = await asyncio.wait_for(self._control_q.get(), wait)
+            with waiting(self.peer_label, wait):
+                item = await asyncio.wait_for(self._control_q.get(), wait)
         except TimeoutError:
             raise PeerTimeout(f"{self.peer_label} sent nothing for {wait:g} s") from None
         if isinstance(item, _Failed):
@@ -272,7 +274,8 @@ class EngineTransport:
 
     def receive(self) -> bytes:
         try:
-            item = self._channel._engine_q.get(timeout=self._channel.round_timeout)
+            with waiting(self._channel.peer_label, self._channel.round_timeout):
+                item = self._channel._engine_q.get(timeout=self._channel.round_timeout)
         except queue.Empty:
             raise PeerTimeout(
                 f"{self._channel.peer_label} sent nothing for {self._channel.round_timeout:g} s"

@@ -208,6 +208,20 @@ def source_address() -> str | None:
     return value
 
 
+def unreachable_message(endpoint: str, exc: BaseException) -> str:
+    """Why the co-signer does not answer, and the fix: a URL the user set, or a daemon to start."""
+    reason = type(exc).__name__
+    env = os.environ.get("MPC_COSIGNER_URL")
+    if env and env.rstrip("/") == endpoint.rstrip("/"):
+        return (
+            f"nothing answers at MPC_COSIGNER_URL={env} ({reason}); check that URL "
+            "(host and port of a running co-signer), or unset it to use the local co-signer"
+        )
+    return f"the co-signer at {endpoint} is not answering ({reason}); start it with " + (
+        "`mpc cosigner start`"
+    )
+
+
 def fetch_healthz(endpoint: str, timeout: float = 3.0) -> tuple[int, dict[str, Any]]:
     """``(HTTP status, JSON body)`` of ``/healthz``; :class:`PeerUnreachable` if no answer."""
     import http.client
@@ -222,10 +236,7 @@ def fetch_healthz(endpoint: str, timeout: float = 3.0) -> tuple[int, dict[str, A
         resp = conn.getresponse()
         status, raw = resp.status, resp.read(1 << 20)
     except (http.client.HTTPException, OSError) as exc:
-        raise PeerUnreachable(
-            f"the co-signer at {endpoint} is not answering ({type(exc).__name__}); "
-            "start it with `mpc cosigner start`"
-        ) from None
+        raise PeerUnreachable(unreachable_message(endpoint, exc)) from None
     finally:
         conn.close()
     return status, _healthz_body(raw)
@@ -255,10 +266,7 @@ async def _healthz_async(http: Any, endpoint: str) -> dict[str, Any]:
             raw = await resp.content.read(64 * 1024 + 1)
             status = resp.status
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-        raise PeerUnreachable(
-            f"the co-signer at {endpoint} is not answering ({type(exc).__name__}); "
-            "start it with `mpc cosigner start`"
-        ) from None
+        raise PeerUnreachable(unreachable_message(endpoint, exc)) from None
     doc = _healthz_body(raw)
     if not doc:
         raise PeerUnreachable(f"{endpoint} answered /healthz with HTTP {status}, not a co-signer")
@@ -304,10 +312,7 @@ async def _with_session(
                 f"the co-signer at {endpoint} refused the WebSocket (HTTP {exc.status})"
             ) from None
         except (aiohttp.ClientError, OSError) as exc:
-            raise PeerUnreachable(
-                f"the co-signer at {endpoint} is not answering ({type(exc).__name__}); "
-                "start it with `mpc cosigner start`"
-            ) from None
+            raise PeerUnreachable(unreachable_message(endpoint, exc)) from None
         channel: Channel | None = None
         try:
             channel = await client_handshake(

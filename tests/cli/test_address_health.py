@@ -65,7 +65,8 @@ def test_health_ok_and_without_daemon(cosigner: Cosigner, mpc_env: dict[str, str
     assert down.returncode == 14
     err = json_result(down)["error"]
     assert err["code"] == "unhealthy" and err["field"] == "healthz"
-    assert "mpc cosigner start" in err["message"]
+    # the URL the user set is named as the thing to check (issue 15)
+    assert f"MPC_COSIGNER_URL=ws://127.0.0.1:{free}" in err["message"]
 
 
 def test_health_wrong_pairing_token(cosigner: Cosigner) -> None:

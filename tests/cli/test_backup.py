@@ -487,9 +487,9 @@ def test_interactive_prompts_are_hidden_and_confirmed(
             transcript += chunk
 
     try:
-        read_until(b"Backup passphrase:")
+        read_until(b"Backup passphrase (unlocks the backup file):")
         os.write(fd, TEST_BACKUP_PASSPHRASE.encode() + b"\n")
-        read_until(b"Share passphrase:")
+        read_until(b"New share passphrase (protects your key share):")
         os.write(fd, new_pw + b"\n")
         read_until(b"Repeat the share passphrase:")
         os.write(fd, new_pw + b"\n")

@@ -38,7 +38,9 @@ def test_background_start_status_stop(mpc_env: dict[str, str], mpc_home: Path) -
     finally:
         stopped = run_mpc(["--json", "cosigner", "stop"], env)
     assert stopped.returncode == 0, stopped.stdout
-    assert json_result(run_mpc(["--json", "cosigner", "status"], env))["data"] == {"running": False}
+    down = run_mpc(["--json", "cosigner", "status"], env)
+    assert down.returncode == 12
+    assert json_result(down)["error"]["code"] == "cosigner_not_running"
     again = run_mpc(["--json", "cosigner", "stop"], env)
     assert json_result(again)["error"]["code"] == "cosigner_not_running"
     # A wrong passphrase at the next start is refused (the keyring exists now).

@@ -1,0 +1,85 @@
+"""`mpc tx transfer`: a tx.json that sends ETH, with the amount written as people write it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mpcwallet.cli import options
+
+
+def register_transfer(tx_app: typer.Typer) -> None:
+    @tx_app.command("transfer")
+    def transfer(
+        to: Annotated[str, typer.Option("--to", help="Recipient address (0x..., EIP-55).")],
+        value: Annotated[
+            str,
+            typer.Option("--value", help='Amount: "0.01ether", "10 gwei", or an integer in wei.'),
+        ],
+        out_file: Annotated[
+            Path | None, typer.Option("--out", help="Write tx.json here (else print it).")
+        ] = None,
+        chain_id: Annotated[
+            int,
+            typer.Option(
+                "--chain-id",
+                help="Chain id (default 11155111, Sepolia).",
+                callback=options.checked("--chain-id"),
+            ),
+        ] = 11155111,
+        nonce: Annotated[
+            int | None,
+            typer.Option(
+                "--nonce", help="Else filled at signing.", callback=options.checked("--nonce")
+            ),
+        ] = None,
+        gas: Annotated[
+            int | None,
+            typer.Option(
+                "--gas", help="Else estimated at signing.", callback=options.checked("--gas")
+            ),
+        ] = None,
+        max_fee: Annotated[
+            str | None,
+            typer.Option("--max-fee-per-gas", help='e.g. "30 gwei"; else filled at signing.'),
+        ] = None,
+        priority_fee: Annotated[
+            str | None,
+            typer.Option("--max-priority-fee-per-gas", help='e.g. "1 gwei"; else filled.'),
+        ] = None,
+        force: options.ForceOut = False,
+    ) -> None:
+        """Write a tx.json sending ETH (sign it with `mpc sign --tx`, or `mpc send --tx`)."""
+        from mpcwallet.cli.output import out
+        from mpcwallet.evm.txjson import parse_tx
+        from mpcwallet.evm.units import format_ether
+
+        obj: dict[str, Any] = {"type": 2, "chainId": chain_id, "to": to, "value": value}
+        for name, given in (
+            ("nonce", nonce),
+            ("gas", gas),
+            ("maxFeePerGas", max_fee),
+            ("maxPriorityFeePerGas", priority_fee),
+        ):
+            if given is not None:
+                obj[name] = given
+        tx = parse_tx(obj)  # the same validation (and unit conversion) `mpc sign` applies
+        doc = tx.to_json()
+        doc["value"] = str(tx.value)  # a decimal string: exact in every JSON reader
+        text = json.dumps(doc, indent=2) + "\n"
+        data: dict[str, Any] = {"tx": doc, "value_eth": format_ether(tx.value)}
+        if out_file is None:
+            out().success(data, lambda console: console.print(text, end="", markup=False))
+            return
+        from mpcwallet.storage.files import write_atomic
+
+        write_atomic(out_file, text.encode(), force=force)
+        data["out"] = str(out_file)
+        out().success(
+            data,
+            f"wrote {out_file}: send {format_ether(tx.value)} ETH to {doc['to']} on chain "
+            f"{chain_id}\nsign it with: mpc sign --tx {out_file}  (or mpc send --tx {out_file})",
+        )
