@@ -97,3 +97,21 @@ Yes = Annotated[
         "asked anyway.",
     ),
 ]
+
+# Fields of a prepared tx.json (`mpc tx transfer`, `mpc tx erc20-transfer`).
+TxChainId = Annotated[
+    int,
+    typer.Option(
+        "--chain-id",
+        help="Chain id (default 11155111, Sepolia).",
+        callback=checked("--chain-id"),
+    ),
+]
+TxNonce = Annotated[
+    int | None,
+    typer.Option("--nonce", help="Else filled at signing.", callback=checked("--nonce")),
+]
+TxGas = Annotated[
+    int | None,
+    typer.Option("--gas", help="Else estimated at signing.", callback=checked("--gas")),
+]

@@ -22,26 +22,9 @@ def register_transfer(tx_app: typer.Typer) -> None:
         out_file: Annotated[
             Path | None, typer.Option("--out", help="Write tx.json here (else print it).")
         ] = None,
-        chain_id: Annotated[
-            int,
-            typer.Option(
-                "--chain-id",
-                help="Chain id (default 11155111, Sepolia).",
-                callback=options.checked("--chain-id"),
-            ),
-        ] = 11155111,
-        nonce: Annotated[
-            int | None,
-            typer.Option(
-                "--nonce", help="Else filled at signing.", callback=options.checked("--nonce")
-            ),
-        ] = None,
-        gas: Annotated[
-            int | None,
-            typer.Option(
-                "--gas", help="Else estimated at signing.", callback=options.checked("--gas")
-            ),
-        ] = None,
+        chain_id: options.TxChainId = 11155111,
+        nonce: options.TxNonce = None,
+        gas: options.TxGas = None,
         max_fee: Annotated[
             str | None,
             typer.Option("--max-fee-per-gas", help='e.g. "30 gwei"; else filled at signing.'),

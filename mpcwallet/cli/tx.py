@@ -30,26 +30,9 @@ def register(app: typer.Typer) -> None:
                 "--decimals", help="The token's decimals().", callback=options.checked("--decimals")
             ),
         ] = 18,
-        chain_id: Annotated[
-            int,
-            typer.Option(
-                "--chain-id",
-                help="Chain id (default 11155111, Sepolia).",
-                callback=options.checked("--chain-id"),
-            ),
-        ] = 11155111,
-        nonce: Annotated[
-            int | None,
-            typer.Option(
-                "--nonce", help="Else filled at signing.", callback=options.checked("--nonce")
-            ),
-        ] = None,
-        gas: Annotated[
-            int | None,
-            typer.Option(
-                "--gas", help="Else estimated at signing.", callback=options.checked("--gas")
-            ),
-        ] = None,
+        chain_id: options.TxChainId = 11155111,
+        nonce: options.TxNonce = None,
+        gas: options.TxGas = None,
         max_fee: Annotated[
             int | None,
             typer.Option(
