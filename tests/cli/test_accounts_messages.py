@@ -24,6 +24,7 @@ from eth_account.messages import encode_defunct
 from support.anvil import DEV_KEY_0, Anvil, running_anvil
 from support.cosigner import Cosigner, running_cosigner
 from support.proc import json_result, run_mpc
+from support.proc import ok_data as ok
 
 RECIPIENT = "0x" + "66" * 20
 TOKEN = "0x" + "44" * 20
@@ -53,13 +54,6 @@ def wallet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wallet]:
         cp = run_mpc(["--json", "keygen"], cs.env)
         assert cp.returncode == 0, cp.stdout
         yield Wallet(cs, node, tmp)
-
-
-def ok(cp: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-    assert cp.returncode == 0, (cp.stdout, cp.stderr)
-    data = json_result(cp)["data"]
-    assert isinstance(data, dict)
-    return data
 
 
 @pytest.mark.anvil

@@ -27,6 +27,7 @@ from support.cosigner import (
     wait_for,
 )
 from support.proc import json_result, mpc_cmd, run_mpc
+from support.proc import ok_data as ok
 
 from mpcwallet.cosigner.ledger import Ledger
 
@@ -78,13 +79,6 @@ def base_env(home: Path) -> dict[str, str]:
         NO_COLOR="1",
     )
     return env
-
-
-def ok(cp: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-    assert cp.returncode == 0, (cp.stdout, cp.stderr)
-    data = json_result(cp)["data"]
-    assert isinstance(data, dict)
-    return data
 
 
 def refused(cp: subprocess.CompletedProcess[str], code: str = "policy_refused") -> dict[str, Any]:

@@ -5,27 +5,14 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from typing import Any
 
 from conftest import TEST_BACKUP_PASSPHRASE, TEST_COSIGNER_PASSPHRASE, TEST_PASSPHRASE
 from support.cosigner import assert_no_secrets, running_cosigner, wait_for
-from support.proc import json_result, mpc_cmd, run_mpc
+from support.proc import error_of as _err
+from support.proc import mpc_cmd, run_mpc
+from support.proc import ok_data as _ok
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tx.json"
-
-
-def _ok(cp: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-    assert cp.returncode == 0, (cp.stdout, cp.stderr)
-    data = json_result(cp)["data"]
-    assert isinstance(data, dict)
-    return data
-
-
-def _err(cp: subprocess.CompletedProcess[str], exit_code: int, code: str) -> dict[str, Any]:
-    assert cp.returncode == exit_code, (cp.stdout, cp.stderr)
-    error = json_result(cp)["error"]
-    assert isinstance(error, dict) and error["code"] == code, error
-    return error
 
 
 def test_cosigner_backup_round_trip_stale_and_orphans(

@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
-from typing import Any
 
 from support.cosigner import Cosigner
-from support.proc import json_result, run_mpc
+from support.proc import error_of as _err
+from support.proc import ok_data as _ok
+from support.proc import run_mpc
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tx.json"
-
-
-def _ok(cp: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-    assert cp.returncode == 0, (cp.stdout, cp.stderr)
-    data = json_result(cp)["data"]
-    assert isinstance(data, dict)
-    return data
-
-
-def _err(cp: subprocess.CompletedProcess[str], exit_code: int, code: str) -> dict[str, Any]:
-    assert cp.returncode == exit_code, (cp.stdout, cp.stderr)
-    error = json_result(cp)["error"]
-    assert isinstance(error, dict) and error["code"] == code, error
-    return error
 
 
 def test_keys_by_name_and_stale_shares_and_backups(

@@ -5,21 +5,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
-from typing import Any
 
 from support.cosigner import running_cosigner
+from support.proc import error_of as _err
 from support.proc import json_result, run_mpc
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tx.json"
-
-
-def _err(cp: subprocess.CompletedProcess[str], exit_code: int) -> dict[str, Any]:
-    assert cp.returncode == exit_code, (cp.stdout, cp.stderr)
-    error = json_result(cp)["error"]
-    assert isinstance(error, dict)
-    return error
 
 
 def test_failed_quarantine_write_still_violates_and_copies_are_refused(

@@ -17,24 +17,11 @@ from typing import Any
 import pytest
 from conftest import TEST_COSIGNER_PASSPHRASE, TEST_PASSPHRASE
 from support.cosigner import Cosigner, start_cosigner, wait_for
-from support.proc import json_result, mpc_cmd, run_mpc
+from support.proc import error_of as _err
+from support.proc import mpc_cmd, run_mpc
+from support.proc import ok_data as _ok
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tx.json"
-
-
-def _ok(cp: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-    assert cp.returncode == 0, (cp.stdout, cp.stderr)
-    data = json_result(cp)["data"]
-    assert isinstance(data, dict)
-    return data
-
-
-def _err(cp: subprocess.CompletedProcess[str], exit_code: int, code: str) -> dict[str, Any]:
-    assert cp.returncode == exit_code, (cp.stdout, cp.stderr)
-    error = json_result(cp)["error"]
-    assert error["code"] == code, error
-    assert isinstance(error, dict)
-    return error
 
 
 def _share(home: Path) -> Path:

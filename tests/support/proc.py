@@ -49,3 +49,26 @@ def json_result(cp: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     assert isinstance(obj, dict)
     assert obj.get("ok") in (True, False)
     return obj
+
+
+def ok_data(cp: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    """The ``data`` of a ``--json`` command that must have succeeded."""
+    assert cp.returncode == 0, (cp.stdout, cp.stderr)
+    data = json_result(cp)["data"]
+    assert isinstance(data, dict)
+    return data
+
+
+def error_of(
+    cp: subprocess.CompletedProcess[str], exit_code: int, code: str | None = None
+) -> dict[str, Any]:
+    """The ``error`` of a ``--json`` command that must have failed with ``exit_code`` (and
+    ``code``, when given)."""
+    assert cp.returncode == exit_code, (cp.stdout, cp.stderr)
+    obj = json_result(cp)
+    assert obj["ok"] is False
+    error = obj["error"]
+    assert isinstance(error, dict)
+    if code is not None:
+        assert error["code"] == code, error
+    return error
