@@ -30,15 +30,12 @@ def mpc_home(tmp_path: Path) -> Path:
     return home
 
 
-@pytest.fixture
-def mpc_env(mpc_home: Path) -> dict[str, str]:
-    """Environment for a subprocess ``mpc``: its own MPC_HOME and non-interactive passphrases."""
-    env = dict(os.environ)
-    for key in list(env):
-        if key.startswith("MPC_"):
-            del env[key]
+def subprocess_env(home: Path) -> dict[str, str]:
+    """Environment for a subprocess ``mpc``: MPC_HOME ``home``, no other MPC_* of the test run,
+    and non-interactive passphrases. For module-scoped fixtures, which cannot use ``mpc_env``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MPC_")}
     env.update(
-        MPC_HOME=str(mpc_home),
+        MPC_HOME=str(home),
         MPC_PASSPHRASE=TEST_PASSPHRASE,
         MPC_BACKUP_PASSPHRASE=TEST_BACKUP_PASSPHRASE,
         MPC_COSIGNER_PASSPHRASE=TEST_COSIGNER_PASSPHRASE,
@@ -46,6 +43,12 @@ def mpc_env(mpc_home: Path) -> dict[str, str]:
         NO_COLOR="1",
     )
     return env
+
+
+@pytest.fixture
+def mpc_env(mpc_home: Path) -> dict[str, str]:
+    """Environment for a subprocess ``mpc``: its own MPC_HOME and non-interactive passphrases."""
+    return subprocess_env(mpc_home)
 
 
 @pytest.fixture

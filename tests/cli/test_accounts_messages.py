@@ -11,14 +11,13 @@ co-signer daemon, a real anvil node.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TEST_COSIGNER_PASSPHRASE, TEST_PASSPHRASE
+from conftest import TEST_PASSPHRASE, subprocess_env
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from support.anvil import DEV_KEY_0, Anvil, running_anvil
@@ -42,14 +41,7 @@ class Wallet:
 @pytest.fixture(scope="module")
 def wallet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wallet]:
     tmp = tmp_path_factory.mktemp("accounts-e2e")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MPC_")}
-    env.update(
-        MPC_HOME=str(tmp / "home"),
-        MPC_PASSPHRASE=TEST_PASSPHRASE,
-        MPC_COSIGNER_PASSPHRASE=TEST_COSIGNER_PASSPHRASE,
-        COLUMNS="200",
-        NO_COLOR="1",
-    )
+    env = subprocess_env(tmp / "home")
     with running_anvil() as node, running_cosigner(env) as cs:
         cp = run_mpc(["--json", "keygen"], cs.env)
         assert cp.returncode == 0, cp.stdout

@@ -4,13 +4,12 @@ and a real anvil node (issue 15)."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TEST_COSIGNER_PASSPHRASE, TEST_PASSPHRASE
+from conftest import subprocess_env
 from evm.evmasm import token_initcode
 from support.anvil import DEV_KEY_0, Anvil, running_anvil
 from support.cosigner import Cosigner, running_cosigner
@@ -35,14 +34,7 @@ class Wallet:
 @pytest.fixture(scope="module")
 def wallet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wallet]:
     tmp = tmp_path_factory.mktemp("first-hour-chain")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MPC_")}
-    env.update(
-        MPC_HOME=str(tmp / "home"),
-        MPC_PASSPHRASE=TEST_PASSPHRASE,
-        MPC_COSIGNER_PASSPHRASE=TEST_COSIGNER_PASSPHRASE,
-        COLUMNS="200",
-        NO_COLOR="1",
-    )
+    env = subprocess_env(tmp / "home")
     with running_anvil() as node, running_cosigner(env) as cs:
         cp = run_mpc(["--json", "keygen"], cs.env)
         assert cp.returncode == 0, cp.stderr

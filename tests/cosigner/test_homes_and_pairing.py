@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from conftest import TEST_COSIGNER_PASSPHRASE, TEST_PASSPHRASE
+from conftest import subprocess_env
 from support.cosigner import wait_for
 from support.proc import json_result, mpc_cmd, run_mpc
 
@@ -37,14 +37,7 @@ CLIENT_SOURCE = "127.0.0.3"  # the client's machine
 
 
 def home_env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MPC_")}
-    env.update(
-        MPC_HOME=str(home),
-        MPC_PASSPHRASE=TEST_PASSPHRASE,
-        MPC_COSIGNER_PASSPHRASE=TEST_COSIGNER_PASSPHRASE,
-        COLUMNS="200",
-        NO_COLOR="1",
-    )
+    env = subprocess_env(home)
     if os.environ.get("MPC_ENGINE"):
         env["MPC_ENGINE"] = os.environ["MPC_ENGINE"]
     return env

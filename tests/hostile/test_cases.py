@@ -13,26 +13,14 @@ from typing import Any
 
 import pytest
 from support.inproc import check_clean, run_inproc, snapshot
-from support.offline import CHAIN_ID, DEV_TO, Home, signed_raw
+from support.offline import CHAIN_ID, DEV_TO, VALID_TX, Home, signed_raw
 
 SPACED = "0x" + "ab" * 9 + "  " + "cd" * 10  # 42 characters, bytes.fromhex skips the spaces
 
 
 def tx(**fields: Any) -> dict[str, Any]:
     """A complete EIP-1559 tx.json (so nothing needs an RPC endpoint), with changes."""
-    base: dict[str, Any] = {
-        "type": 2,
-        "chainId": CHAIN_ID,
-        "nonce": 0,
-        "to": DEV_TO,
-        "value": 1,
-        "data": "0x",
-        "gas": 21000,
-        "maxFeePerGas": 10**10,
-        "maxPriorityFeePerGas": 10**9,
-    }
-    base.update(fields)
-    return base
+    return {**VALID_TX, **fields}
 
 
 def error_of(home: Home, args: list[str], code: int, extra_env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]

@@ -15,7 +15,7 @@ from typing import Any
 from hypothesis import example, given
 from hypothesis import strategies as st
 from support.inproc import check_clean, fuzz_settings, run_inproc, snapshot
-from support.offline import CHAIN_ID, DEV_TO, Home, signed_raw
+from support.offline import CHAIN_ID, DEV_TO, VALID_TX, Home, signed_raw
 
 from mpcwallet import numeric
 from mpcwallet.errors import BadInput, MpcError
@@ -23,17 +23,6 @@ from mpcwallet.evm import rlp
 from mpcwallet.evm.txjson import KNOWN_FIELDS
 from mpcwallet.session import wire
 
-VALID_TX: dict[str, Any] = {
-    "type": 2,
-    "chainId": CHAIN_ID,
-    "nonce": 0,
-    "to": DEV_TO,
-    "value": 1,
-    "data": "0x",
-    "gas": 21000,
-    "maxFeePerGas": 10**10,
-    "maxPriorityFeePerGas": 10**9,
-}
 VALID_TX_TEXT = json.dumps(VALID_TX)
 
 # --- strategies ---------------------------------------------------------------------------------

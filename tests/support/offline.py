@@ -16,6 +16,18 @@ from eth_account import Account
 DEV_KEY = "0x" + "11" * 32
 DEV_TO = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 CHAIN_ID = 11155111
+# A complete EIP-1559 tx.json: nothing is left for an RPC endpoint to fill.
+VALID_TX: dict[str, object] = {
+    "type": 2,
+    "chainId": CHAIN_ID,
+    "nonce": 0,
+    "to": DEV_TO,
+    "value": 1,
+    "data": "0x",
+    "gas": 21000,
+    "maxFeePerGas": 10**10,
+    "maxPriorityFeePerGas": 10**9,
+}
 
 
 @dataclass
