@@ -141,6 +141,14 @@ class FrontDoor:
 
 FRONT_DOOR = web.AppKey("front_door", FrontDoor)
 
+# The kernel's accept queue in front of the door. With a short queue, a burst of connections
+# overflows it and Linux silently drops the last ACK of their TCP handshakes: the peers believe
+# they are connected while the daemon has not seen them, and the door can neither refuse them at
+# once nor start their deadline until a SYN-ACK retransmission (1 s, 3 s, 7 s later) lands them in
+# the queue. A long queue lets every connection of a burst reach the door, which refuses or times
+# it out itself. (The kernel caps it at net.core.somaxconn.)
+LISTEN_BACKLOG = 1024
+
 
 class _Guard(asyncio.Protocol):
     """Admits or refuses a connection, then hands every event to aiohttp's handler."""
@@ -194,7 +202,7 @@ class GuardedSite(web.BaseSite):
     """A TCP site on an already bound socket whose connections pass through a :class:`FrontDoor`."""
 
     def __init__(self, runner: web.BaseRunner, sock: socket.socket, door: FrontDoor) -> None:
-        super().__init__(runner, backlog=128)
+        super().__init__(runner, backlog=LISTEN_BACKLOG)
         self._sock = sock
         self._door = door
 
@@ -221,7 +229,7 @@ def bind_socket(host: str, port: int, *, fallback: bool) -> socket.socket:
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((host, candidate))
-            sock.listen(128)
+            sock.listen(LISTEN_BACKLOG)
             sock.setblocking(False)
             return sock
         except OSError:
