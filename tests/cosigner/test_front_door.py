@@ -15,6 +15,8 @@ import aiohttp
 from support.cosigner import Cosigner, running_cosigner, wait_for
 from support.proc import json_result, run_mpc
 
+from mpcwallet.cosigner.frontdoor import LISTEN_BACKLOG
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tx.json"
 FLOOD_SOURCE = "127.0.0.3"  # the flood's own loopback address, so the per-peer cap applies
 
@@ -216,6 +218,10 @@ def test_unauthenticated_flood_stays_bounded_while_a_sign_succeeds(
             cp = run_mpc(["--json", "sign", "--tx", str(EXAMPLE), "--out", str(out)], cs.env)
             samples.append(int(healthz_doc(cs)["connections"]["unauthenticated"]))
             return cp
+
+        # The burst fits the daemon's accept queue: connections the kernel drops past it never
+        # reach the door (see LISTEN_BACKLOG), and that is the kernel's behaviour, not the door's.
+        assert 500 < LISTEN_BACKLOG
 
         async def flood() -> tuple[list[float], Any]:
             modes = ("silent", "half-header", "upgrade-then-ping")
