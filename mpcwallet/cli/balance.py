@@ -24,14 +24,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """The wallet's balance, from the node (ETH, or with --token an ERC-20 token)."""
         from mpcwallet.accounts import account_key
-        from mpcwallet.cli.hints import share_or_hint
         from mpcwallet.cli.output import out
         from mpcwallet.cli.sign import rpc_client
         from mpcwallet.evm.endpoint import resolve_rpc_url
         from mpcwallet.evm.units import format_ether
         from mpcwallet.storage.store import load_header
+        from mpcwallet.wallet.shares import find_share
 
-        path = share_or_hint(share, key)
+        path = find_share(share, key)
         _, address = account_key(load_header(path), path, account)
         url = resolve_rpc_url(rpc_url)
         if url is None:

@@ -50,8 +50,8 @@ def register(app: typer.Typer) -> None:
 
             share = resolve_share(share, key)
         if share is not None:
-            from mpcwallet.cli.address import share_summary
             from mpcwallet.lifecycle.quarantine import read_quarantine
+            from mpcwallet.wallet.shares import share_summary
 
             summary = share_summary(share)
             key_id = str(summary["key_id"])

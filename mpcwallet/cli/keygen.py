@@ -54,7 +54,7 @@ def refuse_existing_share(target: Path, command: str = "keygen", other: str = "-
         return
     held = ""
     try:
-        from mpcwallet.cli.address import share_summary
+        from mpcwallet.wallet.shares import share_summary
 
         held = f" (the key of {share_summary(target)['address']})"
     except MpcError:
@@ -76,9 +76,9 @@ def _recover(pending: Path, out: Path, endpoint: str) -> dict[str, Any] | None:
     """
     if not pending.exists():
         return None
-    from mpcwallet.cli.address import share_summary
     from mpcwallet.errors import Unhealthy
     from mpcwallet.session.client import health
+    from mpcwallet.wallet.shares import share_summary
 
     try:
         summary = share_summary(pending)

@@ -29,9 +29,9 @@ T = TypeVar("T")
 
 
 def share_path(share: Path | None, key: str | None = None) -> Path:
-    from mpcwallet.cli.hints import share_or_hint
+    from mpcwallet.wallet.shares import find_share
 
-    return share_or_hint(share, key)
+    return find_share(share, key)
 
 
 def check_account_key(

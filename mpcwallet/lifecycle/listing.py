@@ -13,9 +13,9 @@ from mpcwallet.lifecycle.quarantine import read_quarantine
 
 def describe_key(path: Path, endpoint: str, passphrase: str | None) -> dict[str, Any]:
     """One row; settles an interrupted refresh first (see :func:`settle_for_use`)."""
-    from mpcwallet.cli.address import share_summary
     from mpcwallet.lifecycle.refresh import cosigner_generation, pending_files, settle_for_use
     from mpcwallet.storage.store import load_header
+    from mpcwallet.wallet.shares import share_summary
 
     row: dict[str, Any] = {"name": key_name(path), "share": str(path)}
     try:

@@ -1,0 +1,87 @@
+"""What a use case needs from its front end, and nothing more.
+
+``Ui``: progress steps, notes and warnings, RPC retry notes, and the review of what is about to
+be signed (show it; ask when someone can be asked). The CLI draws a rich status line and prompts
+at a terminal; the HTTP API logs and never asks (its caller already chose to sign).
+
+``Keyring``: the share passphrase and the unlocked share. The CLI asks for the passphrase per
+command (file, variable or prompt) and decrypts with Argon2id each time; ``mpc serve`` unlocked
+its shares once at start and answers from memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from mpcwallet.storage.body import ShareBody
+
+
+class Ui(Protocol):
+    def step(self, label: str) -> AbstractContextManager[None]:
+        """A wait the user should see (``with ui.step("signing with the co-signer"):``)."""
+        ...
+
+    def note(self, text: str) -> None:
+        """A transient detail of the current step (an RPC retry)."""
+        ...
+
+    def info(self, text: str) -> None: ...
+
+    def warn(self, text: str) -> None: ...
+
+    def review(self, preview: dict[str, Any], *, yes: bool) -> bool:
+        """Show what is about to be signed; ask if someone can be asked and ``yes`` is False.
+
+        True if asked and accepted, False if not asked; raises :class:`Declined` if refused."""
+        ...
+
+
+class Keyring(Protocol):
+    def passphrase(self, path: Path, *, verify: bool = False) -> str:
+        """The passphrase of the share at ``path`` (``verify``: check it decrypts the share)."""
+        ...
+
+    def open(self, path: Path, passphrase: str) -> tuple[dict[str, Any], ShareBody]:
+        """The share at ``path`` as it is on disk now: its header and decrypted body."""
+        ...
+
+
+class QuietUi:
+    """A Ui that shows nothing and asks nothing (library callers, tests)."""
+
+    def step(self, label: str) -> AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+    def note(self, text: str) -> None:
+        pass
+
+    def info(self, text: str) -> None:
+        pass
+
+    def warn(self, text: str) -> None:
+        pass
+
+    def review(self, preview: dict[str, Any], *, yes: bool) -> bool:
+        return False
+
+
+class PassphraseKeyring:
+    """A Keyring over one passphrase source (a callable), decrypting on every open."""
+
+    def __init__(self, source: Callable[[Path, Callable[[str], object] | None], str]) -> None:
+        self._source = source
+
+    def passphrase(self, path: Path, *, verify: bool = False) -> str:
+        from mpcwallet.storage.store import load_share
+
+        return self._source(path, (lambda typed: load_share(path, typed)) if verify else None)
+
+    def open(self, path: Path, passphrase: str) -> tuple[dict[str, Any], ShareBody]:
+        from mpcwallet.storage.store import load_share
+
+        return load_share(path, passphrase)

@@ -1,0 +1,66 @@
+"""Which share a command means, and what its public header says (no passphrase needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mpcwallet.errors import NotFound, TamperedFile
+
+
+def find_share(share: Path | None, key: str | None = None) -> Path:
+    """The share ``--share``/``--key`` name (lifecycle's rules); in a home without any key,
+    say to run keygen instead of naming a missing file."""
+    from mpcwallet.lifecycle.names import resolve_share
+
+    path = resolve_share(share, key)
+    if share is None and key is None and not path.exists() and not path.is_symlink():
+        from mpcwallet.config import mpc_home
+
+        raise NotFound(
+            f"no key yet in {mpc_home()} ({path} does not exist): create one with "
+            "`mpc keygen`, or pass --share FILE",
+            field="share",
+        )
+    return path
+
+
+def share_summary(path: Path, account: int = 0) -> dict[str, Any]:
+    """Public facts of a share file; checks the header's address against its public key.
+
+    ``address`` and ``public_key`` are those of ``account``; ``root_public_key`` is the key
+    set's root (account 0's key)."""
+    from mpcwallet import accounts
+    from mpcwallet.evm.address import address_from_public_key
+    from mpcwallet.storage.store import load_header
+
+    header = load_header(path)
+    try:
+        public_key = bytes.fromhex(str(header.get("public_key")))
+        derived = address_from_public_key(public_key)
+    except (ValueError, TypeError):
+        raise TamperedFile(f"{path}: the header's public key is not a secp256k1 point") from None
+    if derived != header.get("address"):
+        raise TamperedFile(f"{path}: the header's address does not match its public key")
+    account_pub, account_address = accounts.account_key(header, path, account)
+    return {
+        "address": account_address,
+        "account": account,
+        "key_id": header.get("key_id"),
+        "public_key": account_pub.hex(),
+        "root_public_key": public_key.hex(),
+        "engine": header.get("engine"),
+        "name": header.get("name"),
+        "share": str(path),
+        **accounts.summary(header, path),
+        "generation": header.get("generation", 0),
+    }
+
+
+def addresses(path: Path, accounts: range) -> list[dict[str, Any]]:
+    """``[{account, address}]`` for each account in ``accounts`` (public derivation)."""
+    from mpcwallet import accounts as acc
+    from mpcwallet.storage.store import load_header
+
+    header = load_header(path)
+    return [{"account": i, "address": acc.account_key(header, path, i)[1]} for i in accounts]
