@@ -105,15 +105,15 @@ def register(app: typer.Typer) -> None:
         `send`, `sign-message`, `sign-typed-data`)."""
         from mpcwallet.cli.output import out
         from mpcwallet.cli.passphrase import get_passphrase
-        from mpcwallet.cli.sign import share_path
         from mpcwallet.cosigner.approvers import load_key_file
         from mpcwallet.cosigner.paths import check_key_id
         from mpcwallet.cosigner.permits import make_permit
+        from mpcwallet.wallet.shares import find_share
 
         if key_id is None:
             from mpcwallet.storage.store import load_header
 
-            key_id = load_header(share_path(share)).get("key_id")
+            key_id = load_header(find_share(share)).get("key_id")
         key_id = check_key_id(key_id)
         kind, digest, chain_id, what = _what(tx, message, hex_message, typed_data)
         passphrase = get_passphrase("approver", passphrase_file=passphrase_file, confirm=False)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from mpcwallet.cli import options
-from mpcwallet.errors import BadInput, FileFormatError, NotYetMined, PeerTimeout, TransientError
+from mpcwallet.errors import BadInput, FileFormatError, TransientError
 
 MAX_RAW_FILE_BYTES = 1024 * 1024  # a raw tx is at most ~128 KiB (geth's txMaxSize), hex doubles it
 
@@ -55,58 +55,6 @@ def read_raw(raw: str | None, sig: Path | None) -> bytes:
     return data
 
 
-def broadcast_raw(
-    raw: bytes,
-    *,
-    rpc_url: str | None,
-    wait: bool,
-    confirmations: int,
-    retry_seconds: float | None,
-    receipt_timeout: float,
-) -> dict[str, Any]:
-    from mpcwallet.cli.output import out
-    from mpcwallet.cli.sign import rpc_client
-    from mpcwallet.evm.address import to_checksum
-    from mpcwallet.evm.endpoint import resolve_rpc_url
-    from mpcwallet.evm.signature import raw_sender
-
-    tx, sender = raw_sender(raw)  # refuses anything that is not a decodable, recoverable tx
-    url = resolve_rpc_url(rpc_url)
-    if url is None:
-        raise BadInput(
-            "no RPC endpoint: pass --rpc-url or set MPC_RPC_URL (or ETH_RPC_URL)", field="rpc_url"
-        )
-    if confirmations < 1:
-        raise BadInput("confirmations: must be at least 1", field="confirmations")
-    client = rpc_client(url, retry_seconds)
-    client.check_chain_id(tx.chain_id)
-    from mpcwallet.cli.progress import step
-
-    with step(f"broadcasting to {client.display_url}"):
-        tx_hash = client.send_raw(raw)
-    data: dict[str, Any] = {
-        "hash": "0x" + tx_hash.hex(),
-        "from": sender,
-        "to": to_checksum(tx.to) if tx.to is not None else None,
-        "value": tx.value,
-        "chain_id": tx.chain_id,
-        "nonce": tx.nonce,
-    }
-    if wait:
-        from mpcwallet.cli.receipt import not_yet_mined
-
-        out().info(f"sent 0x{tx_hash.hex()}; waiting for {confirmations} confirmation(s)")
-        try:
-            with step(f"waiting for {confirmations} confirmation(s) of 0x{tx_hash.hex()[:12]}"):
-                receipt = client.wait_receipt(
-                    tx_hash, confirmations=confirmations, timeout=receipt_timeout
-                )
-        except PeerTimeout as exc:
-            raise not_yet_mined(exc, tx_hash, raw) from None
-        data["receipt"] = receipt
-    return data
-
-
 def human_broadcast(data: dict[str, Any]) -> str:
     lines = [f"tx hash: {data['hash']}"]
     receipt = data.get("receipt")
@@ -134,15 +82,18 @@ def register(app: typer.Typer) -> None:
         receipt_timeout: options.ReceiptTimeout = 300.0,
     ) -> None:
         """Send a signed transaction to the node; with --wait print its receipt."""
+        from mpcwallet.cli.frontend import CliUi
         from mpcwallet.cli.output import out
+        from mpcwallet.wallet.send import broadcast as run
 
-        data = broadcast_raw(
+        data = run(
             read_raw(raw, sig),
             rpc_url=rpc_url,
             wait=wait,
             confirmations=confirmations,
             retry_seconds=timeout,
             receipt_timeout=receipt_timeout,
+            ui=CliUi(),
         )
         out().success(data, human_broadcast(data))
 
@@ -172,51 +123,49 @@ def register(app: typer.Typer) -> None:
 
         Shows what is signed first and, at a terminal, asks for confirmation (--yes skips it).
         """
+        from mpcwallet.cli.approve import read_permits
+        from mpcwallet.cli.frontend import CliUi, keyring
         from mpcwallet.cli.output import out
-        from mpcwallet.cli.sign import sign_transaction
-        from mpcwallet.evm.endpoint import resolve_rpc_url
+        from mpcwallet.cli.sign import refuse_existing_out, write_out
+        from mpcwallet.evm.signature import SignedTx
+        from mpcwallet.evm.txjson import load_tx
+        from mpcwallet.wallet.send import require_rpc_for_send, send_transaction
+        from mpcwallet.wallet.shares import find_share
 
-        if resolve_rpc_url(rpc_url) is None:
-            raise BadInput(
-                "mpc send needs an RPC endpoint: pass --rpc-url or set MPC_RPC_URL "
-                "(or use `mpc sign` offline and `mpc broadcast` later)",
-                field="rpc_url",
-            )
-        report: dict[str, Any] = {}
-        _, signed = sign_transaction(
-            tx_file=tx,
-            share=share,
-            out_file=out_file,
-            rpc_url=rpc_url,
-            force=force,
-            passphrase_file=passphrase_file,
-            retry_seconds=timeout,
-            account=account,
-            permits=permit,
-            key=key,
-            yes=yes,
-            report=report,
-        )
-        out().info(f"signed 0x{signed.tx_hash.hex()} by {signed.sender}; broadcasting")
+        require_rpc_for_send(rpc_url)
+        path = find_share(share, key)
+        refuse_existing_out(out_file, force)
+        signed: list[SignedTx] = []
+
+        def on_signed(sig: SignedTx) -> None:
+            signed.append(sig)
+            if out_file is not None:
+                write_out(out_file, sig.to_json(), force=force)
+
         try:
-            data = broadcast_raw(
-                signed.raw,
+            data = send_transaction(
+                lambda: load_tx(tx),
+                share=path,
+                account=account,
+                permits=read_permits(permit or []),
                 rpc_url=rpc_url,
                 wait=wait,
                 confirmations=confirmations,
                 retry_seconds=timeout,
                 receipt_timeout=receipt_timeout,
+                yes=yes,
+                source=str(tx),
+                keys=keyring(passphrase_file),
+                ui=CliUi(),
+                on_signed=on_signed,
             )
-        except NotYetMined:
-            raise  # sent: the message says how to check it
-        except TransientError:
-            if out_file is None:  # keep the signature usable: a raw tx is public, not a secret
+        except TransientError as exc:
+            from mpcwallet.errors import NotYetMined
+
+            if signed and out_file is None and not isinstance(exc, NotYetMined):
+                # keep the signature usable: a raw tx is public, not a secret
                 out().info(
-                    f"not broadcast; retry later with: mpc broadcast --raw 0x{signed.raw.hex()}"
+                    f"not broadcast; retry later with: mpc broadcast --raw 0x{signed[0].raw.hex()}"
                 )
             raise
-        data["signing_hash"] = "0x" + signed.signing_hash.hex()
-        data["raw_tx"] = "0x" + signed.raw.hex()
-        data["account"] = account
-        data.update(report)
         out().success(data, human_broadcast(data))

@@ -1,29 +1,28 @@
-"""See what you sign: the preview, the balance and token checks, and the confirmation.
+"""See what you sign: the preview, the balance and token checks, and the review.
 
-Runs after tx.json is complete and before the passphrase is asked or the co-signer is used:
+Runs after the transaction is complete and before the passphrase is asked or the co-signer is
+used:
 
 1. build the preview (:mod:`mpcwallet.evm.preview`); with an RPC endpoint, ask the node for the
    token's code, ``decimals()`` and ``symbol()`` and for the sender's balance, and refuse early
    (``not_a_contract``, ``insufficient_funds``);
-2. show it on stderr (human mode) - ``--json`` carries it in the result instead;
-3. ask "Sign this transaction? [y/N]" when stdin is a terminal, unless ``--yes`` or ``--json``.
-   Without a terminal there is no one to ask: the command proceeds as before, so scripts keep
-   working (pass ``--yes`` to say so explicitly);
-4. check that the co-signer answers, so nobody types a passphrase for a session that cannot run.
+2. hand it to the front end's ``Ui.review`` (the CLI shows it and, at a terminal, asks; the HTTP
+   API returns it in the response);
+3. check that the co-signer answers, so nobody types a passphrase for a session that cannot run.
 """
 
 from __future__ import annotations
 
 import contextlib
-import sys
 from typing import TYPE_CHECKING, Any
 
-from mpcwallet.errors import Declined, InsufficientFunds, NotAContract
+from mpcwallet.errors import InsufficientFunds, NotAContract
 
 if TYPE_CHECKING:
     from mpcwallet.evm.preview import TokenFacts
     from mpcwallet.evm.rpc import RpcClient
     from mpcwallet.evm.txjson import UnsignedTx
+    from mpcwallet.wallet.ports import Ui
 
 DECIMALS_CALL = "0x313ce567"  # decimals()
 SYMBOL_CALL = "0x95d89b41"  # symbol()
@@ -109,34 +108,6 @@ def build_preview(
     return preview
 
 
-def show(preview: dict[str, Any]) -> None:
-    from mpcwallet.cli.output import out
-    from mpcwallet.evm.preview import lines
-
-    console = out().stderr
-    console.print("[bold]About to sign:[/bold]")
-    for label, text in lines(preview):
-        console.print(f"  {label:<12}", end="")
-        console.print(text, markup=False)
-
-
-def confirm(*, yes: bool) -> bool:
-    """Ask at a terminal (default no). True if asked and accepted; Declined if refused."""
-    from mpcwallet.cli.output import out
-
-    if yes or out().json_mode or sys.stdin is None or not sys.stdin.isatty():
-        return False
-    from mpcwallet.cli.progress import suspended
-
-    with suspended():
-        sys.stderr.write("Sign this transaction? [y/N]: ")
-        sys.stderr.flush()
-        answer = sys.stdin.readline()
-    if answer.strip().lower() not in ("y", "yes"):
-        raise Declined("not confirmed; nothing was signed")
-    return True
-
-
 def preflight(
     tx: UnsignedTx,
     *,
@@ -146,19 +117,16 @@ def preflight(
     client: RpcClient | None,
     endpoint: str,
     yes: bool,
+    ui: Ui,
 ) -> dict[str, Any]:
-    """Preview, checks, confirmation and co-signer reachability; returns the preview."""
-    from mpcwallet.cli.output import out
-    from mpcwallet.cli.progress import step
+    """Preview, checks, review and co-signer reachability; returns the preview."""
     from mpcwallet.session.client import fetch_healthz
 
-    checking = step("checking the balance and the recipient with the node")
+    checking = ui.step("checking the balance and the recipient with the node")
     with checking if client is not None else contextlib.nullcontext():
         preview = build_preview(
             tx, sender=sender, key_name=key_name, account=account, client=client
         )
-    if not out().json_mode:
-        show(preview)
-    preview["confirmed"] = confirm(yes=yes)
+    preview["confirmed"] = ui.review(preview, yes=yes)
     fetch_healthz(endpoint)  # PeerUnreachable now, before a passphrase is typed
     return preview
