@@ -71,17 +71,45 @@ class QuietUi:
 
 
 class PassphraseKeyring:
-    """A Keyring over one passphrase source (a callable), decrypting on every open."""
+    """A Keyring over one passphrase source (a callable), decrypting on open.
+
+    The decryption that verified a passphrase is kept for the ``open`` that follows, as long as
+    the file is unchanged (same inode, size and mtime): a command pays Argon2id once."""
 
     def __init__(self, source: Callable[[Path, Callable[[str], object] | None], str]) -> None:
         self._source = source
+        self._verified: tuple[Path, str, tuple[int, int, int], Any] | None = None
 
     def passphrase(self, path: Path, *, verify: bool = False) -> str:
         from mpcwallet.storage.store import load_share
 
-        return self._source(path, (lambda typed: load_share(path, typed)) if verify else None)
+        def check(typed: str) -> object:
+            stamp = file_stamp(path)
+            opened = load_share(path, typed)
+            self._verified = (path, typed, stamp, opened)
+            return opened
+
+        return self._source(path, check if verify else None)
 
     def open(self, path: Path, passphrase: str) -> tuple[dict[str, Any], ShareBody]:
+        import hmac
+
         from mpcwallet.storage.store import load_share
 
+        kept, self._verified = self._verified, None
+        if kept is not None:
+            kept_path, kept_passphrase, stamp, opened = kept
+            if (
+                kept_path == path
+                and hmac.compare_digest(kept_passphrase.encode(), passphrase.encode())
+                and stamp == file_stamp(path)
+            ):
+                result: tuple[dict[str, Any], ShareBody] = opened
+                return result
         return load_share(path, passphrase)
+
+
+def file_stamp(path: Path) -> tuple[int, int, int]:
+    """What changes when a share file is replaced or rewritten: (inode, size, mtime in ns)."""
+    st = path.stat()
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
