@@ -28,13 +28,12 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mpcwallet.cosigner.units import UnitError, parse_token_amount, parse_wei
-from mpcwallet.errors import PolicyFileError
+from mpcwallet.errors import BadInput, PolicyFileError
 
 KINDS = ("tx", "message", "typed_data")
 _ADDR_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
@@ -195,14 +194,35 @@ class _Parser:
             parse = _RULES.get(key)
             if parse is None:
                 raise self.fail(p, f"unknown key {key!r} (known: {', '.join(sorted(_RULES))})")
-            try:
-                out[key] = parse(self, p, value)
-            except UnitError as exc:
-                raise self.fail(p, str(exc)) from None
+            out[key] = parse(self, p, value)
         return out
 
+    def _amount(self, path: tuple[str, ...], parse: Callable[[str], int]) -> int:
+        """One amount through the wallet's own parsers (evm.units, evm.erc20), so the policy
+        reads amounts exactly as tx.json does; their message, without its field prefix."""
+        dotted = ".".join(path)
+        try:
+            return parse(dotted)
+        except BadInput as exc:
+            raise self.fail(path, exc.message.removeprefix(f"{dotted}: ")) from None
+
     def wei(self, path: tuple[str, ...], value: object) -> int:
-        return parse_wei(value)
+        """``"0.05 ether"``, ``"200 gwei"``; a bare integer (TOML int) is wei."""
+        from mpcwallet.evm.units import parse_wei
+
+        return self._amount(path, lambda field: parse_wei(value, field))
+
+    def token_amount(self, path: tuple[str, ...], value: object, decimals: int) -> int:
+        """``"12.5"`` in token units; a bare integer (TOML int) is base units."""
+        from mpcwallet.evm.erc20 import parse_amount
+        from mpcwallet.evm.txjson import parse_int
+
+        def parse(field: str) -> int:
+            if isinstance(value, str):
+                return parse_amount(value, decimals, field)
+            return parse_int(value, field)
+
+        return self._amount(path, parse)
 
     def count(self, path: tuple[str, ...], value: object) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1 or value > 16:
@@ -294,10 +314,7 @@ class _Parser:
                 raise self.fail((*p, "decimals"), "must be an integer from 0 to 77")
             amounts: dict[str, int | None] = {}
             for k in ("max_per_tx", "max_24h", "approval_above"):
-                try:
-                    amounts[k] = parse_token_amount(spec[k], decimals) if k in spec else None
-                except UnitError as exc:
-                    raise self.fail((*p, k), str(exc)) from None
+                amounts[k] = self.token_amount((*p, k), spec[k], decimals) if k in spec else None
             out[bytes.fromhex(addr[2:])] = TokenRule(decimals=decimals, **amounts)
         return out
 

@@ -183,4 +183,4 @@ def test_the_cosigner_does_not_start_with_a_bad_policy(
     cp = run_mpc(["--json", "cosigner", "start", "--foreground", "--port", "0"], mpc_env)
     error = json_result(cp)["error"]
     assert cp.returncode == 2 and error["code"] == "bad_policy"
-    assert f"{policy}:2: default.max_value_per_tx: '5 eth': unknown unit" in error["message"]
+    assert f"{policy}:2: default.max_value_per_tx: unknown unit 'eth'" in error["message"]
