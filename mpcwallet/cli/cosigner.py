@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -46,76 +46,9 @@ def cosigner_passphrase(passphrase_file: Path | None, *, stdin: bool, first_star
     return get_passphrase("cosigner", passphrase_file=passphrase_file, confirm=first_start)
 
 
-def make_config(
-    host: str, port: int | None, engine: str | None, *, remember_port: bool = False
-) -> Any:
-    """The daemon's config. Without ``port``: the remembered one (``--port`` of an earlier
-    start), else the default port, falling back to a free one if it is taken."""
-    from mpcwallet.config import mpc_home
-    from mpcwallet.cosigner.config import CosignerConfig, front_door_from_env
-    from mpcwallet.cosigner.paths import DEFAULT_PORT, CosignerPaths
-    from mpcwallet.cosigner.settings import remembered_port
-    from mpcwallet.engine import default_engine_name, get_engine
-    from mpcwallet.session.channel import round_timeout_from_env
-
-    if engine is not None:
-        get_engine(engine)
-    home = mpc_home()
-    fallback = False
-    if port is None:
-        port = remembered_port(CosignerPaths.for_home(home))
-        if port is None:
-            port, fallback = DEFAULT_PORT, True
-    max_unauth, max_per_peer, deadline = front_door_from_env()
-    return CosignerConfig(
-        home=home,
-        engine_name=engine or default_engine_name(),
-        host=host,
-        port=port,
-        port_fallback=fallback,
-        remember_port=remember_port and port != 0,
-        round_timeout=round_timeout_from_env(),
-        max_unauthenticated=max_unauth,
-        max_unauthenticated_per_peer=max_per_peer,
-        handshake_deadline=deadline,
-    )
-
-
-def ensure_running(endpoint: str) -> dict[str, Any] | None:
-    """Start this home's co-signer in the background unless it is already running.
-
-    Returns the new daemon's state, or None if nothing was started (it runs already, or this
-    home is paired with a remote co-signer, or ``MPC_COSIGNER_URL`` points at an answering one).
-    """
-    import os
-
-    from mpcwallet.config import mpc_home
-    from mpcwallet.cosigner.daemon import running_pid, start_background
-    from mpcwallet.cosigner.pairing import read_pairing
-    from mpcwallet.cosigner.paths import CosignerPaths
-    from mpcwallet.errors import PeerUnreachable
-    from mpcwallet.session.client import fetch_healthz, parse_endpoint
-
-    home = mpc_home()
-    if read_pairing(home) is not None:
-        return None  # a remote co-signer: never start a local one
-    if running_pid(CosignerPaths.for_home(home)) is not None:
-        return None  # the session checks it answers where its state says
-    if os.environ.get("MPC_COSIGNER_URL"):
-        try:
-            fetch_healthz(endpoint)
-            return None
-        except PeerUnreachable:
-            pass
-        host, port = parse_endpoint(endpoint)
-        config = make_config(host, port, None)
-    else:
-        # The default port may belong to another home's daemon: start ours where it can listen.
-        config = make_config(parse_endpoint(endpoint)[0], None, None)
-    first = not config.paths.keyring_file.exists()
-    passphrase = cosigner_passphrase(None, stdin=False, first_start=first)
-    state: dict[str, Any] = start_background(config, passphrase)
-    return state
+def start_passphrase(first_start: bool) -> str:
+    """The co-signer passphrase when a command starts the daemon for you (`mpc keygen`)."""
+    return cosigner_passphrase(None, stdin=False, first_start=first_start)
 
 
 def register(app: typer.Typer) -> None:
@@ -162,6 +95,7 @@ def register(app: typer.Typer) -> None:
         """Start the co-signer (in the background unless --foreground)."""
         from mpcwallet.cli.output import out
         from mpcwallet.cosigner import daemon
+        from mpcwallet.wallet.cosigner import make_config
 
         config = make_config(
             host, port, engine, remember_port=port is not None and not no_remember_port

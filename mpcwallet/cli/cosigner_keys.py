@@ -58,14 +58,14 @@ def register(group: typer.Typer) -> None:
         backup_passphrase_file: _BackupPassFile = None,
     ) -> None:
         """Write all co-signer shares and its pairing token to one encrypted backup file."""
-        from mpcwallet.cli.backup import _refuse_existing, _refuse_share_overwrite
         from mpcwallet.cli.output import out
         from mpcwallet.cli.passphrase import get_passphrase
         from mpcwallet.cosigner.backup import export_backup
         from mpcwallet.errors import BadInput
+        from mpcwallet.wallet.backups import refuse_existing_out, refuse_share_overwrite
 
-        _refuse_share_overwrite(out_path)
-        _refuse_existing(out_path, force)
+        refuse_share_overwrite(out_path)
+        refuse_existing_out(out_path, force)
         cosigner_pw = get_passphrase("cosigner", passphrase_file=passphrase_file, confirm=False)
         backup_pw = get_passphrase("backup", passphrase_file=backup_passphrase_file, confirm=True)
         if backup_pw == cosigner_pw:

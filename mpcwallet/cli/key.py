@@ -1,18 +1,17 @@
 """`mpc key status|unquarantine|retire`: a key's quarantine state, and retiring a key.
 
-Quarantine (after a protocol violation) is kept by :mod:`mpcwallet.lifecycle.quarantine`;
-retirement by :mod:`mpcwallet.lifecycle.retire`.
+What each computes is in :mod:`mpcwallet.wallet.keys`; this module parses, confirms and prints.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from mpcwallet.cli import options
-from mpcwallet.errors import BadInput, KeyQuarantined
+from mpcwallet.errors import BadInput
 from mpcwallet.lifecycle.quarantine import (  # noqa: F401 - re-exported for older callers
     QUARANTINE_SUFFIX,
     ensure_not_quarantined,
@@ -35,25 +34,10 @@ def register(app: typer.Typer) -> None:
         """Whether signing with a key is allowed; exits 7 (key_quarantined) when it is not."""
         from mpcwallet.cli.output import out
         from mpcwallet.lifecycle.names import resolve_share
-        from mpcwallet.storage.store import load_header
+        from mpcwallet.wallet.keys import key_status
 
         path = resolve_share(share, key)
-        header = load_header(path)
-        key_id = header.get("key_id") if isinstance(header.get("key_id"), str) else None
-        record = read_quarantine(path, key_id)
-        if record is not None:
-            raise KeyQuarantined(
-                f"key {key_id} ({path}) is quarantined since {record.get('quarantined_at', '?')} "
-                f"({record.get('error_code', '?')}): signing with it is refused. Lift with: "
-                f"mpc key unquarantine --share {path} --yes-i-understand",
-                field="share",
-            )
-        data: dict[str, Any] = {
-            "share": str(path),
-            "key_id": key_id,
-            "address": header.get("address"),
-            "quarantined": False,
-        }
+        data = key_status(path)
         out().success(data, f"[green]ok[/green]: signing with {path} is allowed")
 
     @key_app.command("unquarantine")
@@ -71,14 +55,11 @@ def register(app: typer.Typer) -> None:
         """Allow signing again with a quarantined key (after you checked the co-signer)."""
         from mpcwallet.cli.output import out
         from mpcwallet.lifecycle.names import resolve_share
-        from mpcwallet.lifecycle.quarantine import lift_quarantine
-        from mpcwallet.storage.store import load_header
+        from mpcwallet.wallet.keys import quarantine_record
+        from mpcwallet.wallet.keys import unquarantine as lift
 
         path = resolve_share(share, key)
-        value = load_header(path).get("key_id")
-        key_id = value if isinstance(value, str) else None
-        record = read_quarantine(path, key_id)
-        if record is None:
+        if quarantine_record(path) is None:
             out().success(
                 {"share": str(path), "quarantined": False, "lifted": False},
                 f"{path} is not quarantined; nothing to do",
@@ -98,10 +79,12 @@ def register(app: typer.Typer) -> None:
             typed = typer.prompt("Type 'unquarantine' to allow signing with this key again")
             if typed.strip() != "unquarantine":
                 raise BadInput("confirmation not given; the key stays quarantined", field="yes")
-        lift_quarantine(path, key_id)
+        data = lift(path)
         out().success(
-            {"share": str(path), "quarantined": False, "lifted": True, "was": record},
-            f"quarantine lifted: signing with {path} is allowed again",
+            data,
+            f"quarantine lifted: signing with {path} is allowed again"
+            if data["lifted"]
+            else f"{path} is not quarantined; nothing to do",
         )
 
     @key_app.command("retire")
@@ -114,7 +97,7 @@ def register(app: typer.Typer) -> None:
         """
         from mpcwallet.cli.output import out
         from mpcwallet.lifecycle.names import resolve_share
-        from mpcwallet.lifecycle.retire import retire as run
+        from mpcwallet.wallet.keys import retire as run
 
         data = run(resolve_share(None, name))
         out().success(

@@ -53,20 +53,17 @@ def register(app: typer.Typer) -> None:
         """
         import os
 
+        from mpcwallet.cli.frontend import CliUi
         from mpcwallet.cli.output import out
         from mpcwallet.cli.passphrase import read_passphrase_file
-        from mpcwallet.lifecycle.listing import list_keys
-        from mpcwallet.session.client import resolve_endpoint
+        from mpcwallet.wallet.keys import list_keys
 
         passphrase = None
         if passphrase_file is not None:
             passphrase = read_passphrase_file(passphrase_file)
         elif os.environ.get("MPC_PASSPHRASE"):
             passphrase = os.environ["MPC_PASSPHRASE"]
-        rows = list_keys(resolve_endpoint(), passphrase)
-        for row in rows:
-            if "settled" in row:
-                out().warn(f"{row['name']}: {row['settled']['message']}")
+        rows = list_keys(passphrase=passphrase, ui=CliUi())
         out().success({"keys": rows}, _table(rows))
         from mpcwallet.cli.engine_note import tell
 

@@ -1,6 +1,7 @@
 """`mpc refresh [--key NAME]`: new shares on both sides, same key and address.
 
-The flow and its crash safety live in :mod:`mpcwallet.lifecycle.refresh`.
+The use case is :func:`mpcwallet.wallet.refresh.refresh`; the flow and its crash safety live
+in :mod:`mpcwallet.lifecycle.refresh`.
 """
 
 from __future__ import annotations
@@ -23,27 +24,13 @@ def register(app: typer.Typer) -> None:
         the co-signer. The new pair signs a fixed self-test digest before the old share is
         replaced. An interrupted refresh is settled by the next refresh, sign or `mpc keys`.
         """
+        from mpcwallet.cli.frontend import CliUi, keyring
         from mpcwallet.cli.output import out
-        from mpcwallet.cli.passphrase import get_passphrase
         from mpcwallet.lifecycle.names import resolve_share
-        from mpcwallet.lifecycle.quarantine import ensure_not_quarantined
-        from mpcwallet.lifecycle.refresh import Settled
-        from mpcwallet.lifecycle.refresh import refresh as run
-        from mpcwallet.session.client import resolve_endpoint
+        from mpcwallet.wallet.refresh import refresh as run
 
         path = resolve_share(share, key)
-        ensure_not_quarantined(path)
-        passphrase = get_passphrase("share", passphrase_file=passphrase_file, confirm=False)
-        notes: list[str] = []
-
-        def on_settled(settled: Settled) -> None:
-            notes.append(settled.message)
-            out().warn(settled.message)
-
-        data = run(path, resolve_endpoint(), passphrase, on_settled=on_settled)
-        del passphrase
-        if notes:
-            data["settled"] = notes
+        data = run(path, keys=keyring(passphrase_file), ui=CliUi())
         out().success(
             data,
             f"refreshed {path}: generation {data['previous_generation']} -> "
