@@ -305,6 +305,60 @@ class Unhealthy(MpcError):
     exit_code = 14
 
 
+# --- the HTTP API (`mpc serve`); never a CLI exit --------------------------------------------
+
+
+class Unauthorized(MpcError):
+    """No bearer token, or not this server's."""
+
+    code = "unauthorized"
+    exit_code = 13
+
+
+class HostRefused(MpcError):
+    """A Host header other than 127.0.0.1:PORT / localhost:PORT (DNS rebinding)."""
+
+    code = "host_refused"
+    exit_code = 2
+
+
+class OriginRefused(MpcError):
+    """A browser's Origin header that ``--allow-origin`` does not name."""
+
+    code = "origin_refused"
+    exit_code = 2
+
+
+class BodyTooLarge(BadInput):
+    code = "body_too_large"
+
+
+class MalformedBody(BadInput):
+    """A request body that is not strict, bounded JSON (syntax, depth, size of a number)."""
+
+    code = "malformed_json"
+
+
+class InvalidRequest(BadInput):
+    """A JSON body whose fields do not match the route's request model."""
+
+    code = "invalid_request"
+
+
+class RouteNotFound(NotFound):
+    code = "no_such_route"
+
+
+class MethodNotAllowed(BadInput):
+    code = "method_not_allowed"
+
+
+class IdempotencyConflict(BadInput):
+    """An Idempotency-Key reused with another body or route."""
+
+    code = "idempotency_conflict"
+
+
 # --- violation (exit 9) -----------------------------------------------------------------------
 
 

@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "backup",
     "approver",
     "approve",
+    "serve",
     "bench",
 )
 
