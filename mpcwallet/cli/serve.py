@@ -58,10 +58,6 @@ def register(app: typer.Typer) -> None:
         passphrase = get_passphrase(
             "share", passphrase_file=passphrase_file, confirm=not list_shares()
         )
-        out().info(
-            f"mpc serve: unlocking {len(list_shares())} key(s), then listening on "
-            f"127.0.0.1:{chosen} (JSON logs on stderr)"
-        )
         run(
             passphrase=passphrase,
             port=chosen,
