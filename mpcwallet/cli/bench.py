@@ -22,11 +22,20 @@ def register(app: typer.Typer) -> None:
             help="Runs of keygen and refresh (sign: 4x); 1 to 1000.",
             callback=options.checked("--rounds"),
         ),
+        api: bool = typer.Option(
+            False,
+            "--api",
+            help="Instead: signatures/s through `mpc serve` (sequential and 8 concurrent, "
+            "--rounds x 8 each) beside `mpc sign` end to end, in a throwaway home.",
+        ),
     ) -> None:
         """Measure the two-party protocols in one process (no network): median and p95."""
         from mpcwallet import bench as bench_mod
         from mpcwallet.engine import available_engines, get_engine
 
+        if api:
+            _bench_api(engine, rounds)
+            return
         if engine is not None:
             get_engine(engine)  # BadInput for an unknown name, EngineUnavailable if absent
             names = [engine]
@@ -60,3 +69,36 @@ def register(app: typer.Typer) -> None:
         out().success(
             {"engines": names, "results": rows, "medians_ms": medians, "notes": notes}, human
         )
+
+
+def _bench_api(engine: str | None, rounds: int) -> None:
+    import os
+
+    from mpcwallet.api import bench as api_bench
+    from mpcwallet.engine import get_engine
+
+    if engine is not None:
+        get_engine(engine)
+        os.environ["MPC_ENGINE"] = engine  # the throwaway home's co-signer and key
+    data = api_bench.run(8 * rounds, concurrency=8, progress=out().info)
+    labels = {
+        "api_sequential": "POST /tx/sign, one at a time",
+        "api_concurrent": "POST /tx/sign, 8 at a time",
+        "cli_end_to_end": "mpc sign (a process each)",
+    }
+
+    def human(console: Console) -> None:
+        table = Table(title=f"mpc bench --api ({data['engine']} engine)")
+        for col in ("path", "signatures", "signatures/s", "median ms"):
+            table.add_column(col, justify="left" if col == "path" else "right")
+        for key, label in labels.items():
+            row = data[key]
+            table.add_row(
+                label,
+                str(row["signatures"]),
+                f"{row['per_second']:.1f}",
+                f"{row['median_ms']:.1f}",
+            )
+        console.print(table)
+
+    out().success(data, human)
