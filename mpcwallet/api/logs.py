@@ -28,9 +28,10 @@ def set_stream(stream: TextIO | None) -> None:
 
 
 def log(event: str, *, level: str = "info", **fields: Any) -> None:
+    now = time.time()
     line: dict[str, Any] = {
-        "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
-        + f".{time.time_ns() // 10**6 % 1000:03d}Z",
+        "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+        + f".{int(now * 1000) % 1000:03d}Z",
         "level": level,
         "event": event,
     }
