@@ -155,7 +155,7 @@ def build_app(server: Server) -> web.Application:
     from mpcwallet.api.openapi import document
     from mpcwallet.api.routes import ROUTES
 
-    server.openapi = _dump(document())
+    server.openapi = _dump(document(server.port))
 
     @web.middleware
     async def guard(

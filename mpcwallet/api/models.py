@@ -180,9 +180,14 @@ class MessageSignResponse(Response):
 
 
 class RefreshResponse(Response):
-    key_id: str | None = None
-    address: str | None = None
-    generation: int | None = None
+    key_id: str
+    address: str
+    engine: str
+    generation: int = Field(description="The key's generation after the refresh.")
+    previous_generation: int
+    settled: list[str] = Field(
+        default_factory=list, description="Interrupted earlier refreshes settled on the way."
+    )
 
 
 class ErrorDetail(BaseModel):

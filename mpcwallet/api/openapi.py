@@ -32,7 +32,8 @@ _WITH_BODY = {
 }
 
 
-def document() -> dict[str, Any]:
+def document(port: int | None = None) -> dict[str, Any]:
+    """The document; ``servers`` names ``port`` (default: the remembered or default port)."""
     from pydantic.json_schema import models_json_schema
 
     from mpcwallet.api.models import ErrorResponse
@@ -44,6 +45,10 @@ def document() -> dict[str, Any]:
             models.append((route.request, "validation"))
         models.append((route.response, "serialization"))
     refs, defs = models_json_schema(models, ref_template=REF)
+    if port is None:
+        from mpcwallet.api.settings import remembered_port
+
+        port = remembered_port()
     error_ref = refs[(ErrorResponse, "serialization")]
 
     def error(description: str) -> dict[str, Any]:
@@ -103,7 +108,7 @@ def document() -> dict[str, Any]:
             "description": "2-of-2 threshold-ECDSA signing through a running `mpc serve` on "
             "127.0.0.1. Every request needs `Authorization: Bearer <MPC_HOME/api.token>`.",
         },
-        "servers": [{"url": "http://127.0.0.1:7448"}],
+        "servers": [{"url": f"http://127.0.0.1:{port}"}],
         "security": [{"bearer": []}],
         "paths": paths,
         "components": {

@@ -25,7 +25,7 @@ from eth_account.messages import encode_defunct, encode_typed_data
 from support.anvil import Anvil, running_anvil
 from support.api import Api, running_api
 from support.cosigner import Cosigner, running_cosigner
-from support.proc import ok_data, run_mpc
+from support.proc import error_of, ok_data, run_mpc
 
 CHAIN_ID = 11155111
 RECIPIENT = "0x" + "66" * 20
@@ -100,7 +100,9 @@ def test_the_served_document_is_valid_openapi_3_1_and_what_print_openapi_prints(
     # --print-openapi needs no passphrase and unlocks nothing
     env = {k: v for k, v in world.cs.env.items() if k != "MPC_PASSPHRASE"}
     printed = ok_data(run_mpc(["--json", "serve", "--print-openapi"], env))
-    assert printed == world.document
+    assert printed["servers"] == [{"url": "http://127.0.0.1:7448"}]  # the default port
+    assert world.document["servers"] == [{"url": f"http://127.0.0.1:{world.api.port}"}]
+    assert {**printed, "servers": None} == {**world.document, "servers": None}
     for path in ("/keygen/init", "/keygen/complete", "/address", "/tx/prepare", "/tx/sign"):
         assert path in world.document["paths"]
 
@@ -179,8 +181,14 @@ def test_every_endpoint_answers_as_documented(world: World) -> None:
     # refresh rewrites the share; the server decrypts it again and signs with it
     status, refreshed, _ = world.post("/refresh", {"key": "api-key"})
     assert status == 200, refreshed
+    assert refreshed["generation"] == refreshed["previous_generation"] + 1
+    assert refreshed["address"] == made["address"]
     status, sig4, _ = world.post("/tx/sign", {"key": "api-key", "tx": offline_tx(1)})
     assert status == 200 and Account.recover_transaction(sig4["raw_tx"]) == made["address"]
+    assert any(
+        line["event"] == "share_reloaded" and line["share"] == "api-key.enc"
+        for line in world.api.log_lines()
+    )
 
     # a value the wallet refuses: the code and field of the CLI
     status, bad, _ = world.post("/tx/sign", {"tx": {**offline_tx(), "to": "0x1234"}})
@@ -307,6 +315,14 @@ def test_a_retried_idempotency_key_returns_the_same_signature_and_signs_once(
     status, other_route, _ = world.post("/message/sign", {"message": "x"}, **key)
     assert status == 409 and other_route["error"]["code"] == "idempotency_conflict"
     assert world.sessions() == before + 1
+
+
+def test_a_wrong_passphrase_or_a_busy_port_stops_serve_before_it_listens(world: World) -> None:
+    wrong = {**world.cs.env, "MPC_PASSPHRASE": "not the passphrase"}
+    error_of(run_mpc(["--json", "serve", "--port", "0"], wrong), 3, "wrong_passphrase")
+    busy = run_mpc(["--json", "serve", "--port", str(world.api.port)], world.cs.env)
+    error_of(busy, 12, "port_in_use")
+    assert not (world.api.home / "api.json").exists()  # --port 0 and a failed start: not kept
 
 
 def test_no_passphrase_or_token_in_the_log_or_any_answer(world: World) -> None:
