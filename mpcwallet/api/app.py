@@ -44,7 +44,10 @@ if TYPE_CHECKING:
 
 MAX_BODY = 256 * 1024
 MAX_DEPTH = 32
-WORKERS = 32
+# Use cases running at once; more requests wait in line. Each holds up to two connections to
+# the co-signer while it authenticates (its /healthz and the session), and the co-signer's front
+# door admits 16 unauthenticated connections per peer address (MPC_COSIGNER_MAX_UNAUTH_PER_PEER).
+WORKERS = 8
 
 
 @dataclass
@@ -87,9 +90,14 @@ def _error_answer(exc: BaseException) -> Answer:
         level="warning",
         code=err.code,
         field=err.field,
-        session_id=session_id if isinstance(session_id, str) else None,
+        session_id=session_id[:32] if isinstance(session_id, str) else None,
     )
     return http_status(err), _dump(error_body(err))
+
+
+def _log_session(session_id: str) -> None:
+    # the form the co-signer records (`mpc cosigner sessions`, its log): 16 bytes of the hash
+    logs.log("cosigner_session", session_id=session_id[:32])
 
 
 def _validate(route: Route, raw: bytes) -> Any:
@@ -126,6 +134,9 @@ async def _call(server: Server, route: Route, raw: bytes) -> Answer:
     try:
         req = _validate(route, raw)
         loop = asyncio.get_running_loop()
+        from mpcwallet.session.client import session_observer
+
+        session_observer.set(_log_session)
         ctx = contextvars.copy_context()
         if route.blocking:
             result = await loop.run_in_executor(

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -60,6 +61,13 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 SESSION_PATH = "/v1/session"
+
+# Told each co-signer session id (public: the handshake hash) once the handshake is done, in the
+# context of the caller (``mpc serve`` logs it beside its request id). ``asyncio.run`` copies
+# the calling thread's context, so setting it around a wallet call is enough.
+session_observer: contextvars.ContextVar[Callable[[str], None] | None] = contextvars.ContextVar(
+    "mpc_session_observer", default=None
+)
 
 
 # --- endpoint ------------------------------------------------------------------------------
@@ -323,6 +331,9 @@ async def _with_session(
                 key_id=key_id,
                 round_timeout=round_timeout,
             )
+            observer = session_observer.get()
+            if observer is not None:
+                observer(channel.session_id.hex())
             return await body(channel)
         except MpcError as exc:
             if channel is not None:

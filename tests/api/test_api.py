@@ -52,6 +52,7 @@ class World:
     node: Anvil
     spec: Any  # openapi_core.OpenAPI
     document: dict[str, Any]
+    before_api: set[str]  # co-signer sessions made before the server started (the CLI keygen)
 
     def check(self, method: str, path: str, status: int, body: Any, sent: Any = None) -> None:
         """The answer conforms to the served OpenAPI document (openapi-core)."""
@@ -73,8 +74,14 @@ class World:
         return status, body, got
 
     def sessions(self) -> int:
-        data = ok_data(run_mpc(["--json", "cosigner", "sessions", "--limit", "1000"], self.cs.env))
-        return len(data["sessions"])
+        return len(cosigner_sessions(self.cs))
+
+
+def cosigner_sessions(cs: Cosigner) -> list[dict[str, Any]]:
+    data = ok_data(run_mpc(["--json", "cosigner", "sessions", "--limit", "1000"], cs.env))
+    sessions = data["sessions"]
+    assert isinstance(sessions, list)
+    return sessions
 
 
 @pytest.fixture(scope="module")
@@ -84,10 +91,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     env = subprocess_env(tmp_path_factory.mktemp("api") / "home")
     with running_anvil() as node, running_cosigner(env) as cs:
         ok_data(run_mpc(["--json", "keygen"], cs.env))
+        before = {row["session"] for row in cosigner_sessions(cs)}
         with running_api(cs.env, extra_args=("--allow-origin", ALLOWED_ORIGIN)) as api:
             status, document, _ = api.call("GET", "/openapi.json")
             assert status == 200
-            yield World(api, cs, node, OpenAPI.from_dict(document), document)
+            yield World(api, cs, node, OpenAPI.from_dict(document), document, before)
 
 
 def test_the_served_document_is_valid_openapi_3_1_and_what_print_openapi_prints(
@@ -331,6 +339,12 @@ def test_no_passphrase_or_token_in_the_log_or_any_answer(world: World) -> None:
     requests = [line for line in lines if line["event"] == "request"]
     assert requests and all(len(line["request_id"]) >= 8 for line in requests)
     assert any(line["event"] == "step" and "request_id" in line for line in lines)
+    # each signing request names its co-signer session, as the co-signer records it
+    sessions = cosigner_sessions(world.cs)
+    logged = {line["session_id"] for line in lines if line["event"] == "cosigner_session"}
+    through_api = [row for row in sessions if row["session"] not in world.before_api]
+    assert len(through_api) > 20  # every signing test above, keygen and refresh
+    assert {row["session"] for row in through_api} <= logged
     text = world.api.log_file.read_bytes()
     for secret in (TEST_PASSPHRASE.encode(), world.api.token.encode()):
         assert secret not in text
