@@ -25,6 +25,7 @@ def register(app: typer.Typer) -> None:
             list[str] | None,
             typer.Option(
                 "--allow-origin",
+                metavar="ORIGIN",
                 help="A browser Origin allowed to call the API (CORS), e.g. "
                 "http://localhost:3000; repeatable. Default: every Origin is refused.",
             ),
