@@ -352,3 +352,11 @@ def test_no_passphrase_or_token_in_the_log_or_any_answer(world: World) -> None:
             assert secret not in seen
     token_file = world.api.home / "api.token"
     assert token_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_sigterm_stops_the_server_cleanly(world: World) -> None:
+    """Last in the module: the server stops on SIGTERM with exit 0 and removes its state."""
+    assert (world.api.home / "api.state.json").exists()
+    assert world.api.stop() == 0
+    assert not (world.api.home / "api.state.json").exists()
+    assert world.api.log_lines()[-1]["event"] == "stopped"
