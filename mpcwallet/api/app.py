@@ -160,6 +160,17 @@ def _keep(route: Route) -> Callable[[Answer], bool]:
     return keep
 
 
+def _http_error(exc: web.HTTPException, method: str, path: str) -> MpcError:
+    """aiohttp's own refusals (routing, size, a body it cannot read) as errors of the tree."""
+    if exc.status == 404:
+        return RouteNotFound(f"no route {path}", field="path")
+    if exc.status == 405:
+        return MethodNotAllowed(f"{method} is not allowed on {path}", field="method")
+    if exc.status == 413:
+        return BodyTooLarge(f"request body: larger than {MAX_BODY} bytes", field="body")
+    return MalformedBody(f"the request could not be read (HTTP {exc.status})", field="body")
+
+
 def build_app(server: Server) -> web.Application:
     from aiohttp import web
 
@@ -215,18 +226,10 @@ def build_app(server: Server) -> web.Application:
                 )
             try:
                 response = await handler(request)
-            except web.HTTPNotFound:
-                raise RouteNotFound(f"no route {request.path}", field="path") from None
-            except web.HTTPMethodNotAllowed:
-                raise MethodNotAllowed(
-                    f"{request.method} is not allowed on {request.path}", field="method"
-                ) from None
-            except web.HTTPRequestEntityTooLarge:
-                raise BodyTooLarge(
-                    f"request body: larger than {MAX_BODY} bytes", field="body"
-                ) from None
-        except MpcError as err:
-            status, body = _error_answer(err)
+            except web.HTTPException as exc:
+                raise _http_error(exc, request.method, request.path) from None
+        except Exception as exc:  # noqa: BLE001 - every refusal is a JSON answer
+            status, body = _error_answer(exc)
             response = _json(status, body)
         response.headers["X-Request-Id"] = rid
         response.headers.update(cors)
