@@ -146,3 +146,26 @@ def test_the_token_file_is_made_once_0600_and_compared_exactly(tmp_path: Path) -
     path.write_text("short\n")
     with pytest.raises(errors.FileFormatError):
         load_or_create(path)
+
+
+def test_the_api_imports_no_cli_module() -> None:
+    """DESIGN.md: `cli, api -> wallet`; the server never reaches into the other front end."""
+    import ast
+
+    import mpcwallet.api
+
+    found = []
+    for path in sorted(Path(mpcwallet.api.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            found += [
+                f"{path.name}: {n}"
+                for n in names
+                if n.startswith("mpcwallet.cli") or n.split(".")[0] in ("typer", "rich")
+            ]
+    assert found == []
