@@ -9,29 +9,38 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from mpcwallet.config import mpc_home
 from mpcwallet.cosigner.paths import check_key_id
-from mpcwallet.errors import Busy
+from mpcwallet.errors import Busy, MpcError
 from mpcwallet.storage.files import ensure_dir
 
 
 @contextlib.contextmanager
-def key_lock(key_id: str) -> Iterator[None]:
-    """Exclusive, non-blocking: :class:`Busy` if another process holds it."""
+def home_lock(name: str, held: Callable[[], MpcError]) -> Iterator[None]:
+    """``MPC_HOME/locks/<name>.lock``, exclusive and non-blocking: ``held()`` is raised if
+    another process holds it."""
     directory = mpc_home() / "locks"
     ensure_dir(directory)
-    fd = os.open(directory / f"{check_key_id(key_id)}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(directory / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise Busy(
-                f"another mpc process is refreshing key {key_id} right now; nothing was "
-                "changed. Retry when it is done.",
-                field="key",
-            ) from None
+            raise held() from None
         yield
     finally:
         os.close(fd)
+
+
+def key_lock(key_id: str) -> contextlib.AbstractContextManager[None]:
+    """One process at a time changes a key's files: :class:`Busy` otherwise."""
+    return home_lock(
+        check_key_id(key_id),
+        lambda: Busy(
+            f"another mpc process is refreshing key {key_id} right now; nothing was "
+            "changed. Retry when it is done.",
+            field="key",
+        ),
+    )

@@ -26,7 +26,6 @@ a possible orphan.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -183,27 +182,18 @@ def _recover(pending: Path, out: Path, endpoint: str) -> dict[str, Any] | None:
 @contextlib.contextmanager
 def _target_lock(target: Path) -> Iterator[None]:
     """One keygen at a time per share path (a concurrent run must not take our pending file)."""
-    import fcntl
     import hashlib
 
-    from mpcwallet.config import mpc_home
+    from mpcwallet.lifecycle.locks import home_lock
 
     ensure_dir(target.parent)
-    locks = mpc_home() / "locks"
-    ensure_dir(locks)
     digest = hashlib.sha256(str(target.absolute()).encode()).hexdigest()[:24]
-    fd = os.open(locks / f"keygen-{digest}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise AlreadyExists(
-                f"another `mpc keygen` is writing {target} right now", field="out"
-            ) from None
+    with home_lock(
+        f"keygen-{digest}",
+        lambda: AlreadyExists(f"another `mpc keygen` is writing {target} right now", field="out"),
+    ):
         _clean_temps(target)
         yield
-    finally:
-        os.close(fd)
 
 
 def _clean_temps(target: Path) -> None:

@@ -8,16 +8,16 @@ it itself and refuses a digest other than its own; both return
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mpcwallet.evm.eip712 import TypedData
-    from mpcwallet.storage.body import ShareBody
     from mpcwallet.wallet.ports import Keyring, Ui
 
-# runs the co-signer request: (endpoint, header, body, digest, account) -> DER
-Request = Callable[[str, dict[str, Any], "ShareBody", bytes, int], bytes]
+# the co-signer request: request(endpoint, share_header=, body=, digest=, account=) -> DER
+Request = Callable[..., bytes]
 
 
 def _sign_digest(
@@ -48,7 +48,9 @@ def _sign_digest(
 
     def run() -> bytes:
         with ui.step("signing with the co-signer"):
-            return request(endpoint(), header, body, digest, account)
+            return request(
+                endpoint(), share_header=header, body=body, digest=digest, account=account
+            )
 
     der = quarantine_on_violation(share, header, run)
     return {**message_signature(digest, der, public_key), "account": account}
@@ -69,24 +71,11 @@ def sign_message(
 
     raw = check_message(message)
 
-    def request(
-        endpoint: str, header: dict[str, Any], body: ShareBody, digest: bytes, acct: int
-    ) -> bytes:
-        return run_sign_message(
-            endpoint,
-            share_header=header,
-            body=body,
-            message=raw,
-            digest=digest,
-            account=acct,
-            permits=permits or [],
-        )
-
     return _sign_digest(
         share=share,
         account=account,
         digest_of=lambda: message_digest(raw),
-        request=request,
+        request=partial(run_sign_message, message=raw, permits=permits or []),
         keys=keys,
         ui=ui,
     )
@@ -113,25 +102,13 @@ def sign_typed_data(
         else eip712.parse(document, expected_chain_id=chain_id)
     )
 
-    def request(
-        endpoint: str, header: dict[str, Any], body: ShareBody, digest: bytes, acct: int
-    ) -> bytes:
-        return run_sign_typed_data(
-            endpoint,
-            share_header=header,
-            body=body,
-            typed_data=td.document,
-            digest=digest,
-            chain_id=chain_id,
-            account=acct,
-            permits=permits or [],
-        )
-
     return _sign_digest(
         share=share,
         account=account,
         digest_of=lambda: eip712.digest(td),
-        request=request,
+        request=partial(
+            run_sign_typed_data, typed_data=td.document, chain_id=chain_id, permits=permits or []
+        ),
         keys=keys,
         ui=ui,
     )
