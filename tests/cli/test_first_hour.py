@@ -106,7 +106,17 @@ def test_install_completion_then_complete_in_bash(mpc_env: dict[str, str], tmp_p
     home.mkdir()
     bin_dir = Path(mpc_cmd()[0]).parent
     env = dict(mpc_env, HOME=str(home), SHELL=bash, PATH=f"{bin_dir}:{os.environ['PATH']}")
-    cp = run_mpc(["--install-completion", "bash"], env)
+    # As a user types it: typer finds the shell by walking up the process tree, so mpc runs as
+    # a child of bash (the trailing command keeps bash from exec'ing mpc in its own place),
+    # whatever runs the test suite.
+    mpc = " ".join(mpc_cmd())
+    cp = subprocess.run(
+        [bash, "-c", f"{mpc} --install-completion; status=$?; exit $status"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert cp.returncode == 0, cp.stdout + cp.stderr
     assert ".bash_completions/mpc.sh" in (home / ".bashrc").read_text()
     script = (
