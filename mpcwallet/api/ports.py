@@ -10,7 +10,7 @@ lines, and ``review`` never asks (the caller chose to sign; the preview is in th
 from __future__ import annotations
 
 import contextlib
-import os
+import hmac
 import threading
 import time
 from collections.abc import Iterator
@@ -20,16 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mpcwallet.api.logs import log
+from mpcwallet.wallet.ports import file_stamp
 
 if TYPE_CHECKING:
     from mpcwallet.storage.body import ShareBody
 
 Stamp = tuple[int, int, int]
-
-
-def _stamp(path: Path) -> Stamp:
-    st = os.stat(path)
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 @dataclass
@@ -58,7 +54,7 @@ class MemoryKeyring:
         from mpcwallet.storage.store import load_share
 
         key = path.resolve()
-        stamp = _stamp(key)
+        stamp = file_stamp(key)
         header, body = load_share(key, self._passphrase)
         with self._lock:
             self._shares[key] = _Unlocked(stamp, header, body)
@@ -67,6 +63,9 @@ class MemoryKeyring:
     def new_share_passphrase(self) -> str:
         """The passphrase a key made through the server is encrypted under (the same one)."""
         return self._passphrase
+
+    def prompts(self) -> bool:
+        return False  # unlocked at start; nobody is asked again
 
     def passphrase(self, path: Path, *, verify: bool = False) -> str:
         if verify:
@@ -77,12 +76,12 @@ class MemoryKeyring:
         from mpcwallet.storage.store import load_share
 
         key = path.resolve()
-        if passphrase != self._passphrase:
+        if not hmac.compare_digest(passphrase.encode(), self._passphrase.encode()):
             return load_share(key, passphrase)
         with self._lock:
             held = self._shares.get(key)
         try:
-            stamp = _stamp(key)
+            stamp = file_stamp(key)
         except OSError:
             stamp = None
         if held is not None and held.stamp == stamp:

@@ -42,6 +42,11 @@ class Ui(Protocol):
 
 
 class Keyring(Protocol):
+    def prompts(self) -> bool:
+        """Whether ``passphrase`` may ask a person (then a use case first checks that the
+        co-signer answers: nobody types a passphrase for a session that cannot run)."""
+        ...
+
     def passphrase(self, path: Path, *, verify: bool = False) -> str:
         """The passphrase of the share at ``path`` (``verify``: check it decrypts the share)."""
         ...
@@ -79,6 +84,9 @@ class PassphraseKeyring:
     def __init__(self, source: Callable[[Path, Callable[[str], object] | None], str]) -> None:
         self._source = source
         self._verified: tuple[Path, str, tuple[int, int, int], Any] | None = None
+
+    def prompts(self) -> bool:
+        return True  # a file or a variable, else a prompt: it may come to asking
 
     def passphrase(self, path: Path, *, verify: bool = False) -> str:
         from mpcwallet.storage.store import load_share

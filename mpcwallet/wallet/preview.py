@@ -7,8 +7,10 @@ used:
    token's code, ``decimals()`` and ``symbol()`` and for the sender's balance, and refuse early
    (``not_a_contract``, ``insufficient_funds``);
 2. hand it to the front end's ``Ui.review`` (the CLI shows it and, at a terminal, asks; the HTTP
-   API returns it in the response);
-3. check that the co-signer answers, so nobody types a passphrase for a session that cannot run.
+   API returns it in the response).
+
+Then :func:`mpcwallet.wallet.sign.sign_transaction` checks that the co-signer answers when a
+passphrase may be asked, so nobody types one for a session that cannot run.
 """
 
 from __future__ import annotations
@@ -115,18 +117,14 @@ def preflight(
     key_name: str | None,
     account: int,
     client: RpcClient | None,
-    endpoint: str,
     yes: bool,
     ui: Ui,
 ) -> dict[str, Any]:
-    """Preview, checks, review and co-signer reachability; returns the preview."""
-    from mpcwallet.session.client import fetch_healthz
-
+    """Preview, checks and review; returns the preview."""
     checking = ui.step("checking the balance and the recipient with the node")
     with checking if client is not None else contextlib.nullcontext():
         preview = build_preview(
             tx, sender=sender, key_name=key_name, account=account, client=client
         )
     preview["confirmed"] = ui.review(preview, yes=yes)
-    fetch_healthz(endpoint)  # PeerUnreachable now, before a passphrase is typed
     return preview

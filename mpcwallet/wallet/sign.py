@@ -190,6 +190,10 @@ def sign_transaction(
     header = load_header(share)
     public_key, _ = account_key(header, share, account)
     shown = _preflight(prepared, header, rpc_url, retry_seconds, yes, ui)
+    if keys.prompts():
+        from mpcwallet.session.client import fetch_healthz
+
+        fetch_healthz(endpoint())  # PeerUnreachable now, before a passphrase is typed
     passphrase = keys.passphrase(share, verify=True)
     settled = settle_for_use(share, endpoint(), passphrase)
     if settled is not None:
@@ -223,7 +227,7 @@ def _preflight(
     yes: bool,
     ui: Ui,
 ) -> dict[str, Any]:
-    """See what you sign (wallet/preview.py): preview, early checks, review, co-signer up."""
+    """See what you sign (wallet/preview.py): preview, early checks, review."""
     from mpcwallet.evm.endpoint import resolve_rpc_url
     from mpcwallet.wallet.preview import preflight
     from mpcwallet.wallet.rpc import rpc_client
@@ -236,7 +240,6 @@ def _preflight(
         key_name=name if isinstance(name, str) else None,
         account=prepared.account,
         client=rpc_client(url, retry_seconds, ui) if url is not None else None,
-        endpoint=endpoint(),
         yes=yes,
         ui=ui,
     )
