@@ -24,6 +24,7 @@ from mpcwallet.cosigner import logs
 from mpcwallet.cosigner.config import CosignerConfig
 from mpcwallet.cosigner.frontdoor import FRONT_DOOR, FrontDoor, mark_authenticated
 from mpcwallet.cosigner.keystore import KeyStore
+from mpcwallet.cosigner.presigner import Presigner
 from mpcwallet.cosigner.service import Service
 from mpcwallet.cosigner.token import ensure_token, read_token
 from mpcwallet.engine import get_engine
@@ -52,11 +53,14 @@ def create_app(config: CosignerConfig, *, kek: DerivedKey) -> web.Application:
     engine = get_engine(config.engine_name)
     app = web.Application(middlewares=[guard_request])
     app[CONFIG] = config
+    sessions: set[web.WebSocketResponse] = set()
+    app[SESSIONS] = sessions
     app[SERVICE] = Service(
         engine,
         KeyStore(paths, kek),
         read_token(paths.token_file),
         cosigner_install_id(paths.root),
+        presigner=Presigner(engine, idle=lambda: not sessions),
     )
     app[FRONT_DOOR] = FrontDoor(
         max_unauthenticated=config.max_unauthenticated,
@@ -64,13 +68,12 @@ def create_app(config: CosignerConfig, *, kek: DerivedKey) -> web.Application:
         handshake_deadline=config.handshake_deadline,
     )
     app[ALLOWED_HOSTS] = set()
-    sessions: set[web.WebSocketResponse] = set()
-    app[SESSIONS] = sessions
     app[STARTED_AT] = time.monotonic()
     app.router.add_get("/healthz", healthz)
     app.router.add_get(SESSION_PATH, session_endpoint)
     app.cleanup_ctx.append(_keystore_housekeeping)
     app.on_shutdown.append(_going_away)
+    app.on_cleanup.append(_stop_presigning)
     return app
 
 
@@ -126,6 +129,10 @@ async def _keystore_housekeeping(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+async def _stop_presigning(app: web.Application) -> None:
+    await app[SERVICE].presigner.close()
+
+
 async def _going_away(app: web.Application) -> None:
     """Graceful stop: every open session gets a going-away close (1001)."""
     sessions = app[SESSIONS]
@@ -158,6 +165,8 @@ async def healthz(request: web.Request) -> web.Response:
             "pid": os.getpid(),
             "install_id": service.install_id,
             "connections": dataclasses.asdict(app[FRONT_DOOR].stats),
+            # idle-time precomputation (portable engine): counts only
+            "presign": service.presigner.stats(),
         }
     )
 
@@ -201,6 +210,7 @@ async def session_endpoint(request: web.Request) -> web.StreamResponse:
         logs.log("connection_lost", f"connection lost ({type(exc).__name__})")
     finally:
         app[SESSIONS].discard(ws)
+        service.presigner.session_ended()
         if channel is not None:
             await channel.aclose()
         elif not ws.closed:

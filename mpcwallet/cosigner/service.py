@@ -40,6 +40,7 @@ from mpcwallet.cosigner.facts import (
 )
 from mpcwallet.cosigner.keystore import KeyStore
 from mpcwallet.cosigner.paths import check_key_id
+from mpcwallet.cosigner.presigner import Presigner
 from mpcwallet.engine import Engine, Role
 from mpcwallet.errors import (
     AuthFailed,
@@ -64,7 +65,15 @@ _DUMMY_PSK_LABEL = b"mpcwallet/cosigner dummy psk\x00"
 
 
 class Service:
-    def __init__(self, engine: Engine, keystore: KeyStore, token: bytes, install_id: str) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        keystore: KeyStore,
+        token: bytes,
+        install_id: str,
+        *,
+        presigner: Presigner | None = None,
+    ) -> None:
         from mpcwallet.cosigner.guard import Guard
 
         self.engine = engine
@@ -76,6 +85,7 @@ class Service:
         self.guard = Guard(keystore.paths)
         self.guard.startup()
         self._refreshing: set[str] = set()  # key ids with a refresh in flight (one event loop)
+        self.presigner = presigner or Presigner(None, idle=lambda: True)  # none by default
 
     def ensure_idle(self, key_id: str) -> None:
         """:class:`Busy` if ``key_id`` is being refreshed right now."""
@@ -578,6 +588,7 @@ class Service:
         # audited before the client hears "done", so the record exists once the client has it
         logs.audit("sign_completed", "sign completed", **fields, **ctx)
         await ch.send_control({"type": "done"})
+        self.presigner.after_sign(key.key_blob)
 
 
 def _permits(req: dict[str, Any]) -> tuple[dict[str, Any], ...]:

@@ -97,8 +97,21 @@ class PortableEngine:
     def presign(self, blob: bytes, count: int | None = None) -> int:
         """Fill this process's in-memory presign pool for P2's key ``blob`` (idle-time work;
         see :mod:`presign`). Returns how many elements were added."""
-        key = keys.decode_p2(blob)
-        return presign.POOL.fill(key.n, count)
+        return self.presign_fill(self.presign_handle(blob), count)
+
+    # The co-signer's idle-time filling (mpcwallet.cosigner.presigner) keeps only the handle:
+    # P1's Paillier modulus N, public, so no share stays decrypted between signatures.
+    def presign_handle(self, blob: bytes) -> int:
+        return keys.decode_p2(blob).n
+
+    def presign_fill(self, handle: int, count: int | None = None) -> int:
+        return presign.POOL.fill(handle, count)
+
+    def presign_wanted(self, handle: int) -> bool:
+        return presign.POOL.size(handle) < presign.POOL.capacity
+
+    def presign_stats(self) -> dict[str, int]:
+        return {"held": presign.POOL.held(), "used": presign.POOL.used}
 
     def public_key(self, blob: bytes) -> bytes:
         return keys.public_key(blob)

@@ -110,6 +110,7 @@ class PresignPool:
         self.capacity = capacity
         self._lock = threading.Lock()
         self._items: dict[int, deque[P2Presign]] = {}
+        self.used = 0  # elements handed to a signature (counts only; for /healthz and tests)
 
     def fill(self, n: int, count: int | None = None) -> int:
         """Compute elements for modulus ``n`` until the pool holds ``capacity`` (or ``count``
@@ -136,11 +137,17 @@ class PresignPool:
             if not queue:
                 return None
             element = queue.popleft()
+            self.used += 1
         return element.consume()
 
     def size(self, n: int) -> int:
         with self._lock:
             return len(self._items.get(int(n), ()))
+
+    def held(self) -> int:
+        """Elements held for every modulus."""
+        with self._lock:
+            return sum(len(q) for q in self._items.values())
 
     def drop(self, n: int) -> None:
         """Forget every element for ``n`` (after a refresh replaced the key)."""
