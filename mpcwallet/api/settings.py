@@ -6,13 +6,10 @@ the server there again; without one the default port is used.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from mpcwallet.errors import BadInput, FileFormatError, NotFound
-from mpcwallet.jsonio import load_file
-from mpcwallet.storage.files import write_atomic
+from mpcwallet.storage.settings import port_of, read_settings, remember
 
 DEFAULT_PORT = 7448
 
@@ -24,32 +21,17 @@ def settings_path() -> Path:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    try:
-        doc = load_file(path, what="the API settings", max_bytes=64 * 1024)
-    except NotFound:
-        return {}
-    except BadInput:
-        doc = None
-    if not isinstance(doc, dict):
-        raise FileFormatError(
-            f"{path} is not an API settings file; delete it and start `mpc serve --port N` again",
-            field="port",
-        )
-    return doc
+    return read_settings(
+        path, what="the API settings", fix="start `mpc serve --port N` again", field="port"
+    )
 
 
 def remembered_port() -> int:
     path = settings_path()
-    port = _read(path).get("port", DEFAULT_PORT)
-    if not isinstance(port, int) or isinstance(port, bool) or not 0 < port <= 65535:
-        raise FileFormatError(f"{path}: port must be 1..65535", field="port")
-    return port
+    port = port_of(_read(path), path)
+    return DEFAULT_PORT if port is None else port
 
 
 def remember_port(port: int) -> None:
     path = settings_path()
-    doc = _read(path)
-    if doc.get("port") == port:
-        return
-    doc["port"] = port
-    write_atomic(path, (json.dumps(doc, indent=2) + "\n").encode(), force=True)
+    remember(path, _read(path), port=port)
