@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import signal
 import subprocess
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from support.cosigner import wait_for
-from support.proc import mpc_cmd
+from support.proc import mpc_cmd, terminate
 
 START_DEADLINE_S = 60.0
 
@@ -80,14 +79,7 @@ class Api:
         return [json.loads(line) for line in self.log_file.read_text().splitlines() if line]
 
     def stop(self, timeout: float = 30.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=30)
-        return int(self.proc.returncode)
+        return terminate(self.proc, timeout)
 
 
 def start_api(env: Mapping[str, str], *, extra_args: tuple[str, ...] = ()) -> Api:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import time
 import urllib.error
@@ -27,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from support.proc import mpc_cmd
+from support.proc import mpc_cmd, terminate
 
 START_DEADLINE_S = 60.0
 
@@ -72,14 +71,7 @@ class Cosigner:
         self.proc.wait(timeout=30)
 
     def stop(self, timeout: float = 30.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=30)
-        return int(self.proc.returncode)
+        return terminate(self.proc, timeout)
 
 
 def wait_for(predicate: Any, deadline_s: float, what: str, interval: float = 0.02) -> Any:

@@ -72,3 +72,17 @@ def error_of(
     if code is not None:
         assert error["code"] == code, error
     return error
+
+
+def terminate(proc: subprocess.Popen[Any], timeout: float = 30.0) -> int:
+    """SIGTERM (a graceful stop), SIGKILL if it has not exited after ``timeout``; exit code."""
+    import signal
+
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
+    return int(proc.returncode)
