@@ -15,7 +15,6 @@ from rich.console import Console
 from mpcwallet.cli import options
 from mpcwallet.cli.output import out
 from mpcwallet.cli.passphrase import get_passphrase
-from mpcwallet.wallet import backups
 
 _In = Annotated[Path, typer.Option("--in", help="Backup file to read.", show_default=False)]
 _BackupPassFile = Annotated[
@@ -59,6 +58,7 @@ def export_backup(
     """Re-encrypt a share under a separate backup passphrase (stronger Argon2id)."""
     from mpcwallet.cli.frontend import CliUi
     from mpcwallet.lifecycle.names import resolve_share
+    from mpcwallet.wallet import backups
 
     data = backups.export_backup(
         resolve_share(share, key),
@@ -102,6 +102,7 @@ def import_backup(
     over an existing share even with --force (retire it first with `mpc key retire`).
     """
     from mpcwallet.cli.frontend import CliUi
+    from mpcwallet.wallet import backups
 
     data = backups.import_backup(
         in_path,
@@ -128,6 +129,8 @@ def verify_backup(
     backup_passphrase_file: _BackupPassFile = None,
 ) -> None:
     """Decrypt a backup and check it: structure, AEAD, body, public key (if its engine loads)."""
+    from mpcwallet.wallet import backups
+
     data = backups.verify_backup(
         in_path,
         backup_passphrase=lambda: get_passphrase(

@@ -16,7 +16,8 @@ from mpcwallet import __version__
 from mpcwallet.cli import app as app_module
 from mpcwallet.cli import main as main_module
 
-HEAVY = ("web3", "eth_account", "aiohttp")
+# what a command loads when it runs, never for --help (it must stay fast)
+HEAVY = ("web3", "eth_account", "aiohttp", "cryptography", "mpcwallet.wallet")
 
 
 def test_help_lists_commands(mpc_env: dict[str, str]) -> None:
