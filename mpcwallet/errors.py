@@ -359,6 +359,13 @@ class IdempotencyConflict(BadInput):
     code = "idempotency_conflict"
 
 
+class IdempotencyUnknown(BadInput):
+    """An Idempotency-Key whose first request was cut off by a restart of ``mpc serve``: it may
+    or may not have signed, so a retry neither signs again nor replays an answer."""
+
+    code = "idempotency_unknown"
+
+
 # --- violation (exit 9) -----------------------------------------------------------------------
 
 

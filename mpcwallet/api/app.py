@@ -56,9 +56,9 @@ class Server:
 
     token: str
     context: Context
+    idempotency: IdempotencyStore
     allow_origins: frozenset[str] = frozenset()
     port: int = 0
-    idempotency: IdempotencyStore = field(default_factory=IdempotencyStore)
     pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(WORKERS, thread_name_prefix="mpc-api")
     )

@@ -23,7 +23,7 @@ _COMMON = {
 _WITH_BODY = {
     "400": "Malformed JSON",
     "404": "No such key or session",
-    "409": "Conflict (Idempotency-Key reused, key exists, key busy)",
+    "409": "Conflict (Idempotency-Key reused or cut off by a restart, key exists, key busy)",
     "413": "Body too large",
     "422": "Invalid request or value",
     "502": "The co-signer or node failed",

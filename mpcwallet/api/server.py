@@ -92,7 +92,14 @@ def serve(*, passphrase: str, port: int, remember: bool, allow_origins: frozense
     unlocked = unlock_all(keyring, list_shares())
     logs.log("unlocked", keys=unlocked)
     sock = bind(port)
-    server = Server(token=token, context=Context(keyring), allow_origins=allow_origins)
+    from mpcwallet.api.idempotency import IdempotencyStore, store_path
+
+    server = Server(
+        token=token,
+        context=Context(keyring),
+        idempotency=IdempotencyStore(store_path()),
+        allow_origins=allow_origins,
+    )
     server.port = int(sock.getsockname()[1])
     if remember:
         from mpcwallet.api.settings import remember_port
@@ -126,6 +133,7 @@ async def _run(server: Any, sock: socket.socket) -> None:
         logs.log("stopping")
         await runner.cleanup()
         server.pool.shutdown(wait=False, cancel_futures=True)
+        server.idempotency.close()
         current = read_state()
         if current is not None and current.get("pid") == os.getpid():
             state_path().unlink(missing_ok=True)

@@ -15,6 +15,7 @@ from mpcwallet.errors import (
     BodyTooLarge,
     HostRefused,
     IdempotencyConflict,
+    IdempotencyUnknown,
     InvalidRequest,
     MalformedBody,
     MethodNotAllowed,
@@ -38,6 +39,7 @@ STATUS: dict[type[e.MpcError], int] = {
     e.NotFound: 404,
     MethodNotAllowed: 405,
     IdempotencyConflict: 409,
+    IdempotencyUnknown: 409,  # cut off by a restart: whether it signed is unknown
     e.AlreadyExists: 409,
     e.Busy: 409,
     BodyTooLarge: 413,

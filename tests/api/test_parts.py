@@ -58,9 +58,9 @@ def test_every_error_of_the_tree_has_an_http_status_and_the_cli_body() -> None:
         assert http_status(cls("x")) == status, cls
 
 
-def test_idempotency_runs_once_for_concurrent_and_later_duplicates() -> None:
+def test_idempotency_runs_once_for_concurrent_and_later_duplicates(tmp_path: Path) -> None:
     async def scenario() -> None:
-        store = IdempotencyStore()
+        store = IdempotencyStore(tmp_path / "idem.db")
         runs = 0
         gate = asyncio.Event()
 
@@ -90,9 +90,9 @@ def test_idempotency_runs_once_for_concurrent_and_later_duplicates() -> None:
     asyncio.run(scenario())
 
 
-def test_an_answer_keep_refuses_is_forgotten_so_a_retry_runs_again() -> None:
+def test_an_answer_keep_refuses_is_forgotten_so_a_retry_runs_again(tmp_path: Path) -> None:
     async def scenario() -> None:
-        store = IdempotencyStore()
+        store = IdempotencyStore(tmp_path / "idem.db")
         answers = iter([(503, b"unreachable"), (200, b"signed")])
 
         async def handler() -> tuple[int, bytes]:
@@ -102,6 +102,78 @@ def test_an_answer_keep_refuses_is_forgotten_so_a_retry_runs_again() -> None:
         assert (await store.run("k", "/r", b"", handler, keep=keep))[0] == (503, b"unreachable")
         assert (await store.run("k", "/r", b"", handler, keep=keep))[0] == (200, b"signed")
         assert (await store.run("k", "/r", b"", handler, keep=keep)) == ((200, b"signed"), True)
+
+    asyncio.run(scenario())
+
+
+def test_idempotency_rows_outlive_the_store_and_a_cut_off_request_becomes_unknown(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "idem.db"
+
+    async def signed() -> tuple[int, bytes]:
+        return 200, b'{"sig": 1}'
+
+    async def first_life() -> None:
+        store = IdempotencyStore(path)
+        await store.run("done", "/tx/sign", b"{}", signed, keep=lambda a: True)
+        hold = asyncio.Event()
+
+        async def never() -> tuple[int, bytes]:
+            await hold.wait()
+            return 200, b"late"
+
+        asyncio.ensure_future(store.run("cut", "/tx/send", b"{}", never, keep=lambda a: True))
+        await asyncio.sleep(0)  # the row is committed before the handler runs
+        assert store.state("cut") == "running"
+        store.close()  # as a crash: the request never answered
+
+    asyncio.run(first_life())
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+    async def second_life() -> None:
+        store = IdempotencyStore(path)
+        assert store.state("cut") == "unknown"
+        runs = 0
+
+        async def handler() -> tuple[int, bytes]:
+            nonlocal runs
+            runs += 1
+            return 200, b"again"
+
+        again = await store.run("done", "/tx/sign", b"{}", handler, keep=lambda a: True)
+        assert again == ((200, b'{"sig": 1}'), True)
+        with pytest.raises(errors.IdempotencyUnknown) as refused:
+            await store.run("cut", "/tx/send", b"{}", handler, keep=lambda a: True)
+        assert "restart" in refused.value.message and "new key" in refused.value.message
+        assert http_status(refused.value) == 409
+        with pytest.raises(errors.IdempotencyConflict):
+            await store.run("cut", "/tx/send", b"{1}", handler, keep=lambda a: True)
+        assert runs == 0
+        store.close()
+
+    asyncio.run(second_life())
+
+
+def test_idempotency_rows_expire_and_the_store_is_bounded(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = IdempotencyStore(tmp_path / "idem.db", ttl=3600, max_entries=3)
+        runs = 0
+
+        async def handler() -> tuple[int, bytes]:
+            nonlocal runs
+            runs += 1
+            return 200, b"%d" % runs
+
+        for key in ("a", "b", "c", "d"):
+            await store.run(key, "/r", b"", handler, keep=lambda a: True)
+        assert [store.state(k) for k in "abcd"] == [None, "done", "done", "done"]
+        store._db.execute("UPDATE entries SET created = created - 7200 WHERE key = 'b'")
+        assert (await store.run("b", "/r", b"", handler, keep=lambda a: True)) == (
+            (200, b"5"),
+            False,
+        )  # expired, so it ran again
+        store.close()
 
     asyncio.run(scenario())
 
