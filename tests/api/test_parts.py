@@ -123,10 +123,11 @@ def test_idempotency_rows_outlive_the_store_and_a_cut_off_request_becomes_unknow
             await hold.wait()
             return 200, b"late"
 
-        asyncio.ensure_future(store.run("cut", "/tx/send", b"{}", never, keep=lambda a: True))
+        cut = asyncio.ensure_future(store.run("cut", "/tx/send", b"{}", never, keep=lambda a: True))
         await asyncio.sleep(0)  # the row is committed before the handler runs
         assert store.state("cut") == "running"
         store.close()  # as a crash: the request never answered
+        cut.cancel()
 
     asyncio.run(first_life())
     assert oct(path.stat().st_mode & 0o777) == "0o600"
