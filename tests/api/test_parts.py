@@ -48,6 +48,7 @@ def test_every_error_of_the_tree_has_an_http_status_and_the_cli_body() -> None:
         errors.BadInput: 422,
         errors.NotFound: 404,
         errors.IdempotencyConflict: 409,
+        errors.IdempotencyUnknown: 409,
         errors.Busy: 409,
         errors.PeerUnreachable: 503,
         errors.PeerTimeout: 504,
