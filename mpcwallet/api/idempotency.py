@@ -121,7 +121,9 @@ class IdempotencyStore:
             self._db.executescript(_SCHEMA)
             # A previous process died (or stopped) while these ran: whether they signed is
             # unknown.
-            self._db.execute("UPDATE entries SET state = 'unknown' WHERE state = 'running'")
+            self.cut_off: int = self._db.execute(
+                "UPDATE entries SET state = 'unknown' WHERE state = 'running'"
+            ).rowcount
             self._expire(time.time())
         except sqlite3.DatabaseError as exc:
             self._db.close()

@@ -100,6 +100,9 @@ def serve(*, passphrase: str, port: int, remember: bool, allow_origins: frozense
         idempotency=IdempotencyStore(store_path()),
         allow_origins=allow_origins,
     )
+    if server.idempotency.cut_off:
+        # requests a previous process never answered: their keys now get idempotency_unknown
+        logs.log("idempotency_cut_off", level="warning", keys=server.idempotency.cut_off)
     server.port = int(sock.getsockname()[1])
     if remember:
         from mpcwallet.api.settings import remember_port

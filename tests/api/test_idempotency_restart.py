@@ -136,3 +136,5 @@ def test_a_key_cut_off_by_a_crash_mid_sign_is_refused_and_signs_nothing(tmp_path
         assert "new key" in message
         assert refused["error"]["field"] == "Idempotency-Key"
         assert len(cosigner_sessions(cs)) == before  # nothing signed
+        cut_off = [r for r in api.log_lines() if r.get("event") == "idempotency_cut_off"]
+        assert [r["keys"] for r in cut_off] == [1]
