@@ -94,12 +94,7 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("--out", help="Write the permit here.")
         ] = None,
         force: options.ForceOut = False,
-        passphrase_file: Annotated[
-            Path | None,
-            typer.Option(
-                "--passphrase-file", help="Approver passphrase file (else MPC_APPROVER_PASSPHRASE)."
-            ),
-        ] = None,
+        passphrase_file: options.ApproverPassphraseFile = None,
     ) -> None:
         """Approve one request: a one-time, short-lived permit for `mpc sign --permit` (or
         `send`, `sign-message`, `sign-typed-data`)."""

@@ -30,12 +30,7 @@ def register(app: typer.Typer) -> None:
             typer.Option("--out", help="Key file (default MPC_HOME/approvers/NAME.enc)."),
         ] = None,
         force: options.ForceOut = False,
-        passphrase_file: Annotated[
-            Path | None,
-            typer.Option(
-                "--passphrase-file", help="Approver passphrase file (else MPC_APPROVER_PASSPHRASE)."
-            ),
-        ] = None,
+        passphrase_file: options.ApproverPassphraseFile = None,
     ) -> None:
         """Make an approver key; register its public key with `mpc cosigner approvers add`."""
         from mpcwallet.cli.output import out

@@ -44,6 +44,12 @@ SharePassphraseFile = Annotated[
         "--passphrase-file", help="Read the share passphrase from this file (else MPC_PASSPHRASE)."
     ),
 ]
+ApproverPassphraseFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--passphrase-file", help="Approver passphrase file (else MPC_APPROVER_PASSPHRASE)."
+    ),
+]
 ForceOut = Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")]
 TxFile = Annotated[Path, typer.Option("--tx", help="Unsigned transaction (tx.json).")]
 RpcUrl = Annotated[
