@@ -129,7 +129,7 @@ def _tx_prepare(req: m.TxRequest, ctx: Context) -> dict[str, Any]:
         "from": prepared.sender,
         "account": req.account,
         "tx": prepared.tx.to_json(),
-        "filled": getattr(prepared, "filled", {}),
+        "filled": prepared.filled,
     }
 
 

@@ -35,6 +35,8 @@ class Prepared:
     sender: str  # EIP-55
     account: int
     filled: dict[str, Any]  # what the node filled in (name -> value)
+    header: dict[str, Any]  # the share's public header, as read for this preparation
+    public_key: bytes  # the account's key (SEC1 compressed)
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,7 @@ def prepare_transaction(
 
     ensure_not_quarantined(share)
     header = load_header(share)
-    _, address = account_key(header, share, account)
+    public_key, address = account_key(header, share, account)
     sender = parse_address(address, "address")
     if callable(tx):
         tx = tx()
@@ -155,7 +157,9 @@ def prepare_transaction(
             f"{to_checksum(sender)}; use the matching --share or --account, or remove 'from'",
             field="from",
         )
-    return Prepared(tx, signing_digest(tx), to_checksum(sender), account, filled)
+    return Prepared(
+        tx, signing_digest(tx), to_checksum(sender), account, filled, header, public_key
+    )
 
 
 def sign_transaction(
@@ -172,11 +176,9 @@ def sign_transaction(
     ui: Ui,
 ) -> TxSignature:
     """Prepare ``tx``, show it for review, and sign it with the co-signer."""
-    from mpcwallet.accounts import account_key
     from mpcwallet.evm.signature import assemble
     from mpcwallet.lifecycle.refresh import settle_for_use
     from mpcwallet.session.client import run_sign
-    from mpcwallet.storage.store import load_header
 
     prepared = prepare_transaction(
         tx,
@@ -187,9 +189,8 @@ def sign_transaction(
         ui=ui,
         source=source,
     )
-    header = load_header(share)
-    public_key, _ = account_key(header, share, account)
-    shown = _preflight(prepared, header, rpc_url, retry_seconds, yes, ui)
+    public_key = prepared.public_key
+    shown = _preflight(prepared, rpc_url, retry_seconds, yes, ui)
     if keys.prompts():
         from mpcwallet.session.client import fetch_healthz
 
@@ -221,7 +222,6 @@ def sign_transaction(
 
 def _preflight(
     prepared: Prepared,
-    header: dict[str, Any],
     rpc_url: str | None,
     retry_seconds: float | None,
     yes: bool,
@@ -233,7 +233,7 @@ def _preflight(
     from mpcwallet.wallet.rpc import rpc_client
 
     url = resolve_rpc_url(rpc_url)
-    name = header.get("name")
+    name = prepared.header.get("name")
     return preflight(
         prepared.tx,
         sender=prepared.sender,
