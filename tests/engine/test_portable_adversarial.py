@@ -165,11 +165,43 @@ def test_p1_pdl_response_out_of_range_is_rejected() -> None:
     s = new_session()
     p1, p2 = keygen.KeygenP1(s), keygen.KeygenP2(s)
     m3 = p1.on_msg2(p2.on_msg1(p1.msg1()))
-    z = list(m3.paillier.pdl.z)
-    z[0] += 1 << 400  # the range check must catch it
-    bad = replace(m3.paillier, pdl=replace(m3.paillier.pdl, z=z))
+    pdl = m3.paillier.pdl
+    # the range check must catch it
+    bad = replace(m3.paillier, pdl=replace(pdl, z=pdl.z + (1 << 600)))
     with pytest.raises(InvalidProof, match="out of range"):
         p2.on_msg3(replace(m3, paillier=bad))
+
+
+class _P1LargePlaintext(keygen.KeygenP1):
+    """c_key, Com and every response use X = x1 + q·2^70: X·G = Q1, but X is far out of range."""
+
+    def make_prover(self, paillier):  # type: ignore[no-untyped-def]
+        big = self._x1 + (Q << 70)
+
+        class Prover(paillier_gen.PaillierGenProver):
+            def plaintext(self) -> int:
+                return big
+
+            def witness(self) -> int:
+                return big
+
+        return Prover(self.session, keygen.STEP, self._x1, paillier)
+
+
+def test_p1_c_key_of_a_large_value_congruent_to_x1_is_rejected() -> None:
+    s = new_session()
+    with pytest.raises(InvalidProof, match="out of range"):
+        _run_keygen_against_p2(_P1LargePlaintext(s), s)
+
+
+def test_p1_reopening_its_first_messages_differently_is_rejected() -> None:
+    s = new_session()
+    p1, p2 = keygen.KeygenP1(s), keygen.KeygenP2(s)
+    m3 = p1.on_msg2(p2.on_msg1(p1.msg1()))
+    first = list(m3.paillier.range_first)
+    first[0] = first[1]
+    with pytest.raises(InvalidProof, match="commitment"):
+        p2.on_msg3(replace(m3, paillier=replace(m3.paillier, range_first=first)))
 
 
 def test_refresh_p1_c_key_encrypting_another_value_is_rejected(

@@ -6,8 +6,9 @@ Rules (README "Engines: cb-mpc and portable"):
   ``gmpy2.powmod``/``powmod_sec``/``invert``, a builtin ``pow`` or a ``**`` with a non-literal
   exponent fails this test.
 * A call that exponentiates with a PUBLIC exponent (``pub_powmod``, ``PaillierPublic.mul_scalar``,
-  the fixed-base verifier ``_ped_public``) or inverts in variable time (``invert_var_time``) is
-  allowed only at the call sites listed below, each with why its exponent is public. Anything
+  the fixed-base tables' ``.pow`` and the verifier ``_ped_public``) or inverts in variable time
+  (``invert_var_time``) is allowed only at the call sites listed below, each with why its exponent
+  is public. A helper handed to ``modexp.parallel`` by name counts as a call site. Anything
   else must use ``sec_powmod`` / ``mul_secret`` / ``sec_inverse_mod_prime`` (GMP's
   ``mpz_powm_sec``).
 * Secret byte strings (commitments, key fingerprints) are compared with ``hmac.compare_digest``.
@@ -38,8 +39,15 @@ PUBLIC_EXPONENT_SITES: dict[str, dict[tuple[str, str], int]] = {
         ("paillier.py", "PaillierPublic.mul_scalar"): 1,
         # rc^N, r_enc^N mod N^2 ahead of time: exponent N public (P1 can recover rc and r_enc)
         ("presign.py", "P2Presign.__init__"): 2,
-        # sigma^N mod N: the verifier's check of the N-th roots
+        # sigma^N mod N: the verifier's check of the N-th roots (handed to parallel)
         ("zk.py", "valid_paillier_verify"): 1,
+        # x^p' mod p: the subgroup check of public commitments (and of g, h at import)
+        ("safe_prime_pedersen.py", "<module>"): 2,
+        ("safe_prime_pedersen.py", "in_subgroup"): 1,
+        # Com^e mod p: public commitment, public challenge
+        ("zk_pedersen.py", "equal_verify"): 1,
+        # (c~^2·Com^bit)^w: public values, the verifier's own batching weights w
+        ("zk_pedersen.py", "range_verify"): 1,
         # rc^e mod N: e is the proof's public challenge (rc is P2's randomness, known to P1)
         ("zk_sign.py", "prove"): 1,
         # W^e mod N~: public commitment, public challenge
@@ -51,6 +59,16 @@ PUBLIC_EXPONENT_SITES: dict[str, dict[tuple[str, str], int]] = {
         ("zk_sign.py", "prove"): 1,
         # verifier: c_key'^r, (c_key'^r)^w'', c^e: r, the response w'' and e are public
         ("zk_sign.py", "verify"): 3,
+        # c^(e_i): the public 13-bit challenge chunks
+        ("zk_pedersen.py", "equal_verify"): 1,
+        # c_key^e: the public PDL challenge
+        ("zk_pdl.py", "verify"): 1,
+    },
+    "FixedBase.pow": {
+        # g^w''·h^r'' (zk_sign) and g^d·h^nu, g^D·h^F (keygen): public responses, verifier only
+        ("zk_sign.py", "_ped_public"): 2,
+        ("zk_pedersen.py", "equal_verify"): 2,
+        ("zk_pedersen.py", "range_verify"): 2,
     },
     "_ped_public": {
         # g^w''·h^r'': the proof's public responses (verifier only)
@@ -98,10 +116,22 @@ class _Walker(ast.NodeVisitor):
                     self.raw.append(f"from gmpy2 import {alias.name} (line {node.lineno})")
         self.generic_visit(node)
 
+    def _count(self, helper: str) -> None:
+        self.calls[(helper, self.filename, self._func())] += 1
+
+    def visit_Name(self, node: ast.Name) -> None:
+        # a call, or the helper handed on by name (to parallel): both are call sites
+        if node.id in PUBLIC_EXPONENT_SITES:
+            self._count(node.id)
+
     def visit_Attribute(self, node: ast.Attribute) -> None:
         if isinstance(node.value, ast.Name) and node.value.id == "gmpy2":
             if node.attr in RAW_GMPY2:
                 self.raw.append(f"gmpy2.{node.attr} in {self._func()} (line {node.lineno})")
+        if node.attr in PUBLIC_EXPONENT_SITES:
+            self._count(node.attr)
+        elif node.attr == "pow":
+            self._count("FixedBase.pow")
         self.generic_visit(node)
 
     def visit_BinOp(self, node: ast.BinOp) -> None:
@@ -114,8 +144,6 @@ class _Walker(ast.NodeVisitor):
         name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
         if name == "pow" and isinstance(f, ast.Name):
             self.raw.append(f"builtin pow in {self._func()} (line {node.lineno})")
-        if name in PUBLIC_EXPONENT_SITES:
-            self.calls[(name, self.filename, self._func())] += 1
         self.generic_visit(node)
 
 
@@ -159,11 +187,18 @@ def test_the_walker_catches_what_it_must() -> None:
         "def f(k, n):\n"
         "    a = gmpy2.powmod(2, k, n)\n    b = pow(k, -1, n)\n    c = 3 ** k\n"
         "    d = gmpy2.invert(k, n)\n    return pub_powmod(a, k, n)\n"
+        "def g(xs, n):\n    return parallel(pub_powmod, xs), TABLE.pow(n)\n"
     )
     w = _Walker("x.py")
     w.visit(ast.parse(snippet))
     assert len(w.raw) == 5, w.raw
-    assert w.calls == Counter({("pub_powmod", "x.py", "f"): 1})
+    assert w.calls == Counter(
+        {
+            ("pub_powmod", "x.py", "f"): 1,
+            ("pub_powmod", "x.py", "g"): 1,
+            ("FixedBase.pow", "x.py", "g"): 1,
+        }
+    )
 
 
 def test_sec_powmod_is_gmp_powm_sec_and_refuses_even_moduli() -> None:

@@ -25,7 +25,9 @@ from mpcwallet.engine.portable.paillier import PaillierPrivate
 from mpcwallet.engine.portable.transcript import Session, Transcript, check_opening, commit
 from mpcwallet.errors import InvalidProof
 
-TAG1, TAG2, TAG3 = 0x01, 0x02, 0x03
+# 0x01-0x03 were the flights of the binary-challenge PDL proof (before the cb-mpc range proofs):
+# a peer of that version now fails at the first message with "unexpected message type".
+TAG1, TAG2, TAG3 = 0x04, 0x05, 0x06
 STEP = "keygen"
 
 

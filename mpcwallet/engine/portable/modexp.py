@@ -19,6 +19,9 @@ Every modular exponentiation of the engine goes through one of these, named for 
   exactly the call sites listed in ``tests/engine/test_side_channels.py``.
 * :class:`FixedBase`: fixed-base exponentiation with precomputed powers for a public base and a
   PUBLIC exponent (verification only).
+* :func:`parallel`: independent exponentiations (a proof's repetitions) spread over the cores.
+  gmpy2 releases the GIL inside ``powmod``/``powmod_sec`` when its context allows it
+  (``allow_release_gil``, set in each worker thread), so the workers run at once.
 
 ``tests/engine/test_side_channels.py`` walks the engine's source and fails on any other
 ``powmod``/``pow``/``invert``, and on a :func:`pub_powmod` call outside its allow-list.
@@ -26,10 +29,16 @@ Every modular exponentiation of the engine goes through one of these, named for 
 
 from __future__ import annotations
 
-from typing import Any
+import os
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import gmpy2
 from gmpy2 import mpz
+
+T = TypeVar("T")
 
 
 def sec_powmod(base: Any, exp: Any, mod: Any) -> Any:
@@ -105,3 +114,37 @@ class FixedBase:
             acc = acc * buckets[d] % m
             result = result * acc % m
         return result
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def workers() -> int:
+    """Threads for :func:`parallel`: ``MPC_ENGINE_THREADS`` if set (1 turns it off), else the
+    cores this process may use, at most 8."""
+    value = os.environ.get("MPC_ENGINE_THREADS", "")
+    if value.isdigit() and int(value) > 0:
+        return min(int(value), 64)
+    return max(1, min(8, len(os.sched_getaffinity(0))))
+
+
+def _release_gil() -> None:
+    gmpy2.get_context().allow_release_gil = True
+
+
+def parallel(fn: Callable[..., T], args: Iterable[tuple[Any, ...]]) -> list[T]:
+    """``[fn(*a) for a in args]``, computed by a shared pool of threads (results in order).
+
+    For independent, CPU-heavy steps only (each an exponentiation of a millisecond or more); an
+    exception in one call is raised here. With one worker, or one item, it runs inline."""
+    items = list(args)
+    n = workers()
+    if n == 1 or len(items) < 2:
+        return [fn(*a) for a in items]
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(n, thread_name_prefix="mpc-modexp", initializer=_release_gil)
+        pool = _pool
+    return list(pool.map(lambda a: fn(*a), items))

@@ -9,15 +9,17 @@
   Sagga, Baldimtsi 2019): no prime factor below ``ALPHA = 2**13`` and ``VALID_PAILLIER_ROOTS =
   ceil(128 / 13) = 10`` N-th roots, each passing with probability at most 1/ALPHA when
   gcd(N, phi(N)) != 1, so soundness 2^-130 (cb-mpc ``paillier_non_interactive_param_t``).
-* PDL proof (c_key encrypts the discrete log of Q1, with range slack): binary challenges, one
-  bit per repetition, ``PDL_REPS = STAT = 64`` repetitions with the challenge chosen by P2 after
-  P1's commitments (interactive, as cb-mpc's keygen proofs), so soundness 2^-64. Masks are drawn
-  from ``[0, 2^(256 + PDL_SLACK_BITS))`` with ``PDL_SLACK_BITS = STAT``, so each response hides
-  x1 up to 2^-64 (2^-58 over all 64), and the shifted c_key plaintext stays as small as cb-mpc's
-  (x1 + q·2^65 against cb-mpc's x1 + q·2^64), which keeps the signing mask's statistical
-  hiding at cb-mpc's level (about 2^-62).
-  An extracted x1 lies in ``(-PDL_BOUND, PDL_BOUND)``; the range Lindell 2017 §6 needs so that
-  P2's homomorphic evaluation never wraps modulo N.
+* Keygen's proofs about c_key (:mod:`zk_pedersen`, :mod:`zk_pdl`) are cb-mpc's
+  ``paillier_gen_interactive_t``: a Pedersen commitment Com to x1 in a safe-prime group, a proof
+  that c_key and Com hold the same x1 (``paillier_pedersen_equal_interactive_t``: ``EQ_REPS``
+  repetitions of 13-bit challenges, invertible modulo N because N has no factor below ALPHA),
+  a range proof for Com (``range_pedersen_interactive_t``: ``RANGE_REPS`` binary challenges,
+  responses below ``q·2^STAT``) and the PDL proof with a 256-bit challenge (``pdl_t``). cb-mpc's
+  interactive proofs use ``SEC_P_STAT_SHORT = 50`` (4 x 13 bits, 50 repetitions); we keep this
+  engine's earlier 2^-64: ``EQ_REPS = ceil(64 / 13) = 5`` and ``RANGE_REPS = 64``, with the
+  challenges chosen by P2 (its fresh ``kV``) after P1 committed to its first messages.
+  An extracted x1 lies in ``(-q·2^STAT, q·2^STAT)``; the range Lindell 2017 §6 needs so that
+  P2's homomorphic evaluation never wraps modulo N, and below ``C_KEY_SHIFT``.
 * Signing mask: ``rho`` uniform below ``q^2 · 2^(2·STAT)`` (cb-mpc ``ecdsa2pc::sign_batch_impl``).
 * P2's proof that c3 is well formed (:mod:`zk_sign`): cb-mpc's sizes verbatim (128-bit
   challenge, masks with STAT + COM bits of slack, cb-mpc's fixed unknown-order Pedersen group).
@@ -39,15 +41,19 @@ assert PAILLIER_BITS >= MIN_PAILLIER_BITS
 ALPHA = 1 << 13
 VALID_PAILLIER_ROOTS = -(-COM // 13)
 
-PDL_REPS = STAT
-PDL_SLACK_BITS = STAT
-PDL_MASK_BOUND = 1 << (Q.bit_length() + PDL_SLACK_BITS)
-# An honest response is alpha + x1 < PDL_MASK_BOUND + Q.
-PDL_BOUND = PDL_MASK_BOUND + Q
-# A multiple of q larger than PDL_BOUND: added to the plaintext of c_key before P2 uses it, so
-# the plaintext is positive even if a (proven) x1 is negative (cb-mpc adds q << SEC_P_STAT).
-C_KEY_SHIFT = Q << (PDL_SLACK_BITS + 1)
-assert C_KEY_SHIFT > PDL_BOUND
+LOG_ALPHA = 13
+EQ_REPS = -(-STAT // LOG_ALPHA)
+EQ_CHALLENGE_BITS = EQ_REPS * LOG_ALPHA
+RANGE_REPS = STAT
+# Bounds on the responses (cb-mpc's ``q_with_slack`` of each proof).
+EQ_MASK_BOUND = Q << (LOG_ALPHA + STAT)  # paillier_pedersen_equal: r_i and d_i
+RANGE_BOUND = Q << STAT  # range_pedersen: x_i and d_i
+PDL_Z_BOUND = (Q * Q + 1) << STAT  # pdl_t: z
+# An extracted x1 is below RANGE_BOUND in absolute value. A multiple of q larger than that is
+# added to the plaintext of c_key before P2 uses it, so the plaintext is positive even if a
+# (proven) x1 is negative (cb-mpc adds q << SEC_P_STAT; we keep this engine's q << (STAT + 1)).
+C_KEY_SHIFT = Q << (STAT + 1)
+assert C_KEY_SHIFT > RANGE_BOUND
 
 SIGN_MASK_BOUND = (Q * Q) << (2 * STAT)
 

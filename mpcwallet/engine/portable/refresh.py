@@ -30,7 +30,8 @@ from mpcwallet.engine.portable.signing import _check_fingerprint
 from mpcwallet.engine.portable.transcript import Session, check_opening, commit
 from mpcwallet.errors import InvalidProof
 
-TAG1, TAG2, TAG3, TAG4, TAG5 = 0x31, 0x32, 0x33, 0x34, 0x35
+# TAG3 and TAG5 carry the Paillier proofs; 0x33 and 0x35 were their binary-challenge PDL form.
+TAG1, TAG2, TAG3, TAG4, TAG5 = 0x31, 0x32, 0x36, 0x34, 0x37
 STEP = "refresh"
 
 
