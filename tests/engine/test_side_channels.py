@@ -51,14 +51,15 @@ PUBLIC_EXPONENT_SITES: dict[str, dict[tuple[str, str], int]] = {
         # rc^e mod N: e is the proof's public challenge (rc is P2's randomness, known to P1)
         ("zk_sign.py", "prove"): 1,
         # W^e mod N~: public commitment, public challenge
-        ("zk_sign.py", "verify"): 1,
+        ("zk_sign.py", "_commitment_sides"): 1,
     },
     "mul_scalar": {
         # c_key' ^ r: r = x(R) is public
         ("signing.py", "SignP2.on_msg3"): 1,
         ("zk_sign.py", "prove"): 1,
-        # verifier: c_key'^r, (c_key'^r)^w'', c^e: r, the response w'' and e are public
-        ("zk_sign.py", "verify"): 3,
+        # verifier: c^e (e public), and c_key'^r, (c_key'^r)^w'' (r and the response w'' public)
+        ("zk_sign.py", "verify"): 1,
+        ("zk_sign.py", "_key_term"): 2,
         # c^(e_i): the public 13-bit challenge chunks
         ("zk_pedersen.py", "equal_verify"): 1,
         # c_key^e: the public PDL challenge
@@ -72,7 +73,7 @@ PUBLIC_EXPONENT_SITES: dict[str, dict[tuple[str, str], int]] = {
     },
     "_ped_public": {
         # g^w''·h^r'': the proof's public responses (verifier only)
-        ("zk_sign.py", "verify"): 1,
+        ("zk_sign.py", "_commitment_sides"): 1,
     },
     "invert_var_time": {
         # N^-1 mod p-1, q-1: once per key, by the prover of the valid-Paillier proof

@@ -148,3 +148,12 @@ def parallel(fn: Callable[..., T], args: Iterable[tuple[Any, ...]]) -> list[T]:
             _pool = ThreadPoolExecutor(n, thread_name_prefix="mpc-modexp", initializer=_release_gil)
         pool = _pool
     return list(pool.map(lambda a: fn(*a), items))
+
+
+def _call(fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(*args)
+
+
+def parallel_calls(calls: Iterable[tuple[Any, ...]]) -> list[Any]:
+    """:func:`parallel` for different functions: each item is ``(fn, *args)``."""
+    return parallel(_call, calls)

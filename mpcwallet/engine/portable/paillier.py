@@ -15,6 +15,7 @@ from gmpy2 import mpz
 
 from mpcwallet.engine.portable.modexp import (
     invert_var_time,
+    parallel,
     pub_powmod,
     sec_inverse_mod_prime,
     sec_powmod,
@@ -175,8 +176,10 @@ class PaillierPrivate(PaillierPublic):
     def decrypt(self, c: Any) -> Any:
         """Paillier 1999 §7 (decryption with CRT), as cb-mpc ``paillier_t::decrypt``."""
         c = mpz(c)
-        up = sec_powmod(c % self._p2, self._p - 1, self._p2)
-        uq = sec_powmod(c % self._q2, self._q - 1, self._q2)
+        up, uq = parallel(
+            sec_powmod,
+            [(c % self._p2, self._p - 1, self._p2), (c % self._q2, self._q - 1, self._q2)],
+        )
         mp = (self._l(up, self._p) * self._hp) % self._p
         mq = (self._l(uq, self._q) * self._hq) % self._q
         return mp + self._p * (((mq - mp) * self._p_inv_q) % self._q)

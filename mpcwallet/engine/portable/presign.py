@@ -33,7 +33,7 @@ from typing import Any
 from gmpy2 import mpz
 
 from mpcwallet.engine.portable import pedersen_params
-from mpcwallet.engine.portable.modexp import pub_powmod, sec_powmod
+from mpcwallet.engine.portable.modexp import parallel_calls, pub_powmod, sec_powmod
 from mpcwallet.engine.portable.paillier import random_unit
 from mpcwallet.engine.portable.params import COM, SIGN_MASK_BOUND, STAT, Q
 
@@ -59,15 +59,11 @@ class P2Presign:
         # c3 = Enc(...; rc): the mask rho·q and the randomness rc (Lindell 2017 Protocol 4 step 3)
         self.rho = secrets.randbelow(SIGN_MASK_BOUND)
         self.rc = random_unit(big_n)
-        self.rc_n = pub_powmod(self.rc, big_n, n2)  # exponent N public; rc is P1-computable
         # the proof's Paillier mask randomness
         self.r_enc = random_unit(big_n)
-        self.r_enc_n = pub_powmod(self.r_enc, big_n, n2)
         # W_i = g^(w_i)·h^(r_i): h^(r_i) now, g^(w_i) online for w1, w2 (they depend on k2);
         # w3 = rho is known now, so W_3 is complete.
         self.rs = [secrets.randbelow(R_BOUND) for _ in range(3)]
-        self.h_rs = [sec_powmod(H_PED, r, N_PED) for r in self.rs]
-        self.W3 = sec_powmod(G_PED, self.rho, N_PED) * self.h_rs[2] % N_PED
         while True:
             self.w_tag = [
                 secrets.randbelow(W12_TAG_BOUND),
@@ -77,10 +73,22 @@ class P2Presign:
             if self.w_tag[0] % Q and self.w_tag[1] % Q:
                 break
         self.r_tag = [secrets.randbelow(R_TAG_BOUND) for _ in range(3)]
-        self.W_tag = [
-            int(sec_powmod(G_PED, w, N_PED) * sec_powmod(H_PED, r, N_PED) % N_PED)
-            for w, r in zip(self.w_tag, self.r_tag, strict=True)
-        ]
+        # twelve independent exponentiations, spread over the cores
+        powers = parallel_calls(
+            [
+                # exponent N public (P1 can recover rc and r_enc)
+                (pub_powmod, self.rc, big_n, n2),
+                (pub_powmod, self.r_enc, big_n, n2),
+                (sec_powmod, G_PED, self.rho, N_PED),
+                *((sec_powmod, H_PED, r, N_PED) for r in self.rs),
+                *((sec_powmod, G_PED, w, N_PED) for w in self.w_tag),
+                *((sec_powmod, H_PED, r, N_PED) for r in self.r_tag),
+            ],
+        )
+        self.rc_n, self.r_enc_n, g_rho = powers[:3]
+        self.h_rs = powers[3:6]
+        self.W3 = g_rho * self.h_rs[2] % N_PED
+        self.W_tag = [int(g * h % N_PED) for g, h in zip(powers[6:9], powers[9:12], strict=True)]
         self._used = False
         self._lock = threading.Lock()
 

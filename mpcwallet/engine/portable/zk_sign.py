@@ -27,6 +27,7 @@ from mpcwallet.engine.portable import curve, pedersen_params
 from mpcwallet.engine.portable.codec import Reader, Writer
 from mpcwallet.engine.portable.modexp import (
     FixedBase,
+    parallel_calls,
     pub_powmod,
     sec_inverse_mod_prime,
     sec_powmod,
@@ -94,6 +95,16 @@ def _ped_public(w: int, r: int) -> Any:
     return (_G_FIXED.pow(w) * _H_FIXED.pow(r)) % N_PED
 
 
+def _commitment_sides(W: int, W_tag: int, w_tt: int, r_tt: int, e: int) -> tuple[Any, Any]:
+    """Verifier: both sides of g^w''·h^r'' = W'·W^e (W^e: public commitment, public e)."""
+    return _ped_public(w_tt, r_tt), (mpz(W_tag) * pub_powmod(mpz(W), e, N_PED)) % N_PED
+
+
+def _key_term(pub: PaillierPublic, c_key: int, r: int, w_tt0: int) -> Any:
+    """Verifier: (r ⊙ c_key')^w1'' (r and the response w1'' are public)."""
+    return pub.mul_scalar(pub.mul_scalar(c_key, r), w_tt0)
+
+
 def _challenge(
     t: Transcript,
     n: int,
@@ -139,17 +150,22 @@ def prove(
     w1 = int(sec_inverse_mod_prime(k2, Q))
     w = [w1, w1 * x2 % Q, pre.rho]
     rs = pre.rs
-    W = [
-        int(sec_powmod(G_PED, wi, N_PED) * hr % N_PED)
-        for wi, hr in zip(w[:2], pre.h_rs[:2], strict=True)
-    ]
-    W.append(int(pre.W3))
     w_tag, r_tag, W_tag = pre.w_tag, pre.r_tag, pre.W_tag
+    # the online exponentiations at once: g^(w1), g^(w2) and (r ⊙ c_key')^(w1')
+    g_w1, g_w2, key_term = parallel_calls(
+        [
+            (sec_powmod, G_PED, w[0], N_PED),
+            (sec_powmod, G_PED, w[1], N_PED),
+            (pub.mul_secret, c_key_tag, w_tag[0]),
+        ]
+    )
+    W = [int(g * hr % N_PED) for g, hr in zip((g_w1, g_w2), pre.h_rs[:2], strict=True)]
+    W.append(int(pre.W3))
     G_tag = curve.mul(R2, w_tag[0])
     Q2_tag = curve.mul(R2, w_tag[1])
     plain = w_tag[0] * m + w_tag[1] * r + w_tag[2] * Q
     enc = pub.encrypt_with_rn(plain, pre.r_enc_n)
-    C_enc_tag = int(pub.add(enc, pub.mul_secret(c_key_tag, w_tag[0])))
+    C_enc_tag = int(pub.add(enc, key_term))
     e = _challenge(t, int(pub.n), c_key, c, Q2, R2, m, r, W, W_tag, G_tag, Q2_tag, C_enc_tag)
     w_tt = [wt + e * wi for wt, wi in zip(w_tag, w, strict=True)]
     r_tt = [rt + e * ri for rt, ri in zip(r_tag, rs, strict=True)]
@@ -198,12 +214,23 @@ def verify(
         raise InvalidProof(f"{what}: the nonce equation fails")
     if not curve.equal(mul_or_none(R2, p.w_tt[1]), curve.add(curve.mul(Q2, e), p.Q2_tag)):
         raise InvalidProof(f"{what}: the key-share equation fails")
-    for W, W_tag, w_tt, r_tt in zip(p.W, p.W_tag, p.w_tt, p.r_tt, strict=True):
-        if _ped_public(w_tt, r_tt) != (mpz(W_tag) * pub_powmod(mpz(W), e, N_PED)) % N_PED:
-            raise InvalidProof(f"{what}: an integer-commitment equation fails")
-    c_key_tag = pub.mul_scalar(c_key, r)
     plain = p.w_tt[0] * m + p.w_tt[1] * r + p.w_tt[2] * Q
-    left = pub.add(pub.encrypt(plain, mpz(p.r_enc_tt)), pub.mul_scalar(c_key_tag, p.w_tt[0]))
-    right = pub.add(mpz(p.C_enc_tag), pub.mul_scalar(mpz(c), e))
+    # the independent exponentiations at once (their checks follow in cb-mpc's order)
+    results = parallel_calls(
+        [
+            *(
+                (_commitment_sides, W, W_tag, w_tt, r_tt, e)
+                for W, W_tag, w_tt, r_tt in zip(p.W, p.W_tag, p.w_tt, p.r_tt, strict=True)
+            ),
+            (_key_term, pub, c_key, r, p.w_tt[0]),
+            (pub.encrypt, plain, mpz(p.r_enc_tt)),
+            (pub.mul_scalar, mpz(c), e),
+        ],
+    )
+    if any(lhs != rhs for lhs, rhs in results[:3]):
+        raise InvalidProof(f"{what}: an integer-commitment equation fails")
+    key_term, enc, c_e = results[3:]
+    left = pub.add(enc, key_term)
+    right = pub.add(mpz(p.C_enc_tag), c_e)
     if left != right:
         raise InvalidProof(f"{what}: the Paillier equation fails")
