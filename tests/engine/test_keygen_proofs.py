@@ -125,6 +125,9 @@ def test_parallel_keeps_order_raises_and_uses_worker_threads(
         modexp.parallel(f, [(i,) for i in range(9)])
     if modexp.workers() > 1:
         assert any(n.startswith("mpc-modexp") for n in names)
+        # a call from inside a worker runs inline instead of waiting on its own pool
+        nested = modexp.parallel(lambda: modexp.parallel(f, [(1,), (2,)]), [(), ()])
+        assert nested == [[1, 4], [1, 4]]
     monkeypatch.setenv("MPC_ENGINE_THREADS", "1")
     names.clear()
     assert modexp.parallel(f, [(2,), (3,)]) == [4, 9]

@@ -116,6 +116,7 @@ class FixedBase:
         return result
 
 
+_PREFIX = "mpc-modexp"
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
@@ -126,7 +127,9 @@ def workers() -> int:
     value = os.environ.get("MPC_ENGINE_THREADS", "")
     if value.isdigit() and int(value) > 0:
         return min(int(value), 64)
-    return max(1, min(8, len(os.sched_getaffinity(0))))
+    affinity = getattr(os, "sched_getaffinity", None)
+    cores = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
+    return max(1, min(8, cores))
 
 
 def _release_gil() -> None:
@@ -140,12 +143,13 @@ def parallel(fn: Callable[..., T], args: Iterable[tuple[Any, ...]]) -> list[T]:
     exception in one call is raised here. With one worker, or one item, it runs inline."""
     items = list(args)
     n = workers()
-    if n == 1 or len(items) < 2:
+    # inline when there is nothing to share, or when called from a worker (no nested waits)
+    if n == 1 or len(items) < 2 or threading.current_thread().name.startswith(_PREFIX):
         return [fn(*a) for a in items]
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(n, thread_name_prefix="mpc-modexp", initializer=_release_gil)
+            _pool = ThreadPoolExecutor(n, thread_name_prefix=_PREFIX, initializer=_release_gil)
         pool = _pool
     return list(pool.map(lambda a: fn(*a), items))
 
