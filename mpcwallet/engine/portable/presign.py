@@ -111,6 +111,36 @@ class P2Presign:
         raise TypeError("presign elements are never serialised")
 
 
+class PresignAhead:
+    """One element computed in a background thread from the start of a cold signature, while
+    the first flights run (nothing in it depends on them). :meth:`get` waits for it; it is
+    consumed already and belongs to that one signature."""
+
+    def __init__(self, n: int) -> None:
+        self._element: P2Presign | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(n,), name="mpc-presign-ahead", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, n: int) -> None:
+        try:
+            self._element = P2Presign(n).consume()
+        except BaseException as exc:  # noqa: BLE001 (re-raised in the signature's thread by get())
+            self._error = exc
+
+    def get(self) -> P2Presign:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._element is not None
+        return self._element
+
+    def __repr__(self) -> str:
+        return "PresignAhead(<secret>)"
+
+
 class PresignPool:
     """A bounded in-memory pool of :class:`P2Presign` per Paillier modulus."""
 

@@ -31,7 +31,7 @@ from mpcwallet.engine.portable.keys import P1Key, P2Key
 from mpcwallet.engine.portable.modexp import sec_inverse_mod_prime
 from mpcwallet.engine.portable.paillier import PaillierPublic
 from mpcwallet.engine.portable.params import C_KEY_SHIFT, PAILLIER_BITS, Q
-from mpcwallet.engine.portable.presign import P2Presign
+from mpcwallet.engine.portable.presign import P2Presign, PresignAhead
 from mpcwallet.engine.portable.transcript import Session, Transcript, check_opening, commit
 from mpcwallet.errors import (
     BadInput,
@@ -222,6 +222,8 @@ class SignP2:
         self.session = session
         self.key = key
         self._presign = presign
+        # no pool element: compute one now, during the first flights
+        self._ahead = PresignAhead(key.n) if presign is None else None
         self.digest = digest
         self._m = digest_to_int(digest)
         self._k2 = curve.random_scalar()
@@ -252,16 +254,16 @@ class SignP2:
             raise InvalidProof("the joint nonce has r = 0")
         pub = PaillierPublic(self.key.n)
         k2_inv = int(sec_inverse_mod_prime(self._k2, Q))
-        pre = self._presign if self._presign is not None else P2Presign(self.key.n).consume()
-        self._presign = None
-        plain = self.plaintext(k2_inv * self._m + (k2_inv * self.key.x2 % Q) * r + pre.rho * Q)
-        c_tag = pub.encrypt_with_rn(plain, pre.rc_n)
         c_key_shifted = int(pub.add_plain(mpz(self.key.c_key), C_KEY_SHIFT))
         # (c_key')^(k2^-1·r) as ((r ⊙ c_key')^w1), the form of the proof's statement (cb-mpc
         # sign_batch_impl uses the integer exponent k2^-1·r: the same value). r ⊙ c_key' has a
         # public exponent and is reused by the proof; only the k2^-1 step is secret.
         c_key_tag = pub.mul_scalar(c_key_shifted, r)
-        c3 = int(pub.add(pub.mul_secret(c_key_tag, k2_inv), c_tag))
+        key_term = pub.mul_secret(c_key_tag, k2_inv)
+        pre = self._take_presign()
+        plain = self.plaintext(k2_inv * self._m + (k2_inv * self.key.x2 % Q) * r + pre.rho * Q)
+        c_tag = pub.encrypt_with_rn(plain, pre.rc_n)
+        c3 = int(pub.add(key_term, c_tag))
         Q2 = curve.mul_g(self.key.x2)
         t = s.transcript(STEP + "/zk-c3")
         proof = zk_sign.prove(
@@ -279,6 +281,15 @@ class SignP2:
             c_key_tag=c_key_tag,
         )
         return SignMsg4(c3, proof)
+
+    def _take_presign(self) -> P2Presign:
+        """This signature's element: from the pool, or the one computed since the start."""
+        pre = self._presign if self._presign is not None else None
+        if pre is None:
+            assert self._ahead is not None
+            pre = self._ahead.get()
+        self._presign = self._ahead = None
+        return pre
 
     def plaintext(self, value: int) -> int:
         """What c_tag encrypts (a test subclass plays a cheating P2 by overriding it)."""

@@ -218,18 +218,19 @@ def verify(
     # the independent exponentiations at once (their checks follow in cb-mpc's order)
     results = parallel_calls(
         [
+            # the longest first, so that the pool's threads finish together
+            (pub.encrypt, plain, mpz(p.r_enc_tt)),
+            (_key_term, pub, c_key, r, p.w_tt[0]),
+            (pub.mul_scalar, mpz(c), e),
             *(
                 (_commitment_sides, W, W_tag, w_tt, r_tt, e)
                 for W, W_tag, w_tt, r_tt in zip(p.W, p.W_tag, p.w_tt, p.r_tt, strict=True)
             ),
-            (_key_term, pub, c_key, r, p.w_tt[0]),
-            (pub.encrypt, plain, mpz(p.r_enc_tt)),
-            (pub.mul_scalar, mpz(c), e),
-        ],
+        ]
     )
-    if any(lhs != rhs for lhs, rhs in results[:3]):
+    enc, key_term, c_e = results[:3]
+    if any(lhs != rhs for lhs, rhs in results[3:]):
         raise InvalidProof(f"{what}: an integer-commitment equation fails")
-    key_term, enc, c_e = results[3:]
     left = pub.add(enc, key_term)
     right = pub.add(mpz(p.C_enc_tag), c_e)
     if left != right:
