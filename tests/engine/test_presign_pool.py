@@ -75,6 +75,36 @@ def test_sign_with_pool_element_and_refusals(blobs: tuple[bytes, bytes]) -> None
     presign.POOL.drop(k2.n)
 
 
+def test_a_cold_signature_computes_its_own_element_ahead(
+    blobs: tuple[bytes, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a pool element P2 starts one at its first step; it is consumed at birth, belongs
+    to that signature only, and a failure while computing it reaches the signature."""
+    b1, b2 = blobs
+    k2 = keys.decode_p2(b2)
+    ahead = presign.PresignAhead(k2.n)
+    element = ahead.get()
+    assert element.used and element.n == k2.n
+    with pytest.raises(RuntimeError, match="twice"):
+        element.consume()
+    presign.POOL.drop(k2.n)
+    held = presign.POOL.held()
+    engine = PortableEngine()
+    d = digest_of("cold")
+    der, _ = run_two_party(
+        lambda j: engine.sign(j, b1, d), lambda j: engine.sign(j, b2, d), timeout=60
+    )
+    check_signature(keys.decode_p1(b1).Q.format(), d, der)
+    assert presign.POOL.held() == held  # nothing of the cold signature went into the pool
+
+    def broken(self: presign.P2Presign, n: int) -> None:
+        raise ArithmeticError("boom")
+
+    monkeypatch.setattr(presign.P2Presign, "__init__", broken)
+    with pytest.raises(ArithmeticError, match="boom"):
+        presign.PresignAhead(k2.n).get()
+
+
 _HOLDER = """
 import sys
 from mpcwallet.engine.portable import PortableEngine, keys, presign
