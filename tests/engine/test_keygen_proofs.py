@@ -8,6 +8,7 @@ import os
 import secrets
 import threading
 
+import gmpy2
 import pytest
 from gmpy2 import mpz
 
@@ -33,6 +34,8 @@ def test_group_is_cb_mpc_safe_prime_with_h_in_the_subgroup() -> None:
     assert ped.P.bit_length() == 2048
     assert ped.P >> 2040 == 0xD8 and ped.P & 0xFF == 0x3F
     assert ped.P == 2 * ped.P_TAG + 1
+    assert gmpy2.is_prime(ped.P, 50) and gmpy2.is_prime(ped.P_TAG, 50)
+    assert ped.SQRT_H not in (0, 1, ped.P - 1) and ped.H != 1
     for x in (ped.G, ped.H):
         assert ped.in_subgroup(int(x))
     assert not ped.in_subgroup(int(ped.P - 1))  # order 2

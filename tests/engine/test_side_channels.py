@@ -41,8 +41,7 @@ PUBLIC_EXPONENT_SITES: dict[str, dict[tuple[str, str], int]] = {
         ("presign.py", "P2Presign.__init__"): 2,
         # sigma^N mod N: the verifier's check of the N-th roots (handed to parallel)
         ("zk.py", "valid_paillier_verify"): 1,
-        # x^p' mod p: the subgroup check of public commitments (and of g, h at import)
-        ("safe_prime_pedersen.py", "<module>"): 2,
+        # x^p' mod p: the subgroup check of public commitments
         ("safe_prime_pedersen.py", "in_subgroup"): 1,
         # Com^e mod p: public commitment, public challenge
         ("zk_pedersen.py", "equal_verify"): 1,

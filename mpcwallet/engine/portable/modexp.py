@@ -32,11 +32,13 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import gmpy2
 from gmpy2 import mpz
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 T = TypeVar("T")
 
@@ -149,6 +151,8 @@ def parallel(fn: Callable[..., T], args: Iterable[tuple[Any, ...]]) -> list[T]:
     global _pool
     with _pool_lock:
         if _pool is None:
+            from concurrent.futures import ThreadPoolExecutor  # not on the import path of --help
+
             _pool = ThreadPoolExecutor(n, thread_name_prefix=_PREFIX, initializer=_release_gil)
         pool = _pool
     return list(pool.map(lambda a: fn(*a), items))
