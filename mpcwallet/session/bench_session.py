@@ -69,14 +69,12 @@ def register_benchmarks() -> None:
                 os.environ["MPC_HOME"] = saved
 
     async def _handshake_once() -> float:
-        import aiohttp
-
         from mpcwallet.session.handshake import client_handshake
         from mpcwallet.session.install_id import client_install_id
+        from mpcwallet.session.ws_client import open_websocket
 
         install_id = client_install_id(Path(home))
-        async with aiohttp.ClientSession() as http:
-            ws = await http.ws_connect(url + "/v1/session")
+        async with open_websocket(url + "/v1/session", endpoint=url) as ws:
             start = time.perf_counter()
             ch = await client_handshake(
                 ws,

@@ -1,4 +1,4 @@
-"""An authenticated session over an aiohttp WebSocket, and the bridge to a blocking engine.
+"""An authenticated session over a WebSocket, and the bridge to a blocking engine.
 
 After the handshake (:mod:`mpcwallet.session.handshake`) both sides wrap their WebSocket in a
 :class:`Channel`. One reader task decrypts every incoming Noise transport message (AEAD with
@@ -37,6 +37,13 @@ DEFAULT_ROUND_TIMEOUT = 30.0
 CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY = 1008
+# Message types (RFC 6455 section 5.2 opcodes). aiohttp's ``WSMsgType`` is an IntEnum of these
+# same values (its CLOSING/CLOSED/ERROR pseudo-types count as a close), and the client's
+# ``websockets`` adapter (:mod:`mpcwallet.session.ws_client`) reports them, so neither side needs
+# aiohttp imported to read a message.
+WS_TEXT = 0x1
+WS_BINARY = 0x2
+WS_CLOSE = 0x8
 
 
 def round_timeout_from_env() -> float:
@@ -47,7 +54,9 @@ def round_timeout_from_env() -> float:
 
 
 class WebSocketLike(Protocol):
-    """What both aiohttp's client and server WebSockets offer."""
+    """What aiohttp's server WebSocket and the client's
+    :class:`~mpcwallet.session.ws_client.ClientWebSocket` offer. ``receive`` returns a message
+    with ``type`` (:data:`WS_TEXT`, :data:`WS_BINARY`, anything else: closed) and ``data``."""
 
     async def send_bytes(self, data: bytes) -> None: ...
 
@@ -128,11 +137,9 @@ class Channel:
         self._control_q.put_nowait(failed)
 
     async def _pump(self) -> None:
-        from aiohttp import WSMsgType
-
         while True:
             msg = await self.ws.receive()
-            if msg.type == WSMsgType.BINARY:
+            if msg.type == WS_BINARY:
                 try:
                     payload = self.codec.open(msg.data)
                     if payload is None:
@@ -153,7 +160,7 @@ class Channel:
                     self._fail(self._peer_error(obj))
                     return
                 self._control_q.put_nowait(obj)
-            elif msg.type == WSMsgType.TEXT:
+            elif msg.type == WS_TEXT:
                 violation = SessionViolation(
                     "an unauthenticated message arrived after the handshake"
                 )

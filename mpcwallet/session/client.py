@@ -21,7 +21,8 @@ to the co-signer of its own ``MPC_HOME``, and reaching another is :class:`WrongC
 * :func:`health` - ``/healthz``, an authenticated ping, optionally the per-key check.
 
 Each call runs its own event loop (``asyncio.run``) with the engine in a worker thread.
-aiohttp is imported inside the functions so ``mpc --help`` does not load it.
+The WebSocket is ``websockets``' asyncio client (:mod:`mpcwallet.session.ws_client`; the
+co-signer keeps aiohttp), imported inside the functions so ``mpc --help`` does not load it.
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ from mpcwallet.config import mpc_home
 from mpcwallet.cosigner.paths import DEFAULT_HOST, DEFAULT_PORT, CosignerPaths
 from mpcwallet.engine import Engine, Role, get_engine
 from mpcwallet.errors import (
-    AuthFailed,
     BadInput,
     CosignerError,
     MpcError,
@@ -260,22 +260,9 @@ def _healthz_body(raw: bytes) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-async def _healthz_async(http: Any, endpoint: str) -> dict[str, Any]:
-    """``/healthz`` over the session's own HTTP client; the co-signer's identity comes from it."""
-    import aiohttp
-
-    try:
-        async with http.get(
-            _http_base(endpoint) + "/healthz",
-            timeout=aiohttp.ClientTimeout(total=10),
-            # Frees the daemon's unauthenticated slot at once instead of at its deadline.
-            headers={"Connection": "close"},
-        ) as resp:
-            raw = await resp.content.read(64 * 1024 + 1)
-            status = resp.status
-    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-        raise PeerUnreachable(unreachable_message(endpoint, exc)) from None
-    doc = _healthz_body(raw)
+def _session_healthz(endpoint: str) -> dict[str, Any]:
+    """``/healthz`` before a session; the co-signer's identity comes from it."""
+    status, doc = fetch_healthz(endpoint, timeout=10.0)
     if not doc:
         raise PeerUnreachable(f"{endpoint} answered /healthz with HTTP {status}, not a co-signer")
     if status != 200 and "install_id" not in doc:
@@ -301,26 +288,13 @@ async def _with_session(
     body: Callable[[Channel], Awaitable[T]],
     check_identity: bool = True,
 ) -> T:
-    import aiohttp
+    from mpcwallet.session.ws_client import open_websocket
 
     url = endpoint.rstrip("/") + SESSION_PATH
-    timeouts = aiohttp.ClientTimeout(total=None, sock_connect=10)
-    src = source_address()
-    connector = aiohttp.TCPConnector(local_addr=(src, 0) if src else None)
-    async with aiohttp.ClientSession(timeout=timeouts, connector=connector) as http:
-        if check_identity:
-            doc = await _healthz_async(http, endpoint)
-            check_cosigner_identity(endpoint, doc)
-        try:
-            ws = await http.ws_connect(
-                url, max_msg_size=wire.WS_MAX_MSG_SIZE, timeout=aiohttp.ClientWSTimeout(ws_close=5)
-            )
-        except aiohttp.WSServerHandshakeError as exc:
-            raise AuthFailed(
-                f"the co-signer at {endpoint} refused the WebSocket (HTTP {exc.status})"
-            ) from None
-        except (aiohttp.ClientError, OSError) as exc:
-            raise PeerUnreachable(unreachable_message(endpoint, exc)) from None
+    if check_identity:
+        doc = await asyncio.to_thread(_session_healthz, endpoint)
+        check_cosigner_identity(endpoint, doc)
+    async with open_websocket(url, endpoint=endpoint, source_address=source_address()) as ws:
         channel: Channel | None = None
         try:
             channel = await client_handshake(
@@ -340,15 +314,13 @@ async def _with_session(
                 # For the caller's records (e.g. a quarantine note); the id is public.
                 exc.session_id = channel.session_id.hex()  # type: ignore[attr-defined]
             raise
-        except (ConnectionError, aiohttp.ClientError) as exc:
+        except ConnectionError as exc:
             raise PeerUnreachable(
                 f"the connection to the co-signer at {endpoint} broke ({type(exc).__name__})"
             ) from None
         finally:
             if channel is not None:
                 await channel.aclose()
-            elif not ws.closed:
-                await ws.close()
 
 
 def _expect(msg: Mapping[str, Any], kind: str) -> None:

@@ -23,7 +23,14 @@ from mpcwallet.errors import (
     SessionViolation,
 )
 from mpcwallet.session import secure, wire
-from mpcwallet.session.channel import CLOSE_POLICY, Channel, RoundHook, WebSocketLike
+from mpcwallet.session.channel import (
+    CLOSE_POLICY,
+    WS_BINARY,
+    WS_TEXT,
+    Channel,
+    RoundHook,
+    WebSocketLike,
+)
 from mpcwallet.session.errors import error_from_code
 from mpcwallet.session.wire import Hello
 
@@ -67,8 +74,6 @@ async def client_handshake(
     install_id: str | None = None,
 ) -> Channel:
     """Open a session as the client; ``install_id`` defaults to this MPC_HOME's."""
-    from aiohttp import WSMsgType
-
     from mpcwallet.session.install_id import client_install_id
 
     peer = "the co-signer"
@@ -78,9 +83,9 @@ async def client_handshake(
     await ws.send_str(hello_text)
     await ws.send_bytes(bytes(conn.write_message(wire.identity_payload(own_id))))
     msg = await _receive(ws, round_timeout, peer)
-    if msg.type == WSMsgType.TEXT:
+    if msg.type == WS_TEXT:
         _raise_refusal(wire.parse_handshake(msg.data), peer)
-    if msg.type != WSMsgType.BINARY:
+    if msg.type != WS_BINARY:
         raise PeerUnreachable(f"{peer} closed the connection during the handshake")
     if len(msg.data) > wire.MAX_HANDSHAKE_BYTES:
         raise SessionViolation(f"{peer} sent an oversized handshake message")
@@ -126,18 +131,16 @@ async def server_handshake(
     a key id it does not know it must return a dummy PSK (never raise), so that an unknown key
     and a wrong secret fail identically at message 1.
     """
-    from aiohttp import WSMsgType
-
     peer = "the client"
     try:
         msg = await _receive(ws, round_timeout, peer)
-        if msg.type != WSMsgType.TEXT:
+        if msg.type != WS_TEXT:
             raise AuthFailed("the session must open with a hello")
         hello_text = msg.data
         hello = wire.parse_hello(hello_text, engine=engine)
         secret = await resolve_secret(hello)
         msg = await _receive(ws, round_timeout, peer)
-        if msg.type != WSMsgType.BINARY:
+        if msg.type != WS_BINARY:
             raise AuthFailed("the client sent no handshake message after its hello")
         if len(msg.data) > wire.MAX_HANDSHAKE_BYTES:
             raise SessionViolation("the client sent an oversized handshake message")
