@@ -126,6 +126,10 @@ class Channel:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reader
+        # An engine thread still waiting on the peer (its caller was cancelled, e.g. by Ctrl-C)
+        # wakes now rather than at its round timeout; asyncio.run waits for that thread. Not left
+        # to the reader: it may be cancelled before it reads the close.
+        self._fail(PeerUnreachable(f"the session with {self.peer_label} is closed"))
 
     # --- receiving ---------------------------------------------------------------------------
 
