@@ -7,32 +7,50 @@ inside the command functions, so ``mpc --help`` and ``mpc --version`` never load
 from __future__ import annotations
 
 import importlib
+import os
+from collections.abc import Sequence
 
 import typer
 
 from mpcwallet import __version__
 
-# Order here is the order in `mpc --help`.
-COMMAND_MODULES: tuple[str, ...] = (
-    "keygen",
-    "keys",
-    "refresh",
-    "address",
-    "sign",
-    "message",
-    "broadcast",
-    "balance",
-    "health",
-    "cosigner",
-    "pair",
-    "tx",
-    "key",
-    "backup",
-    "approver",
-    "approve",
-    "serve",
-    "bench",
-)
+# Each command module and the top-level commands it registers; the order is `mpc --help`'s.
+# `mpc NAME ...` registers only NAME's module: Typer builds a parser for every registered command
+# on each run, about 30 ms for all of them. Anything else (help, completion, an unknown name)
+# registers all. tests/cli/test_frame.py checks this table against what the modules register.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "keygen": ("keygen",),
+    "keys": ("keys",),
+    "refresh": ("refresh",),
+    "address": ("address",),
+    "sign": ("sign",),
+    "message": ("sign-message", "sign-typed-data"),
+    "broadcast": ("broadcast", "send"),
+    "balance": ("balance",),
+    "health": ("health",),
+    "cosigner": ("cosigner",),
+    "pair": ("pair",),
+    "tx": ("tx",),
+    "key": ("key",),
+    "backup": ("backup",),
+    "approver": ("approver",),
+    "approve": ("approve",),
+    "serve": ("serve",),
+    "bench": ("bench",),
+}
+_COMPLETE_VAR = "_MPC_COMPLETE"  # set by the shell completion scripts Typer installs
+
+
+def modules_for(args: Sequence[str]) -> tuple[str, ...]:
+    """The command modules a run with ``args`` (``--json`` already taken out) needs: the one
+    registering its command, or all. The root takes only flags, so the command is the first
+    argument that is not an option."""
+    name = next((a for a in args if not a.startswith("-")), None)
+    if name is not None and _COMPLETE_VAR not in os.environ:
+        for module, commands in COMMAND_MODULES.items():
+            if name in commands:
+                return (module,)
+    return tuple(COMMAND_MODULES)
 
 
 def _version(value: bool) -> None:
@@ -43,7 +61,8 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-def build_app() -> typer.Typer:
+def build_app(modules: Sequence[str] | None = None) -> typer.Typer:
+    """The app with the commands of ``modules`` (default: all; see :func:`modules_for`)."""
     app = typer.Typer(
         name="mpc",
         help="2-of-2 threshold-ECDSA wallet for Ethereum and EVM chains.",
@@ -68,7 +87,7 @@ def build_app() -> typer.Typer:
         State lives in MPC_HOME (default ~/.mpcwallet).
         """
 
-    for name in COMMAND_MODULES:
+    for name in COMMAND_MODULES if modules is None else modules:
         module = importlib.import_module(f"mpcwallet.cli.{name}")
         module.register(app)
     _full_summaries(app)

@@ -57,9 +57,9 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: list[str]) -> tuple[int, MpcError | None]:
     """Run the app; an error comes back instead of being printed, for ``main`` to show."""
     try:
-        from mpcwallet.cli.app import build_app
+        from mpcwallet.cli.app import build_app, modules_for
 
-        app = build_app()
+        app = build_app(modules_for(args))
         result = app(args=args, prog_name="mpc", standalone_mode=False)
         if result == Interrupted.exit_code:
             # Typer turns Ctrl-C into a silent Exit(130), which click returns here; say it once

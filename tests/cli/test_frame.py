@@ -73,6 +73,23 @@ def test_help_and_version_do_not_import_heavy_modules(mpc_env: dict[str, str]) -
     assert result["heavy"] == []
 
 
+def test_command_table_names_what_each_module_registers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`mpc NAME` registers only NAME's module (app.COMMAND_MODULES), so the table must be
+    exact; help, completion and unknown names get every command."""
+    for module, names in app_module.COMMAND_MODULES.items():
+        group = typer.main.get_command(app_module.build_app((module,)))
+        assert tuple(group.commands) == names, module  # type: ignore[attr-defined]
+        for name in names:
+            assert app_module.modules_for(["--version", name, "--help"]) == (module,)
+    every = tuple(app_module.COMMAND_MODULES)
+    for args in ([], ["--help"], ["nosuchcommand"], ["--install-completion"]):
+        assert app_module.modules_for(args) == every
+    monkeypatch.setenv("_MPC_COMPLETE", "complete_bash")
+    assert app_module.modules_for(["sign"]) == every
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -134,7 +151,7 @@ LOCAL_SECRET = "local-secret-3f9a"
 ARG_SECRET = "arg-secret-77c1"
 
 
-def _failing_app() -> typer.Typer:
+def _failing_app(modules: object = None) -> typer.Typer:
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
     @app.command()

@@ -103,7 +103,7 @@ def run_inproc(args: Sequence[str], env: Mapping[str, str]) -> Result:
     out, err = io.StringIO(), io.StringIO()
     app = _app()
     with (
-        mock.patch.object(app_module, "build_app", lambda: app),
+        mock.patch.object(app_module, "build_app", lambda *_: app),
         mock.patch.dict(os.environ, dict(env), clear=True),
         contextlib.redirect_stdout(out),
         contextlib.redirect_stderr(err),
