@@ -2,7 +2,7 @@
 
 Each run is a fresh ``mpc sign --tx tx.json`` process against a running co-signer: interpreter
 start, imports, Argon2id decryption of the client share, the authenticated WebSocket session,
-the two-party signature and the raw-transaction checks. Target: median <= 1.0 s.
+the two-party signature and the raw-transaction checks. Target: median <= 0.5 s.
 
 Setup (outside the timed runs): a throwaway MPC_HOME in a temporary directory with random
 passphrases, a co-signer daemon on a kernel-chosen loopback port, one ``mpc keygen`` and one
