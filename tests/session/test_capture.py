@@ -124,7 +124,7 @@ def ws_messages(stream: bytes) -> tuple[bytes, list[tuple[int, bytes]]]:
         i += n
         if masked:
             payload = bytes(c ^ mask[j % 4] for j, c in enumerate(payload))
-        assert b0 & 0x80, "fragmented WebSocket messages are not expected from aiohttp"
+        assert b0 & 0x80, "unexpected fragmented WebSocket message (websockets, aiohttp send none)"
         out.append((opcode, payload))
     return head, out
 
