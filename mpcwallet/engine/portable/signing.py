@@ -284,7 +284,7 @@ class SignP2:
 
     def _take_presign(self) -> P2Presign:
         """This signature's element: from the pool, or the one computed since the start."""
-        pre = self._presign if self._presign is not None else None
+        pre = self._presign
         if pre is None:
             assert self._ahead is not None
             pre = self._ahead.get()
