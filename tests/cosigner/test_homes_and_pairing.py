@@ -6,7 +6,8 @@
 * A port given with ``--port`` is remembered.
 * A co-signer on another address (127.0.0.2) pairs with a client home (connecting from
   127.0.0.3) through a one-time code; the client then runs keygen, sign and health against
-  it. Expired and reused codes, and a client that never paired, get ``auth_failed``.
+  it. Expired and reused codes, the loser of two clients racing for one code, and a client
+  that never paired, get ``auth_failed``.
 """
 
 from __future__ import annotations
@@ -278,6 +279,26 @@ def _remote_scenario(
     assert reused["code"] == "auth_failed"
     assert not (tmp_path / "second-client" / "pairing.json").exists()
 
+    # Two clients racing for one fresh code: exactly one pairs, the other is auth_failed.
+    race = pairing_code(server, on_server)["code"]
+    racers = [dict(home_env(tmp_path / f"racer-{i}"), **client_extra) for i in (1, 2)]
+    procs = [
+        subprocess.Popen(
+            [*on_client, *mpc_cmd(), "--json", "pair", "--url", url, "--code", race],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for env in racers
+    ]
+    outputs = [p.communicate(timeout=120)[0] for p in procs]
+    results = [(p.returncode, out) for p, out in zip(procs, outputs, strict=True)]
+    assert sorted(rc for rc, _ in results) == [0, 13], results
+    loser = next(json.loads(out)["error"] for rc, out in results if rc == 13)
+    assert loser["code"] == "auth_failed"
+    assert sum((tmp_path / f"racer-{i}" / "pairing.json").exists() for i in (1, 2)) == 1
+
     # An expired code is auth_failed too.
     short = pairing_code(server, on_server, "--ttl", "1")
     expiry = calendar.timegm(time.strptime(short["expires_at"], "%Y-%m-%dT%H:%M:%SZ"))
@@ -304,7 +325,7 @@ def _remote_scenario(
     reasons = [
         json.loads(line).get("code") for line in log.splitlines() if '"pairing_refused"' in line
     ]
-    assert reasons == ["unknown_or_used", "expired"]
+    assert reasons == ["unknown_or_used", "unknown_or_used", "expired"]
     # Every authenticated session (pair, keygen, sign, health) came from the client machine.
     remotes = {
         json.loads(line).get("remote") for line in log.splitlines() if '"session_opened"' in line
