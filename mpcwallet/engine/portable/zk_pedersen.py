@@ -164,8 +164,9 @@ class RangeProver:
 
     def respond(self, x: int, rho: int, e: int) -> RangeResponse:
         p_tag = int(ped.P_TAG)
-        d = [xj + bit * x for xj, bit in zip(self._x, bits(e), strict=True)]
-        f = [(rj + bit * rho) % p_tag for rj, bit in zip(self._r, bits(e), strict=True)]
+        challenge = bits(e)
+        d = [xj + bit * x for xj, bit in zip(self._x, challenge, strict=True)]
+        f = [(rj + bit * rho) % p_tag for rj, bit in zip(self._r, challenge, strict=True)]
         return RangeResponse(d, f)
 
     def __repr__(self) -> str:
