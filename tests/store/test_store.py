@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.postgres import PgServer
 
 from mpcwallet.errors import (
     AlreadyExists,
@@ -292,3 +293,39 @@ def test_sqlite_file_is_private(tmp_path: Path) -> None:
         keyset(store)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+def test_coordinators_starting_together_migrate_once(location: str) -> None:
+    """Three coordinators open a fresh store at once: each gets a working store, the schema is
+    applied once (PostgreSQL: the advisory lock; SQLite: BEGIN IMMEDIATE)."""
+    out = _race([partial(Store.open, location) for _ in range(3)])
+    try:
+        assert all(isinstance(x, Store) for x in out), out
+        with out[0].db.transaction(write=False) as tx:
+            assert tx.execute("SELECT COUNT(*) FROM schema_version")[0][0] == len(MIGRATIONS)
+        keyset(out[1])
+        assert out[2].get_keyset("ks1").status == "active"
+    finally:
+        for x in out:
+            if isinstance(x, Store):
+                x.close()
+
+
+def test_a_lost_postgres_connection_is_transient_then_reconnects(
+    postgres_server: PgServer,
+) -> None:
+    url = postgres_server.new_database()
+    with Store.open(url) as store, Store.open(url) as admin:
+        _lose_connection(store, admin)
+
+
+def _lose_connection(store: Store, admin: Store) -> None:
+    with store.db.transaction(write=False) as tx:
+        pid = tx.execute("SELECT pg_backend_pid()")[0][0]
+    with admin.db.transaction(write=True) as tx:
+        assert tx.execute("SELECT pg_terminate_backend(?)", (pid,))[0][0] is True
+    with pytest.raises(StoreUnavailable) as info:
+        store.claim_request("after-loss", "sign", H1)
+    assert info.value.kind == "transient"
+    # the claim did not happen; the next call reconnects and makes it
+    assert store.claim_request("after-loss", "sign", H1).won
