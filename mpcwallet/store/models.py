@@ -205,24 +205,27 @@ class Request:
     request_id: str
     op: str
     body_hash: str
+    owner: str
     status: RequestStatus
     result: dict[str, Any] | None
     error_code: str | None
     created_at: int
     updated_at: int
 
-    COLUMNS = "request_id, op, body_hash, status, result, error_code, created_at, updated_at"
+    COLUMNS = "request_id, op, body_hash, owner, status, result, error_code, created_at, updated_at"
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Request:
-        rid, op, body_hash, status, result, code, created, updated = row
+        rid, op, body_hash, owner, status, result, code, created, updated = row
         doc = json.loads(result) if result is not None else None
-        return cls(rid, op, body_hash, status, doc, code, created, updated)
+        return cls(rid, op, body_hash, owner, status, doc, code, created, updated)
 
 
 @dataclass(frozen=True)
 class Claim:
-    """The outcome of claiming a request id: ``won`` is True for exactly one caller."""
+    """The outcome of claiming a request id: ``won`` is True for exactly one claimant (one
+    ``owner`` token), however often that claimant asks."""
 
     won: bool
     request: Request
+    owner: str

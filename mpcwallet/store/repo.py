@@ -11,6 +11,7 @@ concurrent second insert waits for the first to commit, then does nothing). Stat
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -389,34 +390,46 @@ class Store:
     # --- idempotent requests -----------------------------------------------------------------
 
     def claim_request(
-        self, request_id: str, op: str, body_hash: str, *, now: int | None = None
+        self,
+        request_id: str,
+        op: str,
+        body_hash: str,
+        *,
+        owner: str | None = None,
+        now: int | None = None,
     ) -> Claim:
-        """Claim a request id. Exactly one caller ever gets ``won=True`` and does the work; the
+        """Claim a request id. Exactly one claimant ever gets ``won=True`` and does the work; the
         others get the record as it is (pending, or its result). The same id with another op or
-        body is IdempotencyConflict."""
+        body is IdempotencyConflict.
+
+        ``owner`` (default: a fresh random token, returned in the claim) names the claimant. A
+        claimant whose claim raised StoreUnavailable cannot know whether its insert committed:
+        it asks again with the same ``owner`` and wins if it had."""
         m.check_id(request_id, "request_id")
         m.check_code(op, "op")
         m.check_body_hash(body_hash)
+        owner = secrets.token_hex(16) if owner is None else m.check_id(owner, "owner")
         ts = _now(now)
         with self.db.transaction(write=True) as tx:
-            won = tx.execute(
+            inserted = tx.execute(
                 _sql(
-                    "INSERT INTO mpc_requests ({R}) VALUES (?, ?, ?, 'pending', NULL, NULL, ?, ?)"
+                    "INSERT INTO mpc_requests ({R}) VALUES"
+                    " (?, ?, ?, ?, 'pending', NULL, NULL, ?, ?)"
                     " ON CONFLICT (request_id) DO NOTHING RETURNING {R}"
                 ),
-                (request_id, op, body_hash, ts, ts),
+                (request_id, op, body_hash, owner, ts, ts),
             )
-            rows = won or tx.execute(
+            rows = inserted or tx.execute(
                 _sql("SELECT {R} FROM mpc_requests WHERE request_id = ?"), (request_id,)
             )
         request = Request.from_row(rows[0])
-        if not won and (request.op, request.body_hash) != (op, body_hash):
+        if (request.op, request.body_hash) != (op, body_hash):
             raise IdempotencyConflict(
                 f"request id {request_id} was used for another {request.op} request; "
                 "use a new id for a new request",
                 field="request_id",
             )
-        return Claim(bool(won), request)
+        return Claim(request.owner == owner and request.status == "pending", request, owner)
 
     def finish_request(
         self,

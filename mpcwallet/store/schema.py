@@ -96,6 +96,7 @@ _V1 = (
         request_id TEXT PRIMARY KEY,
         op TEXT NOT NULL,
         body_hash TEXT NOT NULL,
+        owner TEXT NOT NULL,
         status TEXT NOT NULL CHECK (status IN ('pending', 'succeeded', 'failed')),
         result TEXT,
         error_code TEXT,

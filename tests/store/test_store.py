@@ -199,7 +199,11 @@ def test_request_claims(store: Store) -> None:
         store.claim_request("req-1", "sign", H2)
     with pytest.raises(IdempotencyConflict):
         store.claim_request("req-1", "refresh", H1)
+    # the first claimant asking again (its first answer lost with the connection) still wins
+    assert store.claim_request("req-1", "sign", H1, owner=first.owner).won
+    assert not store.claim_request("req-1", "sign", H1, owner="someone-else").won
     done = store.finish_request("req-1", result={"r": "0x01", "raw_tx": "0x02"})
+    assert not store.claim_request("req-1", "sign", H1, owner=first.owner).won  # done: replay
     assert done.status == "succeeded"
     replay = store.claim_request("req-1", "sign", H1)
     assert not replay.won and replay.request.result == {"r": "0x01", "raw_tx": "0x02"}
