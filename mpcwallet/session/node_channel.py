@@ -91,9 +91,13 @@ _U16 = struct.Struct(">H")
 class ChannelViolation(SessionViolation):
     """A frame on a node-to-node channel failed a check; ``peer`` names the other node."""
 
-    def __init__(self, peer: str, message: str) -> None:
-        super().__init__(f"protocol violation on the channel with node {peer!r}: {message}")
+    def __init__(self, message: str, *, field: str | None = None, peer: str = "") -> None:
+        super().__init__(message, field=field)
         self.peer = peer
+
+    @classmethod
+    def about(cls, peer: str, what: str) -> ChannelViolation:
+        return cls(f"protocol violation on the channel with node {peer!r}: {what}", peer=peer)
 
 
 def check_name(value: str, what: str) -> str:
@@ -316,15 +320,18 @@ class NodeChannel:
         )
 
     def _violation(self, message: str) -> ChannelViolation:
-        err = ChannelViolation(self.binding.peer, f"{message} (session {self.binding.session_id})")
+        err = ChannelViolation.about(
+            self.binding.peer, f"{message} (session {self.binding.session_id})"
+        )
         self._dead = err
         self._state = "dead"
         return err
 
     def _check_alive(self) -> None:
         if self._dead is not None:
-            raise ChannelViolation(
-                self.binding.peer, f"the channel was closed by an earlier violation: {self._dead}"
+            raise ChannelViolation.about(
+                self.binding.peer,
+                f"the channel was closed by an earlier violation: {self._dead.message}",
             )
 
     def _receive(self, frame: bytes, kind: str) -> bytes:
