@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 
 from mpcwallet.errors import AlreadyExists, BadInput, FileFormatError, MpcError, NotFound
 from mpcwallet.jsonio import load_file
-from mpcwallet.session.node_channel import StaticKeypair, check_name, check_public_key
+from mpcwallet.session.node_keys import StaticKeypair, check_name, check_public_key
 from mpcwallet.storage.files import ensure_dir, write_atomic
 
 __all__ = [

@@ -28,7 +28,11 @@ injected, replayed, reordered, reflected or cross-spliced frame raises
 :class:`ChannelViolation` naming the peer, and the channel refuses every later call. A dropped
 frame is seen as a violation as soon as a later frame arrives (its nonce is ahead); the channel
 cannot tell which of the peer and the relay lost it, so a violation on this layer says "the
-frames from node X did not authenticate", not "node X cheated".
+frames from node X did not authenticate", not "node X cheated". The relay must therefore deliver
+each direction in order (one FIFO per sender and recipient). A hello replayed into a fresh
+channel of the same session id gets a reply, but the replayer cannot read it or send a frame
+the responder accepts (KK message 1 is replayable, section 7.7); the cluster never reuses a
+session id.
 
 Frame layout (all lengths big-endian)::
 
@@ -43,16 +47,18 @@ payload short: the last chunk's missing ``MORE`` is encrypted.
 
 from __future__ import annotations
 
-import re
 import struct
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from typing import TYPE_CHECKING
 
 from mpcwallet.errors import BadInput, SessionViolation
+from mpcwallet.session.node_keys import (
+    NAME_RE,
+    StaticKeypair,
+    check_name,
+    check_public_key,
+)
 
 if TYPE_CHECKING:
     from noise.connection import NoiseConnection
@@ -80,11 +86,9 @@ MAX_NOISE_MESSAGE = 65535  # section 3
 TAG_BYTES = 16
 MORE = 0x01
 MAX_CHUNK = MAX_NOISE_MESSAGE - TAG_BYTES - 1
-KEY_BYTES = 32
 # A cb-mpc protocol message is far below this; a larger frame is refused before decryption.
 DEFAULT_MAX_PAYLOAD = 8 * 1024 * 1024
 _PROLOGUE_LABEL = b"mpcwallet/node-channel/v1\x00"
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _U16 = struct.Struct(">H")
 
 
@@ -98,66 +102,6 @@ class ChannelViolation(SessionViolation):
     @classmethod
     def about(cls, peer: str, what: str) -> ChannelViolation:
         return cls(f"protocol violation on the channel with node {peer!r}: {what}", peer=peer)
-
-
-def check_name(value: str, what: str) -> str:
-    """A party name, cluster id or session id: 1..64 of ``A-Z a-z 0-9 . _ -``."""
-    if not isinstance(value, str) or _NAME_RE.fullmatch(value) is None:
-        raise BadInput(
-            f"{what} must be 1 to 64 letters, digits, '.', '_' or '-' (not starting with "
-            f"'.', '_' or '-'), got {value!r}"[:300],
-            field=what,
-        )
-    return value
-
-
-def check_public_key(value: bytes | str, what: str = "static_key") -> bytes:
-    """A Curve25519 public key: 32 bytes (or 64 hex digits), not all zero."""
-    if isinstance(value, str):
-        if re.fullmatch(r"[0-9a-f]{64}", value) is None:
-            raise BadInput(
-                f"{what} must be 64 lowercase hex digits (an X25519 public key)", field=what
-            )
-        value = bytes.fromhex(value)
-    if not isinstance(value, bytes | bytearray) or len(value) != KEY_BYTES:
-        raise BadInput(f"{what} must be a 32-byte X25519 public key", field=what)
-    if not any(value):
-        raise BadInput(f"{what} is the all-zero key; refusing it", field=what)
-    return bytes(value)
-
-
-class StaticKeypair:
-    """A node's static X25519 key. ``repr`` and ``str`` show the public half only."""
-
-    __slots__ = ("_private", "public")
-
-    def __init__(self, private: bytes) -> None:
-        if not isinstance(private, bytes | bytearray) or len(private) != KEY_BYTES:
-            raise BadInput("a static private key must be 32 bytes", field="static_key")
-        self._private = bytes(private)
-        key = X25519PrivateKey.from_private_bytes(self._private)
-        self.public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-
-    @classmethod
-    def generate(cls) -> StaticKeypair:
-        from cryptography.hazmat.primitives.serialization import NoEncryption, PrivateFormat
-
-        raw = X25519PrivateKey.generate().private_bytes(
-            Encoding.Raw, PrivateFormat.Raw, NoEncryption()
-        )
-        return cls(raw)
-
-    def private_bytes(self) -> bytes:
-        """The private key, for the caller that encrypts it at rest; never log it."""
-        return self._private
-
-    def __repr__(self) -> str:
-        return f"StaticKeypair(public={self.public.hex()})"
-
-    __str__ = __repr__
-
-    def __reduce__(self) -> Any:
-        raise TypeError("a StaticKeypair is not picklable")
 
 
 def start_kk_handshake(
@@ -240,7 +184,7 @@ def _read_field(frame: bytes, pos: int) -> tuple[str, int]:
     if end > len(frame):
         raise ValueError("truncated header")
     value = frame[pos + 1 : end].decode("ascii")
-    if _NAME_RE.fullmatch(value) is None:
+    if NAME_RE.fullmatch(value) is None:
         raise ValueError("malformed name")
     return value, end
 

@@ -14,6 +14,7 @@ HIGH = {"cli", "api", "waas", "wallet", "lifecycle", "cosigner", "cluster"}
 RULES = {
     "store": HIGH | {"session"},
     "session/node_channel.py": HIGH | {"store"},
+    "session/node_keys.py": HIGH | {"store"},
     "cluster": HIGH - {"cluster"},
 }
 
