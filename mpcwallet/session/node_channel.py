@@ -2,7 +2,7 @@
 
 Two signer nodes of a cluster exchange protocol messages through the coordinator, which is not
 trusted. Each pair of nodes runs its own Noise handshake, pattern ``KK`` (Noise Protocol
-Framework revision 34, section 7.5: both static keys known in advance, here pinned in the
+Framework revision 34, section 7.4: both static keys known in advance, here pinned in the
 cluster configuration), ``Noise_KK_25519_ChaChaPoly_SHA256``, through the ``noiseprotocol``
 package::
 
@@ -14,10 +14,11 @@ package::
 
 The prologue (section 6) binds the cluster id, the session id and both party names (initiator
 first); both sides compute it from their own view, so a handshake message moved to another
-session, cluster or pair of parties fails to authenticate. ``ss`` and ``es`` authenticate the
-initiator to the responder at the first message; ``se`` (with ``ee``) authenticates the responder
-to the initiator at the second (section 7.7, KK: payload security properties 2 and 4 after the
-first message, forward secrecy from ``ee``). ``Split()`` (section 5.2) then gives one
+session, cluster or pair of parties fails to authenticate. Section 7.7 gives KK's payload
+properties: the hello has source 1 / destination 2 (authenticated by ``ss``, but open to
+key-compromise impersonation and replay: so it carries no payload), the reply 2 / 4, every
+transport message 2 / 5 (both static keys and ``ee``: forward secrecy). ``Split()``
+(section 5.2) then gives one
 CipherState per direction, whose implicit 64-bit nonces (section 5.1) make every transport
 message decrypt only once, in order, in its own direction.
 
