@@ -358,9 +358,9 @@ TYPED_ROWS: list[tuple[str, Any, str | None, tuple[str, Any]]] = [
      lambda: permit2_single(ALLOWED, MAX160), "typed", refused("tokens.max_per_tx")),
     ("Permit2 PermitBatch: the second detail is over the limit",
      lambda: permit2_batch(ALLOWED, [UNIT, 101 * UNIT]), "typed", refused("tokens.max_per_tx")),
-    ("Permit2 PermitBatch: two details add up over the 24 h limit",
-     lambda: permit2_batch(ALLOWED, [100 * UNIT, 100 * UNIT, 100 * UNIT]), "typed",
-     refused("tokens.max_24h")),
+    ("Permit2 PermitBatch: two details each under the per-tx limit add up over it",
+     lambda: permit2_batch(ALLOWED, [60 * UNIT, 60 * UNIT]), "typed",
+     refused("tokens.max_per_tx")),
     ("Permit2 PermitTransferFrom: unlisted spender",
      lambda: permit2_transfer(OTHER, 1), "typed", refused("allow_to")),
     ("Permit2 PermitBatchTransferFrom: over the per-tx limit",
@@ -404,8 +404,10 @@ def test_a_permit_spend_is_counted() -> None:
 
 
 def test_approval_for_wins_over_allow_without_approval() -> None:
-    text = POLICY + '\n[keys.both]\nallow_without_approval = ["message"]\n' + (
-        '[keys.both.accounts.0]\napproval_for = ["message"]\n'
+    text = (
+        POLICY
+        + '\n[keys.both]\nallow_without_approval = ["message"]\n'
+        + ('[keys.both.accounts.0]\napproval_for = ["message"]\n')
     )
     f = message_facts(key_id=KEY, digest=b"\x02" * 32)
     assert decide(rules("both", text), f) == NEEDS_PERMIT
