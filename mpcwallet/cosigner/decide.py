@@ -1,5 +1,12 @@
 """Which rule a signing request breaks, if any (pure functions over :class:`Rules` and facts).
 
+The table, in order: chain (a transaction's chain id, a domain's chainId, which typed data
+must have under ``chain_ids``); domain; for a transaction value, fee, its ``to``, then the
+decoded token recipient (added, never instead), calldata the policy cannot read, selectors;
+then every allowance's spender and each token's total (transfer plus allowances) against its
+limits. Approvals: ``approval_for``, then the default for messages and typed data under a
+restrictive policy (:attr:`Rules.restricts`), then ETH and token ``approval_above``.
+
 Static rules are checked by :func:`check_static`; the rolling 24 h totals need the spending
 ledger and are checked inside its transaction (:func:`check_totals`), so the decision and the
 reservation are one atomic step.

@@ -11,9 +11,11 @@ Rule keys (amounts take units, ``"0.05 ether"``, ``"200 gwei"``; a bare integer 
 * ``chain_ids`` - allowed chain ids (absent: any)
 * ``max_value_per_tx`` / ``max_value_24h`` - ETH value per transaction / per rolling 24 h
 * ``max_fee_per_gas`` - cap on ``maxFeePerGas`` (``gasPrice`` for legacy transactions)
-* ``allow_to`` / ``deny_to`` - recipients; for an ERC-20 ``transfer`` the decoded recipient.
-  An empty ``allow_to`` allows any recipient that is not denied.
-* ``allow_selectors`` - contract call selectors (``"0xa9059cbb"``); plain transfers always pass
+* ``allow_to`` / ``deny_to`` - every transaction's ``to``, and also each decoded token
+  recipient and allowance spender (:mod:`mpcwallet.evm.allowance`). An empty ``allow_to``
+  allows any address that is not denied.
+* ``allow_selectors`` - contract call selectors (``"0xa9059cbb"``); plain transfers always pass,
+  calldata of 1 to 3 bytes and contract creations with init code do not
 * ``allow_domains`` - EIP-712 domains (``{ name, chainId, verifyingContract }``, each optional)
 * ``tokens."0xTOKEN"`` - ``{ decimals, max_per_tx, max_24h, approval_above }`` in token units
 * ``approval_above`` - ETH value above which permits are needed; ``approvals_required`` (default

@@ -13,9 +13,13 @@ check_totals, approvals_needed); the guard and the daemon are covered by test_gu
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support.proc import json_result, run_mpc
 
 from mpcwallet.cosigner.decide import approvals_needed, check_static, check_totals, spends
 from mpcwallet.cosigner.facts import SignFacts, message_facts, tx_facts, typed_data_facts
@@ -434,3 +438,59 @@ def test_calldata_decoders_round_trip() -> None:
     """The canonical encodings decode (transfer_calldata is the wallet's own encoder)."""
     f = tx(TOKEN, "0x" + transfer_calldata(bytes.fromhex(ALLOWED[2:]), 5).hex())
     assert (f.token_to, f.token_amount) == (bytes.fromhex(ALLOWED[2:]), 5)
+
+
+def test_policy_check_names_the_line_of_allow_without_approval(
+    mpc_env: dict[str, str], tmp_path: Path
+) -> None:
+    bad = tmp_path / "policy.toml"
+    bad.write_text(POLICY.replace('allow_without_approval = ["message", "typed_data"]',
+                                  'allow_without_approval = ["tx"]'))  # fmt: skip
+    cp = run_mpc(["--json", "cosigner", "policy", "check", str(bad)], mpc_env)
+    error = json_result(cp)["error"]
+    line = POLICY.splitlines().index('allow_without_approval = ["message", "typed_data"]') + 1
+    assert cp.returncode == 2 and error["code"] == "bad_policy"
+    assert error["message"].startswith(f"{bad}:{line}: keys.typed.allow_without_approval: 'tx'")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    selector=st.sampled_from(sorted(SEL.values())),
+    body=st.one_of(
+        st.binary(max_size=140),
+        st.lists(st.sampled_from([b"\x00" * 32, b"\x00" * 31 + b"\x01", b"\xff" * 32,
+                                  b"\x00" * 12 + b"\x0e" * 20]), max_size=5).map(b"".join),
+    ),
+)  # fmt: skip
+def test_known_calldata_is_read_exactly_as_the_abi_encodes_it_or_refused(
+    selector: str, body: bytes
+) -> None:
+    """Whatever follows a known selector either decodes to arguments whose ABI encoding is
+    exactly that calldata (so the contract reads what the policy read) or is malformed."""
+    from eth_abi.abi import encode
+
+    from mpcwallet.evm.allowance import _CALLS, decode_call
+
+    data = bytes.fromhex(selector) + body
+    token = bytes.fromhex(TOKEN[2:])
+    d = decode_call(token, data)
+    signature, types = _CALLS[data[:4]]
+    if d.malformed is not None:
+        assert d.malformed == signature and d.transfer is None and not d.allowances
+        return
+    args: list[Any] = []
+    if d.transfer is not None:
+        t = d.transfer
+        args = [t.recipient, t.amount]
+        if len(types) == 3:  # transferFrom: `from` is not kept; take it from the calldata
+            args = [data[16:36], *args]
+    else:
+        [a] = d.allowances
+        amount = int(a.amount is None) if types[-1] == "bool" else a.amount
+        args = (
+            [a.spender, amount]
+            if len(types) == 2
+            else [a.token, a.spender, a.amount, int.from_bytes(data[-32:], "big")]
+        )
+    values = [v if t != "bool" else bool(v) for v, t in zip(args, types, strict=True)]
+    assert selector + encode(list(types), values).hex() == data.hex()
