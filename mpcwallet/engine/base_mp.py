@@ -44,7 +44,7 @@ class MpTransport(Protocol):
 
 
 def check_names(names: Sequence[str], what: str = "party_names") -> tuple[str, ...]:
-    """``names`` as a tuple if they are 2..64 distinct, non-empty, printable names, else BadInput."""
+    """``names`` as a tuple if they are 2..64 distinct, non-empty, printable; else BadInput."""
     out = tuple(names)
     if not MIN_PARTIES <= len(out) <= MAX_PARTIES:
         raise BadInput(f"{what} must name {MIN_PARTIES} to {MAX_PARTIES} parties", field=what)
@@ -106,7 +106,9 @@ class AccessStructure:
         for name in leaves:
             _check_name(name, "access_structure")
         if len(set(leaves)) != len(leaves):
-            raise BadInput("a party appears twice in the access structure", field="access_structure")
+            raise BadInput(
+                "a party appears twice in the access structure", field="access_structure"
+            )
         return node
 
     def leaves(self) -> list[str]:

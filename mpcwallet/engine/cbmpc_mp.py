@@ -100,7 +100,8 @@ def _check_job(job: MpJob) -> tuple[str, ...]:
         raise BadInput("the access structure is missing", field="access_structure")
     if sorted(job.access.leaves()) != sorted(names):
         raise BadInput(
-            "the access structure must name exactly the parties of the key", field="access_structure"
+            "the access structure must name exactly the parties of the key",
+            field="access_structure",
         )
     if not isinstance(job.session_id, bytes):
         raise BadInput("the session id must be bytes", field="session_id")
@@ -110,9 +111,7 @@ def _check_job(job: MpJob) -> tuple[str, ...]:
 def _check_quorum(job: MpJob, names: tuple[str, ...], *, signing: bool) -> tuple[str, ...]:
     quorum = tuple(job.quorum)
     if len(set(quorum)) != len(quorum) or not set(quorum) <= set(names):
-        raise BadInput(
-            "the quorum must name distinct parties of the key", field="quorum"
-        )
+        raise BadInput("the quorum must name distinct parties of the key", field="quorum")
     if not job.access.satisfied_by(quorum):
         raise BadInput(
             f"the quorum {', '.join(quorum) or '(none)'} does not satisfy the access structure "
@@ -254,7 +253,9 @@ class CbMpcMpEngine:
             raise map_error(exc, traffic=False, has_blob=True) from None
         return blob_mp.wrap(ENGINE_NAME, meta, public), scalar
 
-    def attach_private_scalar(self, public_blob: bytes, scalar: bytes, public_share: bytes) -> bytes:
+    def attach_private_scalar(
+        self, public_blob: bytes, scalar: bytes, public_share: bytes
+    ) -> bytes:
         """The full key blob again; cb-mpc checks scalar·G == Qi_self == ``public_share``."""
         meta, payload = self._unwrap(None, public_blob)
         try:

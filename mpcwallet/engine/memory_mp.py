@@ -102,9 +102,7 @@ class MemoryMpTransport:
         self.network._send(self.index, to, data)
 
     def receive(self, sender: int) -> bytes:
-        return self.network._receive(
-            self.index, sender, time.monotonic() + self.network.timeout
-        )
+        return self.network._receive(self.index, sender, time.monotonic() + self.network.timeout)
 
     def receive_all(self, senders: Sequence[int]) -> list[bytes]:
         # One timeout for the whole set: the slowest sender bounds the wait.
@@ -124,9 +122,7 @@ def make_mp_jobs(
     names = check_names(names)
     network = MemoryNetwork(names, timeout)
     q = tuple(quorum) if quorum is not None else names
-    jobs = [
-        MpJob(names, i, access, q, network.endpoint(i), session_id) for i in range(len(names))
-    ]
+    jobs = [MpJob(names, i, access, q, network.endpoint(i), session_id) for i in range(len(names))]
     return network, jobs
 
 

@@ -103,6 +103,10 @@ class Verified:
 _TOKEN = object()
 
 
+def _hex(exc: _cbmpc.Error) -> str:
+    return f"0x{int(exc.args[0]) & 0xFFFFFFFF:08x}"
+
+
 def _failed(exc: _cbmpc.Error, what: str) -> MpcError:
     code = int(exc.args[0]) & 0xFFFFFFFF
     if code in {c & 0xFFFFFFFF for c in (_cbmpc.E_BADARG, _cbmpc.E_RANGE)}:
@@ -162,9 +166,7 @@ def encrypt_batch(ek: bytes, label: bytes, scalars: Sequence[bytes]) -> bytes:
         raise _failed(exc, "PVE batch encryption") from None
 
 
-def verify_batch(
-    ek: bytes, ciphertext: bytes, points: Sequence[bytes], label: bytes
-) -> Verified:
+def verify_batch(ek: bytes, ciphertext: bytes, points: Sequence[bytes], label: bytes) -> Verified:
     try:
         _cbmpc.pve_verify_batch(ek, ciphertext, list(points), label)
     except _cbmpc.Error as exc:
@@ -184,7 +186,7 @@ def decrypt(verified: Verified, dk: bytes) -> list[bytes]:
     except _cbmpc.Error as exc:
         # A verified ciphertext that does not decrypt: the wrong decryption key.
         raise BadInput(
-            f"the ciphertext does not decrypt with this key (code 0x{int(exc.args[0]) & 0xFFFFFFFF:08x})",
+            f"the ciphertext does not decrypt with this key (code {_hex(exc)})",
             field="dk",
         ) from None
     return _check_scalars(xs, verified.points)
@@ -238,7 +240,7 @@ def partial_decrypt(verified: Verified, leaf_name: str, dk: bytes, attempt: int 
     except _cbmpc.Error as exc:
         raise BadInput(
             f"recovery key {leaf_name!r} cannot decrypt its part (code "
-            f"0x{int(exc.args[0]) & 0xFFFFFFFF:08x}); is it the right key?",
+            f"{_hex(exc)}); is it the right key?",
             field="dk",
         ) from None
 
@@ -259,7 +261,7 @@ def combine(verified: Verified, shares: Mapping[str, bytes], attempt: int = 0) -
         )
     except _cbmpc.Error as exc:
         raise InvalidProof(
-            f"the decryption shares do not combine (code 0x{int(exc.args[0]) & 0xFFFFFFFF:08x}); "
+            f"the decryption shares do not combine (code {_hex(exc)}); "
             "a share is wrong, or try the next attempt"
         ) from None
     return _check_scalars(xs, verified.points)

@@ -1,0 +1,395 @@
+"""cb-mpc's multi-party ECDSA through the binding and :class:`CbMpcMpEngine`.
+
+One process, one thread per party, over :class:`MemoryNetwork`. One 2-of-3 key per module
+(dkg costs ~20 ms, each signature ~0.5 s on two cores), refreshed once.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+import coincurve
+import pytest
+
+try:
+    from mpcwallet import _cbmpc
+except ImportError:
+    pytest.skip(
+        "cb-mpc engine not installed (mpcwallet._cbmpc missing); see README",
+        allow_module_level=True,
+    )
+
+from mpcwallet.engine import blob_mp, get_mp_engine
+from mpcwallet.engine.base_mp import AccessStructure, MpJob, threshold
+from mpcwallet.engine.cbmpc_mp import CbMpcMpEngine
+from mpcwallet.engine.memory_mp import MemoryMpTransport, make_mp_jobs, results, run_parties
+from mpcwallet.errors import (
+    BadInput,
+    EngineUnavailable,
+    KeyBlobMismatch,
+    PeerTimeout,
+    PeerUnreachable,
+    ProtocolViolation,
+)
+
+pytestmark = pytest.mark.cbmpc
+
+NAMES = ("node-a", "node-b", "node-c")
+AC = threshold(2, NAMES)
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+@pytest.fixture(scope="module")
+def engine() -> CbMpcMpEngine:
+    eng = get_mp_engine("cb-mpc")
+    assert isinstance(eng, CbMpcMpEngine)
+    return eng
+
+
+def run_all(
+    fn: Callable[[MpJob, int], object],
+    names: Sequence[str] = NAMES,
+    access: AccessStructure = AC,
+    quorum: Sequence[str] | None = None,
+    run: Sequence[str] | None = None,
+    timeout: float = 20.0,
+) -> list[object]:
+    """Run ``fn(job, i)`` for each party in ``run`` (default: all); results or exceptions."""
+    network, jobs = make_mp_jobs(names, access, quorum, timeout=timeout)
+    idx = [names.index(n) for n in (run if run is not None else names)]
+    return run_parties([lambda j, i=i: fn(j, i) for i in idx], [jobs[i] for i in idx], network)
+
+
+@pytest.fixture(scope="module")
+def keys(engine: CbMpcMpEngine) -> list[bytes]:
+    """A 2-of-3 key; a and b contribute to the dkg (all three take part)."""
+    out = results(run_all(lambda j, i: engine.dkg(j), quorum=NAMES[:2]))
+    return [o for o in out if isinstance(o, bytes)]
+
+
+def sign(
+    engine: CbMpcMpEngine, blobs: Sequence[bytes], quorum: Sequence[str], digest: bytes
+) -> list[object]:
+    return run_all(
+        lambda j, i: engine.sign(j, blobs[i], digest, quorum[0]), quorum=quorum, run=quorum
+    )
+
+
+def der_s(der: bytes) -> int:
+    rlen = der[3]
+    slen = der[5 + rlen]
+    return int.from_bytes(der[6 + rlen : 6 + rlen + slen], "big")
+
+
+# --- key generation and signatures ---------------------------------------------------------
+
+
+def test_dkg_2_of_3_gives_every_party_the_same_key(
+    engine: CbMpcMpEngine, keys: list[bytes]
+) -> None:
+    pubs = {engine.public_key(b) for b in keys}
+    assert len(pubs) == 1 and len(next(iter(pubs))) == 33
+    shares = [engine.public_share(b) for b in keys]
+    assert len(set(shares)) == 3 and next(iter(pubs)) not in shares
+
+
+@pytest.mark.parametrize("quorum", [NAMES[:2], (NAMES[0], NAMES[2]), NAMES[1:]])
+def test_each_quorum_signs_and_only_the_receiver_gets_it(
+    engine: CbMpcMpEngine, keys: list[bytes], quorum: tuple[str, str]
+) -> None:
+    digest = os.urandom(32)
+    # The quorum given in reverse order: signers derive cb-mpc's order from the key's.
+    der, other = results(sign(engine, keys, quorum[::-1], digest))
+    assert other is None
+    assert isinstance(der, bytes)
+    pub = engine.public_key(keys[0])
+    assert coincurve.PublicKey(pub).verify(der, digest, hasher=None)
+    # and with the cryptography package (OpenSSL), not only libsecp256k1
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+    from cryptography.hazmat.primitives.hashes import SHA256
+
+    key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256K1(), pub)
+    key.verify(der, digest, ec.ECDSA(Prehashed(SHA256())))
+    assert der_s(der) <= SECP256K1_N // 2
+
+
+def test_refresh_keeps_the_key_and_old_shares_do_not_mix_with_new(
+    engine: CbMpcMpEngine, keys: list[bytes]
+) -> None:
+    new = results(run_all(lambda j, i: engine.refresh(j, keys[i]), quorum=NAMES[1:]))
+    assert all(isinstance(b, bytes) for b in new)
+    new_blobs = [b for b in new if isinstance(b, bytes)]
+    pub = engine.public_key(keys[0])
+    assert {engine.public_key(b) for b in new_blobs} == {pub}
+    assert [engine.public_share(b) for b in new_blobs] != [engine.public_share(b) for b in keys]
+    digest = os.urandom(32)
+    quorum = NAMES[:2]
+    der, _ = results(sign(engine, new_blobs, quorum, digest))
+    assert isinstance(der, bytes) and coincurve.PublicKey(pub).verify(der, digest, hasher=None)
+    # a's old share with b's new one: a cryptographic check fails on both sides
+    mixed = [keys[0], new_blobs[1]]
+    outcome = sign(engine, mixed, quorum, digest)
+    assert any(isinstance(o, ProtocolViolation) for o in outcome), outcome
+    assert not any(isinstance(o, bytes) for o in outcome)
+
+
+def test_3_of_5_once_and_two_parties_are_refused(engine: CbMpcMpEngine) -> None:
+    names = tuple(f"n{i}" for i in range(5))
+    ac = threshold(3, names)
+    out = results(run_all(lambda j, i: engine.dkg(j), names, ac, quorum=names[2:]))
+    blobs = [b for b in out if isinstance(b, bytes)]
+    digest = os.urandom(32)
+    quorum = (names[0], names[2], names[4])
+    sigs = results(
+        run_all(lambda j, i: engine.sign(j, blobs[i], digest, names[4]), names, ac, quorum, quorum)
+    )
+    assert sigs[:2] == [None, None] and isinstance(sigs[2], bytes)
+    assert coincurve.PublicKey(engine.public_key(blobs[0])).verify(sigs[2], digest, hasher=None)
+    # Two of five do not satisfy 3-of-5: refused before any message moves ...
+    two = names[:2]
+    refused = run_all(lambda j, i: engine.sign(j, blobs[i], digest, two[0]), names, ac, two, two)
+    assert all(isinstance(r, BadInput) and r.field == "quorum" for r in refused), refused
+    # ... and cb-mpc itself refuses such a quorum (sign_ac: to_additive_share).
+    network, jobs = make_mp_jobs(two, threshold(2, two), timeout=5)
+    raw_blob = blob_mp.unwrap(blobs[0], "cb-mpc")[1]
+    with pytest.raises(_cbmpc.Error):
+        _cbmpc.ecdsa_mp_sign_ac(0, list(two), jobs[0].transport, raw_blob, ac.native(), digest, 0)
+    assert network.sent_messages == 0
+
+
+def test_access_structure_logic_and_shape_checks() -> None:
+    # (a and b) or c
+    ac = AccessStructure.any_of([AccessStructure.all_of(NAMES[:2]), NAMES[2]])
+    assert ac.satisfied_by({"node-c"}) and ac.satisfied_by(NAMES[:2])
+    assert not ac.satisfied_by({"node-a"}) and not ac.satisfied_by({"node-b"})
+    with pytest.raises(BadInput):
+        AccessStructure.threshold(4, NAMES)
+    with pytest.raises(BadInput):
+        AccessStructure.all_of(["x", "x"])
+
+
+def test_the_job_must_fit_the_key(engine: CbMpcMpEngine, keys: list[bytes]) -> None:
+    network, jobs = make_mp_jobs(NAMES, AC, NAMES[:2], timeout=1)
+    digest = os.urandom(32)
+    with pytest.raises(KeyBlobMismatch):  # c's share on a's seat
+        engine.sign(jobs[0], keys[2], digest, NAMES[0])
+    other = threshold(3, NAMES)
+    with pytest.raises(KeyBlobMismatch):
+        engine.sign(replace(jobs[0], access=other, quorum=NAMES), keys[0], digest, NAMES[0])
+    with pytest.raises(BadInput):
+        engine.sign(jobs[2], keys[2], digest, NAMES[2])  # c is not in the quorum
+    with pytest.raises(BadInput):
+        engine.sign(jobs[0], keys[0], digest[:31], NAMES[0])
+    with pytest.raises(BadInput):
+        engine.dkg(replace(jobs[0], party_names=("node-a", "node-a", "node-c")))
+    with pytest.raises(KeyBlobMismatch):
+        engine.public_key(b"MPCK" + keys[0][4:])
+    assert network.sent_messages == 0
+
+
+def test_portable_engine_has_no_t_of_n_and_says_so() -> None:
+    with pytest.raises(BadInput) as exc:
+        get_mp_engine("portable")
+    assert "cb-mpc" in exc.value.message and exc.value.field == "engine"
+    with pytest.raises((BadInput, EngineUnavailable)):
+        get_mp_engine("nope")
+
+
+def test_detach_and_attach_private_scalar(engine: CbMpcMpEngine, keys: list[bytes]) -> None:
+    public, scalar = engine.detach_private_scalar(keys[1])
+    share = engine.public_share(keys[1])
+    assert len(scalar) == 32
+    assert coincurve.PublicKey.from_secret(scalar).format() == share
+    assert engine.public_share(public) == share and scalar not in public
+    again = engine.attach_private_scalar(public, scalar, share)
+    assert engine.public_key(again) == engine.public_key(keys[1])
+    wrong = ((int.from_bytes(scalar, "big") + 1) % SECP256K1_N).to_bytes(32, "big")
+    with pytest.raises(KeyBlobMismatch):
+        engine.attach_private_scalar(public, wrong, share)
+
+
+def test_additive_variants_n_of_n() -> None:
+    names = list(NAMES)
+    network, jobs = make_mp_jobs(names, AC, timeout=10)
+
+    def dkg(j: MpJob) -> tuple[bytes, bytes]:
+        return _cbmpc.ecdsa_mp_dkg_additive(j.index, names, j.transport)
+
+    out = results(run_parties([dkg] * 3, jobs, network))
+    sids = {s for s, _ in out}
+    blobs = [b for _, b in out]
+    assert len(sids) == 1
+    pub = _cbmpc.ecdsa_mp_public_key(blobs[0])
+    network, jobs = make_mp_jobs(names, AC, timeout=10)
+    digest = os.urandom(32)
+
+    def sig(j: MpJob) -> bytes:
+        return _cbmpc.ecdsa_mp_sign_additive(j.index, names, j.transport, blobs[j.index], digest, 1)
+
+    ders = results(run_parties([sig] * 3, jobs, network))
+    assert ders[0] == b"" == ders[2]
+    assert coincurve.PublicKey(pub).verify(ders[1], digest, hasher=None)
+
+
+# --- faults --------------------------------------------------------------------------------
+
+
+class _Flip:
+    """Flips one bit of the ``index``-th message this party receives."""
+
+    def __init__(self, inner: MemoryMpTransport, index: int) -> None:
+        self.inner, self.index, self.n = inner, index, 0
+
+    def _maybe(self, got: bytes) -> bytes:
+        if self.n == self.index and got:
+            tampered = bytearray(got)
+            tampered[len(got) // 2] ^= 1
+            got = bytes(tampered)
+        self.n += 1
+        return got
+
+    def send(self, to: int, data: bytes) -> None:
+        self.inner.send(to, data)
+
+    def receive(self, sender: int) -> bytes:
+        return self._maybe(self.inner.receive(sender))
+
+    def receive_all(self, senders: Sequence[int]) -> list[bytes]:
+        return [self._maybe(m) for m in self.inner.receive_all(senders)]
+
+
+@pytest.mark.parametrize("index", [0, 2])
+def test_tampered_dkg_message_is_a_protocol_violation(engine: CbMpcMpEngine, index: int) -> None:
+    def party(j: MpJob, i: int) -> bytes:
+        if i == 1:
+            assert isinstance(j.transport, MemoryMpTransport)
+            j = replace(j, transport=_Flip(j.transport, index))
+        return engine.dkg(j)
+
+    out = run_all(party, quorum=NAMES[:2])
+    assert isinstance(out[1], ProtocolViolation), out
+    assert not any(isinstance(o, bytes) for o in out)
+
+
+def test_tampered_sign_message_is_a_protocol_violation(
+    engine: CbMpcMpEngine, keys: list[bytes]
+) -> None:
+    digest = os.urandom(32)
+    quorum = NAMES[:2]
+
+    def party(j: MpJob, i: int) -> bytes | None:
+        if i == 0:
+            assert isinstance(j.transport, MemoryMpTransport)
+            j = replace(j, transport=_Flip(j.transport, 1))
+        return engine.sign(j, keys[i], digest, NAMES[1])
+
+    out = run_all(party, quorum=quorum, run=quorum)
+    assert isinstance(out[0], ProtocolViolation), out
+    assert not isinstance(out[1], bytes)
+
+
+def test_vanished_party_times_out_within_the_bound_and_leaks_no_thread(
+    engine: CbMpcMpEngine,
+) -> None:
+    baseline = threading.active_count()
+    start = time.monotonic()
+    out = run_all(lambda j, i: engine.dkg(j), run=NAMES[:2], timeout=0.5)  # c never runs
+    elapsed = time.monotonic() - start
+    assert any(isinstance(o, PeerTimeout) for o in out), out
+    assert all(isinstance(o, PeerTimeout | PeerUnreachable) for o in out), out
+    assert elapsed < 5.0
+    assert threading.active_count() == baseline
+
+
+def test_cancel_unblocks_pending_receives(engine: CbMpcMpEngine, keys: list[bytes]) -> None:
+    """An abandoned session: both signers wait for a message that never comes (the third
+    party's seat is empty); cancelling the network ends both calls at once."""
+    baseline = threading.active_count()
+    names = NAMES
+    network, jobs = make_mp_jobs(names, AC, names, timeout=60)
+    waiting = threading.Barrier(3)
+
+    class Announces:
+        def __init__(self, inner: MemoryMpTransport) -> None:
+            self.inner, self.told = inner, False
+
+        def send(self, to: int, data: bytes) -> None:
+            self.inner.send(to, data)
+
+        def receive(self, sender: int) -> bytes:
+            return self.receive_all([sender])[0]
+
+        def receive_all(self, senders: Sequence[int]) -> list[bytes]:
+            if 2 in senders and not self.told:
+                self.told = True
+                waiting.wait(10)
+            return self.inner.receive_all(senders)
+
+    outcomes: list[object] = []
+
+    def party(i: int) -> None:
+        job = jobs[i]
+        assert isinstance(job.transport, MemoryMpTransport)
+        try:
+            outcomes.append(
+                engine.refresh(replace(job, transport=Announces(job.transport)), keys[i])
+            )
+        except BaseException as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=party, args=(i,)) for i in (0, 1)]
+    for t in threads:
+        t.start()
+    waiting.wait(10)  # both are about to block on node-c
+    start = time.monotonic()
+    network.cancel()
+    for t in threads:
+        t.join(10)
+    assert time.monotonic() - start < 5.0
+    assert len(outcomes) == 2 and all(isinstance(o, PeerUnreachable) for o in outcomes), outcomes
+    assert threading.active_count() == baseline
+
+
+def test_transport_faults_surface_unchanged_and_never_as_system_error() -> None:
+    class Boom(Exception):
+        pass
+
+    class Raises:
+        def send(self, to: int, data: bytes) -> None:
+            raise Boom("from send")
+
+        def receive(self, sender: int) -> bytes:
+            raise Boom("from receive")
+
+        def receive_all(self, senders: Sequence[int]) -> list[bytes]:
+            raise Boom("from receive_all")
+
+    with pytest.raises(Boom):
+        _cbmpc.ecdsa_mp_dkg_ac(0, list(NAMES), Raises(), AC.native(), list(NAMES))
+
+    class Oversized(Raises):
+        def receive_all(self, senders: Sequence[int]) -> list[bytes]:
+            return [b"x" * 101 for _ in senders]
+
+        def send(self, to: int, data: bytes) -> None:
+            pass
+
+        def receive(self, sender: int) -> bytes:
+            return b"x" * 101
+
+    with pytest.raises(ValueError, match="size bound"):
+        _cbmpc.ecdsa_mp_dkg_ac(0, list(NAMES), Oversized(), AC.native(), list(NAMES), b"", 100)
+
+    class Short(Oversized):
+        def receive_all(self, senders: Sequence[int]) -> list[bytes]:
+            return []
+
+    with pytest.raises(ValueError, match="one message per sender"):
+        _cbmpc.ecdsa_mp_dkg_ac(0, list(NAMES), Short(), AC.native(), list(NAMES))
+    with pytest.raises((TypeError, ValueError)):
+        _cbmpc.ecdsa_mp_dkg_ac(0, list(NAMES), Short(), ("xor", 1, list(NAMES)), list(NAMES))
