@@ -1,7 +1,8 @@
 """Benchmarks behind ``mpc bench``: median and p95 wall time, bytes and flights per operation.
 
-Both parties (multi-party rows: all parties) run in one process (:func:`mpcwallet.engine.memory.run_jobs`, two threads over an
-in-memory channel), so the numbers are compute plus thread hand-off, no network. Bytes on the
+Both parties run in one process (:func:`mpcwallet.engine.memory.run_jobs`, two threads over an
+in-memory channel), so the numbers are compute plus thread hand-off, no network. On cb-mpc, the
+multi-party rows (:func:`bench_mp`) run every party likewise, one thread each. Bytes on the
 wire and flights are counted on the in-memory transports (protocol payload, both directions, one
 run; the session's encryption and framing add their own per-message overhead). An engine with a
 ``presign`` method (portable) is also measured as "sign (warm pool)": its co-signer's
