@@ -79,6 +79,8 @@ def test_wheel_without_cbmpc_is_pure_python_and_complete(tmp_path: Path) -> None
     assert "mpcwallet/engine/cbmpc.py" in names
     assert "mpcwallet/_cbmpc.pyi" in names
     assert not [n for n in names if n.startswith("mpcwallet/_cbmpc") and n.endswith(".so")]
+    # what the build looked for, for `mpc health` (issue 21)
+    assert "mpcwallet/_cbmpc_build.py" in names
 
 
 @pytest.mark.slow

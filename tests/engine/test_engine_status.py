@@ -80,3 +80,27 @@ def test_mpc_keys_reports_the_engine_status(mpc_env: dict[str, str]) -> None:
     human = run_mpc(["keys"], mpc_env)
     assert human.returncode == 0, human.stderr
     assert data["cbmpc"]["line"] in human.stdout.splitlines()
+
+
+def test_a_module_that_does_not_import_is_reported_with_the_build_facts() -> None:
+    """In a fresh process whose ``mpcwallet._cbmpc`` cannot import: on a machine where the build
+    found cb-mpc, the line says so and names the prefix and OpenSSL version."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['mpcwallet._cbmpc'] = None\n"
+        "from mpcwallet.engine.status import cbmpc_status\n"
+        "print(cbmpc_status()['line'])\n"
+    )
+    cp = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    line = cp.stdout.strip()
+    assert "\n" not in line
+    info = status._build_info()
+    if info is not None and info.FOUND:
+        assert "not usable" in line and "does not import" in line
+        assert info.CBMPC_ROOT in line and f"OpenSSL {info.OPENSSL_VERSION}" in line
+    else:
+        assert "not installed" in line
