@@ -393,3 +393,42 @@ def test_transport_faults_surface_unchanged_and_never_as_system_error() -> None:
         _cbmpc.ecdsa_mp_dkg_ac(0, list(NAMES), Short(), AC.native(), list(NAMES))
     with pytest.raises((TypeError, ValueError)):
         _cbmpc.ecdsa_mp_dkg_ac(0, list(NAMES), Short(), ("xor", 1, list(NAMES)), list(NAMES))
+
+
+def test_a_corrupt_share_is_refused_before_any_message(
+    engine: CbMpcMpEngine, keys: list[bytes]
+) -> None:
+    meta, payload = blob_mp.unwrap(keys[0], "cb-mpc")
+    broken = blob_mp.wrap("cb-mpc", meta, payload[: len(payload) // 2])
+    network, jobs = make_mp_jobs(NAMES, AC, NAMES[:2], timeout=1)
+    with pytest.raises(KeyBlobMismatch):
+        engine.sign(jobs[0], broken, os.urandom(32), NAMES[0])
+    with pytest.raises(KeyBlobMismatch):
+        engine.public_key(broken)
+    assert network.sent_messages == 0
+
+
+def test_native_multi_party_code_releases_the_gil(engine: CbMpcMpEngine, keys: list[bytes]) -> None:
+    """A signature is hundreds of ms of native work (OT extension) between transport calls; a
+    third Python thread keeps running meanwhile. Were the GIL held, it would stall as long."""
+    done = threading.Event()
+    max_gap = [0.0]
+
+    def monitor() -> None:
+        last = time.perf_counter()
+        while not done.is_set():
+            time.sleep(0.001)
+            now = time.perf_counter()
+            max_gap[0] = max(max_gap[0], now - last)
+            last = now
+
+    m = threading.Thread(target=monitor)
+    m.start()
+    start = time.perf_counter()
+    der, _ = results(sign(engine, keys, NAMES[:2], os.urandom(32)))
+    took = time.perf_counter() - start
+    done.set()
+    m.join()
+    assert isinstance(der, bytes)
+    assert took > 0.1, "the signature was too quick to prove anything"
+    assert max_gap[0] < took / 4, (max_gap[0], took)
