@@ -249,8 +249,12 @@ api::access_structure_t AccessTree::node(nb::handle obj, int depth, int& nodes) 
   }
   if (!nb::isinstance<nb::tuple>(obj) || nb::len(obj) != 3)
     throw nb::type_error("access structure node must be a str or a (kind, k, children) tuple");
-  const std::string kind = nb::cast<std::string>(obj[0]);
-  const int k = nb::cast<int>(obj[1]);
+  nb::object kind_obj = obj[0], k_obj = obj[1];
+  if (!nb::isinstance<nb::str>(kind_obj) || !nb::isinstance<nb::int_>(k_obj))
+    throw nb::type_error("access structure node must be (kind: str, k: int, children)");
+  const std::string kind = nb::cast<std::string>(kind_obj);
+  int k = 0;
+  if (!nb::try_cast<int>(k_obj, k)) throw nb::value_error("access structure threshold is out of range");
   std::vector<as_t> children;
   for (nb::handle child : obj[2]) children.push_back(node(child, depth + 1, nodes));
   if (kind == "and") return as_t::And(std::move(children));
