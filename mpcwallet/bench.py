@@ -171,9 +171,11 @@ def bench_mp(name: str, rounds: int, sign_rounds: int | None = None) -> list[Mea
     def parties(fn: Callable[[MpJob, int], Any], run: tuple[str, ...]) -> tuple[Any, RunStats]:
         network, jobs = make_mp_jobs(MP_NAMES, access, quorum, timeout=120)
         idx = [MP_NAMES.index(n) for n in run]
-        out = results(
-            run_parties([lambda j, i=i: fn(j, i) for i in idx], [jobs[i] for i in idx], network)
-        )
+
+        def seat(i: int) -> Callable[[MpJob], Any]:
+            return lambda j: fn(j, i)
+
+        out = results(run_parties([seat(i) for i in idx], [jobs[i] for i in idx], network))
         return out, RunStats(network.sent_bytes, network.sent_messages)
 
     def keygen() -> RunStats:
