@@ -432,3 +432,40 @@ def test_native_multi_party_code_releases_the_gil(engine: CbMpcMpEngine, keys: l
     assert isinstance(der, bytes)
     assert took > 0.1, "the signature was too quick to prove anything"
     assert max_gap[0] < took / 4, (max_gap[0], took)
+
+
+def test_a_share_restored_from_its_verified_pve_backup_signs(
+    engine: CbMpcMpEngine, keys: list[bytes]
+) -> None:
+    """node-b's scalar, PVE-encrypted under a recovery key with its label, verified against
+    its public share by someone without the decryption key, decrypted, attached again."""
+    from mpcwallet.engine import pve
+
+    public, scalar = engine.detach_private_scalar(keys[1])
+    share = engine.public_share(keys[1])
+    ek, dk = pve.generate_base_key(pve.BaseKeyKind.ECIES_P256)
+    label = pve.backup_label("key-1", NAMES[1], 0)
+    ct = pve.encrypt(ek, label, scalar)
+    with pytest.raises(ProtocolViolation):  # node-a's share point: not this backup
+        pve.verify(ek, ct, engine.public_share(keys[0]), label)
+    (restored_scalar,) = pve.decrypt(pve.verify(ek, ct, share, label), dk)
+    restored = engine.attach_private_scalar(public, restored_scalar, share)
+    digest = os.urandom(32)
+    der, _ = results(sign(engine, [keys[0], restored, keys[2]], NAMES[:2], digest))
+    assert isinstance(der, bytes)
+    assert coincurve.PublicKey(engine.public_key(keys[0])).verify(der, digest, hasher=None)
+
+
+def test_a_session_id_given_by_the_caller_is_used_by_every_party(engine: CbMpcMpEngine) -> None:
+    sid = os.urandom(32)
+    seen: list[bytes] = []
+
+    def dkg(j: MpJob, i: int) -> bytes:
+        out, blob = _cbmpc.ecdsa_mp_dkg_ac(
+            j.index, list(NAMES), j.transport, AC.native(), list(NAMES[:2]), sid
+        )
+        seen.append(out)
+        return blob
+
+    results(run_all(dkg, quorum=NAMES[:2]))
+    assert seen == [sid] * 3
