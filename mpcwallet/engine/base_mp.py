@@ -186,7 +186,10 @@ class MpEngine(Protocol):
     Key blobs are opaque, versioned bytes owned by the engine; they are secret and must never
     be logged. ``sign`` takes a 32-byte digest, runs among ``job.quorum`` only (this party must
     be in it), and returns the DER signature on ``receiver`` (a quorum name; verified against
-    the public key, low-s) and ``None`` on the others.
+    the public key, low-s) and ``None`` on the others. ``public_share`` is this party's share
+    point; ``detach_private_scalar`` splits a blob into a public-only blob and the 32-byte scalar
+    (for a PVE backup verified against ``public_share``), ``attach_private_scalar`` joins them
+    again after checking the scalar against the share point.
     """
 
     name: ClassVar[str]
@@ -201,3 +204,9 @@ class MpEngine(Protocol):
     def public_key(self, blob: bytes) -> bytes: ...
 
     def public_share(self, blob: bytes) -> bytes: ...
+
+    def detach_private_scalar(self, blob: bytes) -> tuple[bytes, bytes]: ...
+
+    def attach_private_scalar(
+        self, public_blob: bytes, scalar: bytes, public_share: bytes
+    ) -> bytes: ...
