@@ -141,3 +141,17 @@ def test_quorum_variant_decrypts_with_a_quorum_and_not_with_fewer() -> None:
     # A wrong share does not yield a wrong scalar silently.
     with pytest.raises(InvalidProof):
         pve.combine(verified, {names[0]: shares[names[0]], names[1]: flip(shares[names[1]], 5)})
+
+
+def test_why_decrypt_is_gated_a_substituted_ciphertext_decrypts_raw_but_never_verifies(
+    base_key: tuple[bytes, bytes],
+) -> None:
+    """cb-mpc's decrypt does not verify: a valid ciphertext of another scalar, same key and
+    label, decrypts to that other scalar. Only verify against the share's point catches it."""
+    ek, dk = base_key
+    _, q = scalar_and_point()
+    other, _ = scalar_and_point()
+    substituted = pve.encrypt(ek, LABEL, other)
+    assert _cbmpc.pve_decrypt(dk, ek, substituted, LABEL) == other  # raw: no check
+    with pytest.raises(InvalidProof):
+        pve.verify(ek, substituted, q, LABEL)
