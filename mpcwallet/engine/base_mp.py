@@ -34,6 +34,11 @@ class MpTransport(Protocol):
     :class:`mpcwallet.errors.PeerUnreachable` when the session was cancelled or a peer is gone,
     and :class:`mpcwallet.errors.ProtocolViolation` for a message over the size bound.
     ``receive_all`` returns one message per sender, in the order given.
+
+    The engine calls these from a protocol thread, one call at a time, with the GIL held only
+    for the call. A transport must bound every wait (its timeout) and must let its owner cancel
+    the session so that a pending receive returns at once (raising PeerUnreachable):
+    :class:`mpcwallet.engine.memory_mp.MemoryNetwork` is the reference.
     """
 
     def send(self, to: int, data: bytes) -> None: ...
