@@ -293,12 +293,51 @@ def test_tampered_sign_message_is_a_protocol_violation(
     assert not isinstance(out[1], bytes)
 
 
+class _Vanish(Exception):
+    pass
+
+
+class _VanishesAfterFirstRound:
+    """node-c's transport: sends its first flight, then the process is gone (no goodbye)."""
+
+    def __init__(self, inner: MemoryMpTransport) -> None:
+        self.inner, self.sent = inner, 0
+
+    def send(self, to: int, data: bytes) -> None:
+        self.sent += 1
+        self.inner.send(to, data)
+
+    def receive(self, sender: int) -> bytes:
+        raise _Vanish
+
+    def receive_all(self, senders: Sequence[int]) -> list[bytes]:
+        raise _Vanish
+
+
+@pytest.mark.parametrize("when", ["never-starts", "mid-protocol"])
 def test_vanished_party_times_out_within_the_bound_and_leaks_no_thread(
-    engine: CbMpcMpEngine,
+    engine: CbMpcMpEngine, when: str
 ) -> None:
     baseline = threading.active_count()
+    network, jobs = make_mp_jobs(NAMES, AC, NAMES[:2], timeout=0.5)
+    if when == "mid-protocol":
+        c = jobs[2]
+        assert isinstance(c.transport, MemoryMpTransport)
+        vanishing = _VanishesAfterFirstRound(c.transport)
+        c_out: list[BaseException] = []
+
+        def c_runs() -> None:
+            try:
+                engine.dkg(replace(c, transport=vanishing))
+            except _Vanish as exc:
+                c_out.append(exc)
+
+        gone = threading.Thread(target=c_runs)
+        gone.start()
+        gone.join()  # c sent its first flight and is gone; the network was not told
+        assert len(c_out) == 1 and vanishing.sent > 0
     start = time.monotonic()
-    out = run_all(lambda j, i: engine.dkg(j), run=NAMES[:2], timeout=0.5)  # c never runs
+    out = run_parties([engine.dkg] * 2, jobs[:2], network)
     elapsed = time.monotonic() - start
     assert any(isinstance(o, PeerTimeout) for o in out), out
     assert all(isinstance(o, PeerTimeout | PeerUnreachable) for o in out), out
