@@ -508,3 +508,23 @@ def test_a_session_id_given_by_the_caller_is_used_by_every_party(engine: CbMpcMp
 
     results(run_all(dkg, quorum=NAMES[:2]))
     assert seen == [sid] * 3
+
+
+def test_an_oversized_message_is_a_protocol_violation_before_cb_mpc_parses_it(
+    engine: CbMpcMpEngine,
+) -> None:
+    from mpcwallet.engine.base import MAX_MESSAGE_BYTES
+
+    class Huge:
+        def send(self, to: int, data: bytes) -> None:
+            pass
+
+        def receive(self, sender: int) -> bytes:
+            return b"\0" * (MAX_MESSAGE_BYTES + 1)
+
+        def receive_all(self, senders: Sequence[int]) -> list[bytes]:
+            return [self.receive(s) for s in senders]
+
+    _, jobs = make_mp_jobs(NAMES, AC, NAMES[:2], timeout=1)
+    with pytest.raises(ProtocolViolation, match="over"):
+        engine.dkg(replace(jobs[0], transport=Huge()))
