@@ -341,6 +341,7 @@ def _remote_scenario(
     # A made-up pairing with everything public (install id, the static key /healthz shows) and
     # a client id it invented: refused like a wrong secret.
     forged = {**record, "client_id": os.urandom(8).hex(), "secret": os.urandom(32).hex()}
+    stranger_home.mkdir(parents=True, exist_ok=True)
     (stranger_home / "pairing.json").write_text(json.dumps(forged))
     assert fails(["keygen"], stranger, 13, on_client)["code"] == "auth_failed"
     # The real client's id with a wrong secret: the same.
