@@ -70,7 +70,7 @@ def test_each_client_has_its_own_secret_and_removal_touches_no_other(tmp_path: P
     with pytest.raises(NotFound):
         clients.remove_client(paths, b_id)
     paths.clients_file.write_text(json.dumps({"clients": [{"id": "x"}]}))
-    with pytest.raises(FileFormatError, match="clients.json"):
+    with pytest.raises(FileFormatError, match=r"clients\.json"):
         clients.list_clients(paths)
 
 
