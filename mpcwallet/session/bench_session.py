@@ -72,6 +72,7 @@ def register_benchmarks() -> None:
     async def _handshake_once() -> float:
         from mpcwallet.session.handshake import client_handshake
         from mpcwallet.session.install_id import client_install_id
+        from mpcwallet.session.peer import pinned_static_key
         from mpcwallet.session.ws_client import open_websocket
 
         install_id = client_install_id(Path(home))
@@ -85,6 +86,7 @@ def register_benchmarks() -> None:
                 key_id=key_id,
                 round_timeout=30,
                 install_id=install_id,
+                cosigner_static=pinned_static_key(Path(home)),
             )
             elapsed = time.perf_counter() - start
             await ch.aclose()
