@@ -71,7 +71,8 @@ def read_static_key(path: Path) -> bytes:
     except NotFound:
         raise CosignerNotRunning(
             f"no co-signer static key at {path}: the co-signer has not started on this MPC_HOME "
-            "with this release; run `mpc cosigner start` (or restart it)"
+            "with this release; run `mpc cosigner start` (if an older one is running: `mpc "
+            "cosigner stop` first)"
         ) from None
     try:
         raw = bytes.fromhex(data.decode("ascii", errors="replace").strip())
