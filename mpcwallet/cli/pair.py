@@ -30,7 +30,7 @@ def _read_code(code_file: Path | None) -> str:
                 f"--code-file: cannot read {code_file}: {exc.strerror or type(exc).__name__}",
                 field="code_file",
             ) from None
-        text = raw[: MAX_CODE_BYTES + 1].decode("ascii", errors="replace")
+        text = raw.decode("ascii", errors="replace")
     elif sys.stdin.isatty():
         import getpass
 

@@ -322,7 +322,9 @@ def test_a_pairing_code_never_on_argv_and_wrong_equals_unknown(
         answers.append(json_result(cp)["error"])
     assert answers[0] == answers[1], answers
     assert answers[0]["code"] == "auth_failed"
-    # The code refused on argv was not burnt: on stdin it pairs.
-    cp = run_mpc(["--json", "pair", "--url", cs.url], env, input=code + "\n")
+    # The code refused on argv was not burnt: from a file (for scripts; stdin works too) it pairs.
+    code_file = tmp_path / "code.txt"
+    code_file.write_text(code + "\n")
+    cp = run_mpc(["--json", "pair", "--url", cs.url, "--code-file", str(code_file)], env)
     assert cp.returncode == 0, cp.stdout + cp.stderr
     assert (tmp_path / "client" / "pairing.json").exists()
