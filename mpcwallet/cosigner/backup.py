@@ -111,6 +111,9 @@ def read_backup(path: Path, backup_passphrase: str) -> tuple[dict[str, Any], lis
         token = {k: doc.get(k) for k in ("token", "install_id", "static_key", "clients")}
     except (ValueError, KeyError, TypeError):
         raise FileFormatError(f"{path}: the backup's contents are malformed", field="in") from None
+    from mpcwallet.cosigner.clients import check_backup_identity
+
+    check_backup_identity(token, path)
     for share_header, _ in shares:
         check_key_id(share_header.get("key_id"))
     return header, shares, token

@@ -81,20 +81,26 @@ def _read(paths: CosignerPaths) -> list[dict[str, Any]]:
     except NotFound:
         return []
     rows = doc.get("clients") if isinstance(doc, dict) else None
-    try:
-        if not isinstance(rows, list):
-            raise ValueError
-        for row in rows:
-            check_client_id(row["id"])
-            if len(bytes.fromhex(row["secret"])) != TOKEN_BYTES:
-                raise ValueError
-    except (BadInput, KeyError, TypeError, ValueError):
+    if not isinstance(rows, list) or not _valid_rows(rows):
         raise FileFormatError(
             f"{path} is not a paired-client registry; restore it from a co-signer backup, or "
             "delete it and pair every remote client again",
             field="clients",
-        ) from None
-    return rows
+        )
+    return list(rows)
+
+
+def _valid_rows(rows: Any) -> bool:
+    try:
+        if not isinstance(rows, list):
+            return False
+        for row in rows:
+            check_client_id(row["id"])
+            if len(bytes.fromhex(row["secret"])) != TOKEN_BYTES:
+                return False
+    except (BadInput, KeyError, TypeError, ValueError):
+        return False
+    return True
 
 
 def _write(paths: CosignerPaths, rows: list[dict[str, Any]]) -> None:
@@ -185,6 +191,23 @@ def for_backup(paths: CosignerPaths) -> dict[str, Any]:
     }
 
 
+def check_backup_identity(doc: dict[str, Any], path: Any) -> None:
+    """:class:`FileFormatError` if a backup's static key or registry is malformed (checked
+    before anything of the backup is written)."""
+    static, rows = doc.get("static_key"), doc.get("clients")
+    if static is None and rows is None:
+        return  # a backup from before pairing registries
+    try:
+        ok = isinstance(static, str) and len(bytes.fromhex(static)) == 32 and _valid_rows(rows)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise FileFormatError(
+            f"{path}: the backup's static key or paired-client registry is malformed",
+            field="in",
+        )
+
+
 def restore_from_backup(paths: CosignerPaths, doc: dict[str, Any], install_id: object) -> None:
     """Restore the static key and the registry from a backup, together and only into a home
     whose identity is the backup's (its install id) and that has neither of its own yet: paired
@@ -203,8 +226,7 @@ def restore_from_backup(paths: CosignerPaths, doc: dict[str, Any], install_id: o
         return
     with _locked(paths):
         write_atomic(paths.static_key_file, static.encode() + b"\n", force=True)
-        _write(paths, [row for row in rows if isinstance(row, dict)])
-        _read(paths)  # the restored registry must parse
+        _write(paths, rows)
 
 
 # --- the handshake's PSK, and the pairing operation --------------------------------------------

@@ -107,3 +107,23 @@ def test_a_cosigner_backup_carries_static_key_and_registry_together(
     import_backup(other, TEST_COSIGNER_PASSPHRASE, TEST_BACKUP_PASSPHRASE, backup)
     assert read_static_key(other.static_key_file) == own_static
     assert clients.list_clients(other) == []
+
+
+def test_a_backup_with_a_malformed_registry_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mpcwallet.storage import envelope
+
+    monkeypatch.setattr(envelope, "BACKUP_KDF", envelope.KDF_FLOOR)
+    src = _home(tmp_path / "src")
+    clients.prepare_home(src)
+    keyring.unlock(src.keyring_file, TEST_COSIGNER_PASSPHRASE)
+    cosigner_install_id(src.root)
+    bad = {"static_key": "00" * 32, "clients": [{"id": "not-an-id", "secret": "00"}]}
+    monkeypatch.setattr(clients, "for_backup", lambda paths: bad)
+    backup = tmp_path / "bad.backup"
+    export_backup(src, TEST_COSIGNER_PASSPHRASE, TEST_BACKUP_PASSPHRASE, backup, False)
+    rebuilt = _home(tmp_path / "rebuilt")
+    with pytest.raises(FileFormatError, match="paired-client registry is malformed"):
+        import_backup(rebuilt, TEST_COSIGNER_PASSPHRASE, TEST_BACKUP_PASSPHRASE, backup)
+    assert list(rebuilt.root.iterdir()) == []
