@@ -17,7 +17,13 @@ from mpcwallet.cli import options
 from mpcwallet.errors import BadInput, PassphraseRequired
 
 # Further `mpc cosigner ...` command modules; each exposes ``register(group)``.
-EXTENSIONS = ("cosigner_policy", "cosigner_approvers", "cosigner_audit", "cosigner_sessions")
+EXTENSIONS = (
+    "cosigner_policy",
+    "cosigner_approvers",
+    "cosigner_audit",
+    "cosigner_sessions",
+    "cosigner_pairings",
+)
 
 
 def _stdin_passphrase() -> str:
@@ -160,6 +166,10 @@ def register(app: typer.Typer) -> None:
         ttl: Annotated[
             int, typer.Option("--ttl", help="Seconds until the code expires (default 600).")
         ] = 600,
+        label: Annotated[
+            str | None,
+            typer.Option("--label", help="Names the client in `mpc cosigner pairings list`."),
+        ] = None,
     ) -> None:
         """Print a one-time pairing code for a client on another machine (`mpc pair`)."""
         import time
@@ -179,7 +189,7 @@ def register(app: typer.Typer) -> None:
                 "no co-signer is running for this MPC_HOME; start it first (for clients on "
                 "other machines: `mpc cosigner start --host <this machine's address>`)"
             )
-        code, expires_at = issue_code(paths, ttl)
+        code, expires_at = issue_code(paths, ttl, label)
         url = str(info.get("url"))
         expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires_at))
         # The code is the one secret this command exists to show; it is printed once and never
@@ -187,7 +197,8 @@ def register(app: typer.Typer) -> None:
         out().success(
             {"code": code.text(), "url": url, "expires_at": expires},
             f"pairing code (single use, expires {expires}):\n\n    {code.text()}\n\n"
-            f"on the client machine run:\n    mpc pair --url {url} --code {code.text()}",
+            f"on the client machine run `mpc pair --url {url}` and type the code at its prompt "
+            "(or pipe it on stdin)",
         )
 
     import importlib
