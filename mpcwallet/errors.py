@@ -228,6 +228,26 @@ class TxReverted(ChainError):
     code = "tx_reverted"
 
 
+class NonceInUse(ChainError):
+    """The nonce belongs to an earlier transaction of ours that is still pending: a second
+    signature would replace it silently (use ``mpc tx speed-up``/``cancel`` for that)."""
+
+    code = "nonce_in_use"
+
+
+class NonceGap(ChainError):
+    """The nonce would skip nonces the account has not used: the transaction would wait in the
+    node's queue until the gap is filled."""
+
+    code = "nonce_gap"
+
+
+class NotPending(ChainError):
+    """A replacement (speed-up, cancel) for a transaction that is no longer pending."""
+
+    code = "not_pending"
+
+
 class NotAContract(ChainError):
     """A token call aimed at an address with no code: it would be mined and move nothing."""
 
@@ -428,10 +448,30 @@ class Busy(TransientError):
     code = "busy"
 
 
-class NotYetMined(PeerTimeout):
-    """Broadcast succeeded, but no receipt came within the wait: sent, not lost."""
+class _Sent:
+    """An error after a signed transaction was recorded and handed to the node: the caller gets
+    its hash (public) beside the message."""
+
+    tx_hash: str | None = None
+
+    def sent_dict(self, out: dict[str, object]) -> dict[str, object]:
+        if self.tx_hash is not None:
+            out["hash"] = self.tx_hash
+        return out
+
+
+class NotYetMined(_Sent, PeerTimeout):
+    """Broadcast succeeded, but it was not confirmed within the wait (or the node went away
+    while we waited): sent, not lost."""
 
     code = "not_yet_mined"
+
+    def __init__(self, message: str, *, field: str | None = None, tx_hash: str | None = None):
+        super().__init__(message, field=field)
+        self.tx_hash = tx_hash
+
+    def to_dict(self) -> dict[str, object]:
+        return self.sent_dict(super().to_dict())
 
 
 class Interrupted(MpcError):
@@ -439,6 +479,20 @@ class Interrupted(MpcError):
 
     code = "interrupted"
     exit_code = 130
+
+
+class SentNotConfirmed(_Sent, Interrupted):
+    """Ctrl-C while ``send`` waited for confirmations: the transaction was signed, recorded and
+    sent; the message names its hash (it may still be mined). Exit 130 as for any Ctrl-C."""
+
+    code = "sent_not_confirmed"
+
+    def __init__(self, message: str, *, field: str | None = None, tx_hash: str | None = None):
+        super().__init__(message, field=field)
+        self.tx_hash = tx_hash
+
+    def to_dict(self) -> dict[str, object]:
+        return self.sent_dict(super().to_dict())
 
 
 class Declined(Interrupted):
