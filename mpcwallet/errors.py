@@ -229,15 +229,13 @@ class TxReverted(ChainError):
 
 
 class NonceInUse(ChainError):
-    """The nonce belongs to an earlier transaction of ours that is still pending: a second
-    signature would replace it silently (use ``mpc tx speed-up``/``cancel`` for that)."""
+    """The nonce is a pending transaction's of ours: a second signature would replace it."""
 
     code = "nonce_in_use"
 
 
 class NonceGap(ChainError):
-    """The nonce would skip nonces the account has not used: the transaction would wait in the
-    node's queue until the gap is filled."""
+    """The nonce skips unused ones: the transaction would wait in the node's queue."""
 
     code = "nonce_gap"
 
@@ -448,30 +446,24 @@ class Busy(TransientError):
     code = "busy"
 
 
-class _Sent:
-    """An error after a signed transaction was recorded and handed to the node: the caller gets
-    its hash (public) beside the message."""
-
-    tx_hash: str | None = None
-
-    def sent_dict(self, out: dict[str, object]) -> dict[str, object]:
-        if self.tx_hash is not None:
-            out["hash"] = self.tx_hash
-        return out
-
-
-class NotYetMined(_Sent, PeerTimeout):
-    """Broadcast succeeded, but it was not confirmed within the wait (or the node went away
-    while we waited): sent, not lost."""
-
-    code = "not_yet_mined"
+class _Sent(MpcError):
+    """After a signed transaction was recorded and sent: its hash (public) beside the message."""
 
     def __init__(self, message: str, *, field: str | None = None, tx_hash: str | None = None):
         super().__init__(message, field=field)
         self.tx_hash = tx_hash
 
     def to_dict(self) -> dict[str, object]:
-        return self.sent_dict(super().to_dict())
+        out = super().to_dict()
+        if self.tx_hash is not None:
+            out["hash"] = self.tx_hash
+        return out
+
+
+class NotYetMined(_Sent, PeerTimeout):
+    """Sent, but not confirmed within the wait (or the node went away meanwhile): not lost."""
+
+    code = "not_yet_mined"
 
 
 class Interrupted(MpcError):
@@ -482,17 +474,9 @@ class Interrupted(MpcError):
 
 
 class SentNotConfirmed(_Sent, Interrupted):
-    """Ctrl-C while ``send`` waited for confirmations: the transaction was signed, recorded and
-    sent; the message names its hash (it may still be mined). Exit 130 as for any Ctrl-C."""
+    """Ctrl-C while ``send`` waited: signed, recorded and sent (may still be mined); exit 130."""
 
     code = "sent_not_confirmed"
-
-    def __init__(self, message: str, *, field: str | None = None, tx_hash: str | None = None):
-        super().__init__(message, field=field)
-        self.tx_hash = tx_hash
-
-    def to_dict(self) -> dict[str, object]:
-        return self.sent_dict(super().to_dict())
 
 
 class Declined(Interrupted):

@@ -28,7 +28,7 @@ from typing import Any
 
 from mpcwallet.chain.node import Node, quantity
 from mpcwallet.chain.rules import DROPPED, FINALIZED, ChainRules
-from mpcwallet.chain.store import Deposit, SqliteChainStore
+from mpcwallet.chain.store import ChainStore, Deposit
 from mpcwallet.errors import ChainError
 
 # keccak256("Transfer(address,address,uint256)"), the ERC-20 event topic 0
@@ -59,7 +59,7 @@ class Listener:
     def __init__(
         self,
         node: Node,
-        store: SqliteChainStore,
+        store: ChainStore,
         *,
         chain_id: int,
         addresses: Iterable[str],
