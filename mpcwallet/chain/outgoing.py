@@ -98,6 +98,8 @@ def record_and_send(
     transient failure leaves it BROADCAST (it may have arrived; ``mpc tx status`` sends it
     again) and raises."""
     rec = store.record_tx(rec)
+    if rec.state == FAILED:  # refused before (funds, fee); the same raw tx offered again
+        rec = store.transition(rec, BROADCAST, "sent again")
     try:
         node.client.send_raw(bytes.fromhex(rec.raw[2:]))
     except TransientError:

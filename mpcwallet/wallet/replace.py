@@ -121,7 +121,7 @@ def replace_transaction(
     from mpcwallet.chain.rules import BROADCAST
     from mpcwallet.evm.address import parse_address
     from mpcwallet.evm.signature import raw_sender
-    from mpcwallet.wallet.send import send_recorded
+    from mpcwallet.wallet.send import send_recorded, sender_lock
     from mpcwallet.wallet.sign import sign_transaction
 
     rec = find_record(tx_hash)
@@ -152,32 +152,34 @@ def replace_transaction(
         check_nonce(tracker.store, tracker.node, chain_id=tx.chain_id, sender=sender,
                     nonce=tx.nonce, replacing=rec.hash)  # fmt: skip
 
-    result = sign_transaction(
-        new,
-        share=share,
-        account=account,
-        permits=permits,
-        rpc_url=rpc_url,
-        retry_seconds=retry_seconds,
-        yes=yes,
-        source=what,
-        keys=keys,
-        ui=ui,
-        guard=guard,
-    )
-    signed = result.signed
-    replacement = new_record(
-        tx_hash=signed.tx_hash,
-        raw=signed.raw,
-        chain_id=rec.chain_id,
-        sender=signed.sender,
-        nonce=rec.nonce,
-        kind=what,
-        content=None if cancel else rec.content,
-        replaces=rec.hash,
-        account=account,
-        key_id=rec.key_id,
-    )
+    with sender_lock(rec.chain_id, rec.sender):
+        result = sign_transaction(
+            new,
+            share=share,
+            account=account,
+            permits=permits,
+            rpc_url=rpc_url,
+            retry_seconds=retry_seconds,
+            yes=yes,
+            source=what,
+            keys=keys,
+            ui=ui,
+            guard=guard,
+        )
+        signed = result.signed
+        replacement = new_record(
+            tx_hash=signed.tx_hash,
+            raw=signed.raw,
+            chain_id=rec.chain_id,
+            sender=signed.sender,
+            nonce=rec.nonce,
+            kind=what,
+            content=None if cancel else rec.content,
+            replaces=rec.hash,
+            account=account,
+            key_id=rec.key_id,
+        )
+        replacement = tracker.store.record_tx(replacement)
     data = send_recorded(
         tracker, replacement, wait=wait, until="CONFIRMED", timeout=receipt_timeout, ui=ui
     )

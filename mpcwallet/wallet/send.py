@@ -6,6 +6,7 @@ tx.json while the first is pending."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,9 +42,10 @@ def not_yet_confirmed(reason: str, rec: TxRecord) -> NotYetMined:
 def interrupted(rec: TxRecord) -> SentNotConfirmed:
     return SentNotConfirmed(
         f"interrupted: sent, not yet confirmed: {rec.hash} (nonce {rec.nonce} of "
-        f"{rec.sender}). It was signed and handed to the node and may still be mined; follow "
-        f"it with: mpc tx status {rec.hash} --wait. Sending the same tx.json again shows it "
-        "instead of paying twice",
+        f"{rec.sender}). It was signed and recorded before it was sent and may still be "
+        f"mined; follow it with: mpc tx status {rec.hash} --wait (which sends it again if the "
+        "node does not have it). Sending the same tx.json again shows it instead of paying "
+        "twice",
         tx_hash=rec.hash,
     )
 
@@ -174,6 +176,22 @@ def require_rpc_for_send(rpc_url: str | None) -> None:
         )
 
 
+def sender_lock(chain_id: int, sender: str) -> AbstractContextManager[None]:
+    """One signature at a time per sender and chain in this home, from the nonce check to the
+    committed record, so two concurrent sends never sign one nonce twice (:class:`Busy`)."""
+    from mpcwallet.errors import Busy
+    from mpcwallet.lifecycle.locks import home_lock
+
+    return home_lock(
+        f"send-{chain_id}-{sender.lower()}",
+        lambda: Busy(
+            f"another mpc process is signing a transaction from {sender} right now; nothing "
+            "was signed. Retry when it is done (its nonce is then taken into account).",
+            field="from",
+        ),
+    )
+
+
 def guard_pending_nonce(tx: UnsignedTx, sender: str) -> None:
     """A signature (``mpc sign``, ``mpc serve``) whose nonce belongs to a pending transaction of
     this home is refused: it would replace that one silently (no node needed)."""
@@ -262,41 +280,51 @@ def send_transaction(
 
     def guard(prepared: UnsignedTx, address: str) -> None:
         assert prepared.nonce is not None
+        for rec in tracker.store.pending(prepared.chain_id, address):
+            tracker.poll(rec)  # what the chain says of them now (mined, replaced, lost)
         check_nonce(
             tracker.store, tracker.node, chain_id=prepared.chain_id, sender=address,
             nonce=prepared.nonce,
         )  # fmt: skip
 
-    result = sign_transaction(
-        tx,
-        share=share,
-        account=account,
-        permits=permits,
-        rpc_url=rpc_url,
-        retry_seconds=retry_seconds,
-        yes=yes,
-        source=source,
-        keys=keys,
-        ui=ui,
-        guard=guard,
-    )
-    signed = result.signed
-    if on_signed is not None:
-        on_signed(signed)
-    ui.info(f"signed {'0x' + signed.tx_hash.hex()} by {signed.sender}; broadcasting")
-    assert result.tx.nonce is not None
-    key_id = header.get("key_id")
-    rec = new_record(
-        tx_hash=signed.tx_hash,
-        raw=signed.raw,
-        chain_id=result.tx.chain_id,
-        sender=signed.sender,
-        nonce=result.tx.nonce,
-        kind="send",
-        content=content,
-        account=account,
-        key_id=key_id if isinstance(key_id, str) else None,
-    )
+    with sender_lock(tx.chain_id, sender):  # the nonce check and the record, one at a time
+        result = sign_transaction(
+            tx,
+            share=share,
+            account=account,
+            permits=permits,
+            rpc_url=rpc_url,
+            retry_seconds=retry_seconds,
+            yes=yes,
+            source=source,
+            keys=keys,
+            ui=ui,
+            guard=guard,
+        )
+        signed = result.signed
+        assert result.tx.nonce is not None
+        key_id = header.get("key_id")
+        rec = new_record(
+            tx_hash=signed.tx_hash,
+            raw=signed.raw,
+            chain_id=result.tx.chain_id,
+            sender=signed.sender,
+            nonce=result.tx.nonce,
+            kind="send",
+            content=content,
+            account=account,
+            key_id=key_id if isinstance(key_id, str) else None,
+        )
+        try:
+            rec = tracker.store.record_tx(rec)
+        except KeyboardInterrupt:
+            raise interrupted(rec) from None
+    try:
+        if on_signed is not None:
+            on_signed(signed)
+        ui.info(f"signed {rec.hash} by {signed.sender}; broadcasting")
+    except KeyboardInterrupt:
+        raise interrupted(rec) from None
     data = send_recorded(tracker, rec, wait=wait, until=until, timeout=receipt_timeout, ui=ui)
     data["signing_hash"] = "0x" + signed.signing_hash.hex()
     data["raw_tx"] = "0x" + signed.raw.hex()

@@ -8,10 +8,12 @@ CONFIRMED one block later and FINALIZED when the node's finalized block reaches 
 
 from __future__ import annotations
 
+import http.server
 import json
 import signal
 import subprocess
 import threading
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -184,6 +186,66 @@ def test_ctrl_c_while_waiting_says_sent_and_a_second_send_does_not_pay_twice(
     assert node.nonce(wallet.address) == nonce + 1
 
 
+class _Relay(http.server.BaseHTTPRequestHandler):
+    """Forwards JSON-RPC to the node; shut down, it refuses connections (a lost node)."""
+
+    upstream = ""
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        fwd = urllib.request.Request(
+            type(self).upstream, data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(fwd, timeout=5) as resp:
+            payload = resp.read()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_the_node_lost_while_waiting_says_sent_with_the_hash(
+    wallet: Wallet, no_automine: None
+) -> None:
+    node = wallet.node
+    relay = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), type("Relay", (_Relay,), {"upstream": node.url})
+    )
+    threading.Thread(target=relay.serve_forever, daemon=True).start()
+    tx = wallet.tx_file(value="5 gwei")
+    proc = subprocess.Popen(
+        [*mpc_cmd(), "--json", "send", "--tx", str(tx)],
+        env=dict(wallet.env, MPC_RPC_URL=f"http://127.0.0.1:{relay.server_address[1]}"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if "waiting until it is CONFIRMED" in line:
+                break
+        relay.shutdown()
+        relay.server_close()  # from now on: connection refused
+        stdout, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 10
+    error = json.loads(stdout)["error"]
+    assert error["code"] == "not_yet_mined" and "sent, not yet confirmed" in error["message"]
+    tx_hash = error["hash"]
+    assert node.call("eth_getTransactionByHash", tx_hash) is not None
+    again = wallet.ok("send", "--tx", str(tx), "--no-wait")  # the real node again
+    assert again["already_pending"] is True and again["hash"] == tx_hash
+    node.call("evm_mine")
+    node.call("evm_mine")
+    assert wallet.status(tx_hash)["state"] == "CONFIRMED"
+
+
 def test_nonce_guard_speed_up_and_cancel_leave_one_tx_per_nonce(
     wallet: Wallet, no_automine: None
 ) -> None:
@@ -273,3 +335,18 @@ def _checksum(address: str) -> str:
     from eth_utils import to_checksum_address
 
     return str(to_checksum_address(address))
+
+
+def test_a_second_concurrent_send_from_the_address_is_busy(
+    wallet: Wallet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While one process signs from an address (nonce check to committed record), another
+    send from it signs nothing: two signatures can never take one nonce."""
+    from mpcwallet.wallet.send import sender_lock
+
+    monkeypatch.setenv("MPC_HOME", wallet.env["MPC_HOME"])
+    signs = wallet.sign_events()
+    with sender_lock(11155111, wallet.address):
+        code, err, _ = wallet.run("send", "--tx", str(wallet.tx_file(value=1)))
+    assert code == 10 and err["code"] == "busy" and wallet.address in err["message"]
+    assert wallet.sign_events() == signs
