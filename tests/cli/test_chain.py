@@ -154,7 +154,7 @@ def test_ctrl_c_while_waiting_says_sent_and_a_second_send_does_not_pay_twice(
         assert proc.stderr is not None
         for line in proc.stderr:
             lines.append(line)
-            if "waiting until it is CONFIRMED" in line:
+            if line.startswith("sent 0x") and "; waiting" in line:
                 waiting.set()
 
     reader = threading.Thread(target=pump, daemon=True)
@@ -226,7 +226,7 @@ def test_the_node_lost_while_waiting_says_sent_with_the_hash(
     try:
         assert proc.stderr is not None
         for line in proc.stderr:
-            if "waiting until it is CONFIRMED" in line:
+            if line.startswith("sent 0x") and "; waiting" in line:
                 break
         relay.shutdown()
         relay.server_close()  # from now on: connection refused
