@@ -41,8 +41,9 @@ def register_chain(tx_app: typer.Typer) -> None:
         timeout: options.RpcTimeout = None,
         receipt_timeout: options.ReceiptTimeout = 300.0,
     ) -> None:
-        """A sent transaction's state from the chain now (re-broadcast if the node lost it,
-        reorgs followed) and its events."""
+        """A sent transaction's state read from the chain now, and its events.
+
+        Reorgs are followed; the same signed transaction is sent again if the node lost it."""
         from mpcwallet.cli.frontend import CliUi
         from mpcwallet.cli.output import out
         from mpcwallet.wallet.replace import status as run

@@ -17,6 +17,12 @@ def _line(d: dict[str, Any]) -> str:
     )
 
 
+def _interval(value: float) -> float:
+    from mpcwallet import numeric
+
+    return numeric.check(value, "--interval", numeric.Range(0.1, 3600, unit="seconds"))
+
+
 def register(app: typer.Typer) -> None:
     @app.command("watch")
     def watch(
@@ -40,9 +46,7 @@ def register(app: typer.Typer) -> None:
         ] = 100,
         interval: Annotated[
             float,
-            typer.Option(
-                "--interval", help="Seconds between polls.", callback=options.checked("--timeout")
-            ),
+            typer.Option("--interval", help="Seconds between polls.", callback=_interval),
         ] = 2.0,
         confirmations: chainopts.Confirmations = None,
         rpc_url: options.RpcUrl = None,
