@@ -241,9 +241,15 @@ def test_the_node_lost_while_waiting_says_sent_with_the_hash(
     assert node.call("eth_getTransactionByHash", tx_hash) is not None
     again = wallet.ok("send", "--tx", str(tx), "--no-wait")  # the real node again
     assert again["already_pending"] is True and again["hash"] == tx_hash
+    # --again: a second payment on purpose, at the next nonce
+    second = wallet.ok("send", "--tx", str(tx), "--no-wait", "--again")
+    assert second["hash"] != tx_hash and second["nonce"] == again["nonce"] + 1
+    before = node.balance(RECIPIENT)
     node.call("evm_mine")
     node.call("evm_mine")
     assert wallet.status(tx_hash)["state"] == "CONFIRMED"
+    assert wallet.status(second["hash"])["state"] == "CONFIRMED"
+    assert node.balance(RECIPIENT) == before + 2 * 5 * GWEI
 
 
 def test_nonce_guard_speed_up_and_cancel_leave_one_tx_per_nonce(
