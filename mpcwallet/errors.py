@@ -228,21 +228,15 @@ class TxReverted(ChainError):
     code = "tx_reverted"
 
 
-class NonceInUse(ChainError):
-    """The nonce is a pending transaction's of ours: a second signature would replace it."""
-
+class NonceInUse(ChainError):  # a pending tx of ours has it: a signature would replace it
     code = "nonce_in_use"
 
 
-class NonceGap(ChainError):
-    """The nonce skips unused ones: the transaction would wait in the node's queue."""
-
+class NonceGap(ChainError):  # it skips unused nonces: the tx would wait in the node's queue
     code = "nonce_gap"
 
 
-class NotPending(ChainError):
-    """A replacement (speed-up, cancel) for a transaction that is no longer pending."""
-
+class NotPending(ChainError):  # a speed-up or cancel of a transaction no longer pending
     code = "not_pending"
 
 
@@ -377,6 +371,12 @@ class IdempotencyConflict(BadInput):
     code = "idempotency_conflict"
 
 
+class StoreSchemaError(BadInput):
+    """The session store's schema is newer than this mpcwallet, or not one of ours."""
+
+    code = "store_schema"
+
+
 class IdempotencyUnknown(BadInput):
     """An Idempotency-Key whose first request was cut off by a restart of ``mpc serve``: it may
     or may not have signed, so a retry neither signs again nor replays an answer."""
@@ -446,6 +446,12 @@ class Busy(TransientError):
     code = "busy"
 
 
+class StoreUnavailable(TransientError):
+    """The session store (SQLite file or PostgreSQL server) cannot be reached or is locked."""
+
+    code = "store_unavailable"
+
+
 class _Sent(MpcError):
     """After a signed transaction was recorded and sent: its hash (public) beside the message."""
 
@@ -455,9 +461,7 @@ class _Sent(MpcError):
 
     def to_dict(self) -> dict[str, object]:
         out = super().to_dict()
-        if self.tx_hash is not None:
-            out["hash"] = self.tx_hash
-        return out
+        return out if self.tx_hash is None else {**out, "hash": self.tx_hash}
 
 
 class NotYetMined(_Sent, PeerTimeout):

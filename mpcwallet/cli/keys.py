@@ -10,12 +10,13 @@ from rich.console import Console
 from mpcwallet.cli import options
 
 
-def _table(rows: list[dict[str, Any]]) -> Any:
+def _table(rows: list[dict[str, Any]], cbmpc_line: str) -> Any:
     def draw(console: Console) -> None:
         from rich.table import Table
 
         if not rows:
             console.print("no keys yet; create one with `mpc keygen`")
+            console.print(cbmpc_line, markup=False, soft_wrap=True)
             return
         table = Table(box=None, pad_edge=False)
         for col in ("name", "address", "engine", "gen", "co-signer", "state"):
@@ -39,6 +40,7 @@ def _table(rows: list[dict[str, Any]]) -> Any:
                 state,
             )
         console.print(table)
+        console.print(cbmpc_line, markup=False, soft_wrap=True)
 
     return draw
 
@@ -46,7 +48,7 @@ def _table(rows: list[dict[str, Any]]) -> Any:
 def register(app: typer.Typer) -> None:
     @app.command("keys")
     def keys(passphrase_file: options.SharePassphraseFile = None) -> None:
-        """List keys: name, address, engine, generation, co-signer state, quarantine.
+        """List keys: name, address, engine, generation, co-signer state, quarantine; cb-mpc status.
 
         An interrupted refresh is settled on the way (with the share passphrase from
         MPC_PASSPHRASE or --passphrase-file when the new share must prove itself).
@@ -64,8 +66,10 @@ def register(app: typer.Typer) -> None:
         elif os.environ.get("MPC_PASSPHRASE"):
             passphrase = os.environ["MPC_PASSPHRASE"]
         rows = list_keys(passphrase=passphrase, ui=CliUi())
-        out().success({"keys": rows}, _table(rows))
-        from mpcwallet.cli.engine_note import tell
+        from mpcwallet.cli.engine_note import cbmpc_status, tell
+
+        cbmpc = cbmpc_status()
+        out().success({"keys": rows, "cbmpc": cbmpc}, _table(rows, cbmpc["line"]))
 
         if any(row.get("engine") == "portable" for row in rows):
             tell("portable")  # honest status: which engine, and what portable means
