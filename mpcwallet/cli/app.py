@@ -27,6 +27,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "message": ("sign-message", "sign-typed-data"),
     "broadcast": ("broadcast", "send"),
     "balance": ("balance",),
+    "watch": ("watch", "deposits"),
     "health": ("health",),
     "cosigner": ("cosigner",),
     "pair": ("pair",),

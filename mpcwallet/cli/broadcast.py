@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mpcwallet.cli import options
+from mpcwallet.cli import chainopts, options
 from mpcwallet.errors import BadInput, FileFormatError, TransientError
 
 MAX_RAW_FILE_BYTES = 1024 * 1024  # a raw tx is at most ~128 KiB (geth's txMaxSize), hex doubles it
@@ -57,12 +57,16 @@ def read_raw(raw: str | None, sig: Path | None) -> bytes:
 
 def human_broadcast(data: dict[str, Any]) -> str:
     lines = [f"tx hash: {data['hash']}"]
+    if data.get("already_pending"):
+        lines.append("(sent earlier with the same content; no second payment was signed)")
     receipt = data.get("receipt")
     if receipt:
         lines.append(
             f"mined: status {receipt['status']} in block {receipt['block']}, "
             f"gas used {receipt['gas_used']}, {receipt['confirmations']} confirmation(s)"
         )
+    if data.get("state"):
+        lines.append(f"state: {data['state']}")
     return "\n".join(lines)
 
 
@@ -76,12 +80,14 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("--sig", help="sig.json written by `mpc sign`.")
         ] = None,
         wait: Annotated[bool, typer.Option("--wait", help="Wait for the receipt.")] = False,
-        confirmations: options.Confirmations = 1,
+        confirmations: chainopts.Confirmations = None,
+        finalized: chainopts.Finalized = False,
         rpc_url: options.RpcUrl = None,
         timeout: options.RpcTimeout = None,
         receipt_timeout: options.ReceiptTimeout = 300.0,
     ) -> None:
-        """Send a signed transaction to the node; with --wait print its receipt."""
+        """Send a signed transaction to the node (recorded in MPC_HOME first); with --wait
+        follow it to CONFIRMED (or --finalized) and print its receipt."""
         from mpcwallet.cli.frontend import CliUi
         from mpcwallet.cli.output import out
         from mpcwallet.wallet.send import broadcast as run
@@ -94,6 +100,7 @@ def register(app: typer.Typer) -> None:
             retry_seconds=timeout,
             receipt_timeout=receipt_timeout,
             ui=CliUi(),
+            until=chainopts.until(finalized),
         )
         out().success(data, human_broadcast(data))
 
@@ -110,7 +117,16 @@ def register(app: typer.Typer) -> None:
         wait: Annotated[
             bool, typer.Option("--wait/--no-wait", help="Wait for the receipt.")
         ] = True,
-        confirmations: options.Confirmations = 1,
+        confirmations: chainopts.Confirmations = None,
+        finalized: chainopts.Finalized = False,
+        again: Annotated[
+            bool,
+            typer.Option(
+                "--again",
+                help="Sign and send even though a transaction with the same content is still "
+                "pending (a second payment).",
+            ),
+        ] = False,
         force: options.ForceOut = False,
         passphrase_file: options.SharePassphraseFile = None,
         timeout: options.RpcTimeout = None,
@@ -122,6 +138,8 @@ def register(app: typer.Typer) -> None:
         """Sign with the co-signer and broadcast in one step (needs an RPC endpoint).
 
         Shows what is signed first and, at a terminal, asks for confirmation (--yes skips it).
+        Recorded in MPC_HOME before it is sent; waits until CONFIRMED (or --finalized). The same
+        tx.json while the first is pending shows that one instead of paying twice (--again).
         """
         from mpcwallet.cli.approve import read_permits
         from mpcwallet.cli.frontend import CliUi, keyring
@@ -158,14 +176,19 @@ def register(app: typer.Typer) -> None:
                 keys=keyring(passphrase_file),
                 ui=CliUi(),
                 on_signed=on_signed,
+                again=again,
+                until=chainopts.until(finalized),
             )
         except TransientError as exc:
             from mpcwallet.errors import NotYetMined
 
-            if signed and out_file is None and not isinstance(exc, NotYetMined):
-                # keep the signature usable: a raw tx is public, not a secret
+            if signed and not isinstance(exc, NotYetMined):
+                # recorded before the attempt: it may or may not have reached the node
+                tx_hash = "0x" + signed[0].tx_hash.hex()
                 out().info(
-                    f"not broadcast; retry later with: mpc broadcast --raw 0x{signed[0].raw.hex()}"
+                    f"signed and recorded {tx_hash}, but the node did not confirm receiving it; "
+                    f"send it again with: mpc tx status {tx_hash} --wait (or mpc broadcast "
+                    f"--raw 0x{signed[0].raw.hex()})"
                 )
             raise
         out().success(data, human_broadcast(data))

@@ -12,11 +12,17 @@ from mpcwallet.cli import options
 
 
 def register(app: typer.Typer) -> None:
-    tx_app = typer.Typer(name="tx", help="Prepare unsigned transactions (tx.json).")
+    tx_app = typer.Typer(
+        name="tx",
+        help="Prepare unsigned transactions (tx.json); follow, speed up or cancel sent ones.",
+    )
     app.add_typer(tx_app)
     from mpcwallet.cli.transfer import register_transfer
 
     register_transfer(tx_app)
+    from mpcwallet.cli.txchain import register_chain
+
+    register_chain(tx_app)
 
     @tx_app.command("erc20-transfer")
     def erc20_transfer(
