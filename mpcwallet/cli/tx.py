@@ -34,18 +34,12 @@ def register(app: typer.Typer) -> None:
         nonce: options.TxNonce = None,
         gas: options.TxGas = None,
         max_fee: Annotated[
-            int | None,
-            typer.Option(
-                "--max-fee-per-gas", help="wei", callback=options.checked("--max-fee-per-gas")
-            ),
+            str | None,
+            typer.Option("--max-fee-per-gas", help='e.g. "30 gwei"; else filled at signing.'),
         ] = None,
         priority_fee: Annotated[
-            int | None,
-            typer.Option(
-                "--max-priority-fee-per-gas",
-                help="wei",
-                callback=options.checked("--max-priority-fee-per-gas"),
-            ),
+            str | None,
+            typer.Option("--max-priority-fee-per-gas", help='e.g. "1 gwei"; else filled.'),
         ] = None,
         force: options.ForceOut = False,
     ) -> None:
