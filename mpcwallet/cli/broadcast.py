@@ -63,6 +63,8 @@ def human_broadcast(data: dict[str, Any]) -> str:
             f"mined: status {receipt['status']} in block {receipt['block']}, "
             f"gas used {receipt['gas_used']}, {receipt['confirmations']} confirmation(s)"
         )
+        if receipt.get("contract_address"):
+            lines.append(f"contract created at {receipt['contract_address']}")
     return "\n".join(lines)
 
 

@@ -69,6 +69,11 @@ def broadcast(
                 )
         except PeerTimeout as exc:
             raise not_yet_mined(exc, tx_hash, raw) from None
+        created = receipt.get("contract_address")
+        if isinstance(created, str):  # a contract creation: where the contract now lives
+            from mpcwallet.evm.address import parse_address
+
+            receipt["contract_address"] = to_checksum(parse_address(created, "contractAddress"))
         data["receipt"] = receipt
     return data
 

@@ -1,0 +1,111 @@
+"""A newcomer's first hour, second pass (issue 26): the CLI items, one test each, against the
+real `mpc` (subprocesses; a pty where a terminal is the point; anvil where a node is)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import TEST_PASSPHRASE, subprocess_env
+from support.inproc import closed_port_url
+from support.proc import run_mpc
+from support.terminal import Terminal
+
+from mpcwallet.evm.address import address_from_public_key
+from mpcwallet.storage.body import ShareBody
+from mpcwallet.storage.store import save_share
+
+# a key name long enough that the table must give way somewhere at 80 columns
+LONG_NAME = "treasury-cold-storage-2026"
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A real encrypted share file with a real public key; its key blob is a stand-in."""
+    from coincurve import PrivateKey
+
+    pub = PrivateKey(bytes.fromhex("23" * 32)).public_key.format(compressed=True)
+    address = address_from_public_key(pub)
+    path = tmp_path_factory.mktemp("share") / "default.enc"
+    header = {
+        "key_id": "k-newcomer-0123456789abcdef",
+        "role": "P1",
+        "engine": "portable",
+        "public_key": pub.hex(),
+        "address": address,
+        "name": LONG_NAME,
+    }
+    save_share(path, ShareBody(b"\x01" * 64, b"\x02" * 32), header, TEST_PASSPHRASE)
+    return path, address
+
+
+@pytest.fixture
+def home(tmp_path: Path, template: tuple[Path, str]) -> Iterator[tuple[dict[str, str], str]]:
+    """An offline MPC_HOME holding one key (named LONG_NAME); the co-signer URL is closed."""
+    path, address = template
+    shares = tmp_path / "home" / "shares"
+    shares.mkdir(parents=True, mode=0o700)
+    shutil.copyfile(path, shares / f"{LONG_NAME}.enc")
+    os.chmod(shares / f"{LONG_NAME}.enc", 0o600)
+    env = subprocess_env(tmp_path / "home")
+    env["MPC_COSIGNER_URL"] = closed_port_url()
+    yield env, address
+
+
+# --- output that misleads ------------------------------------------------------------------
+
+
+def test_keys_at_an_80_column_terminal_shows_whole_addresses(
+    home: tuple[dict[str, str], str],
+) -> None:
+    env, address = home
+    env = {k: v for k, v in env.items() if k != "COLUMNS"}  # the window's own width decides
+    from support.proc import mpc_cmd
+
+    term = Terminal([*mpc_cmd(), "keys"], env, columns=80)
+    try:
+        assert term.wait(60) == 0, term.text
+    finally:
+        term.close()
+    assert address in term.text, term.text
+    assert "…" not in term.text
+    table = [line for line in term.text.splitlines() if not line.startswith(("warning", "home"))]
+    assert max(len(line) for line in table) <= 80, term.text  # the other columns gave way
+
+
+def test_keys_piped_is_plain_one_key_a_line_with_the_whole_address(
+    home: tuple[dict[str, str], str],
+) -> None:
+    env, address = home
+    env = {k: v for k, v in env.items() if k != "COLUMNS"}
+    cp = run_mpc(["keys"], env)
+    assert cp.returncode == 0, cp.stderr
+    lines = cp.stdout.splitlines()
+    assert lines[0].split("\t") == ["name", "address", "engine", "gen", "co-signer", "state"]
+    assert len(lines) == 2
+    fields = lines[1].split("\t")
+    assert fields[:3] == [LONG_NAME, address, "portable"]
+    assert "…" not in cp.stdout and "\x1b" not in cp.stdout
+
+
+def test_cosigner_sessions_never_prints_account_none(tmp_path: Path) -> None:
+    from mpcwallet.cosigner.ledger import Ledger
+    from mpcwallet.cosigner.paths import CosignerPaths
+
+    env = subprocess_env(tmp_path / "home")
+    paths = CosignerPaths(tmp_path / "home" / "cosigner")
+    paths.guard_db.parent.mkdir(parents=True)
+    ledger = Ledger(paths.guard_db)
+    session = "ab" * 16
+    ledger.session_started(session, op="keygen", key_id="k-1", account=None, digest=None)
+    ledger.session_status(session, "done")
+    ledger.session_started("cd" * 16, op="sign", key_id="k-1", account=3, digest="00" * 32)
+    ledger.close()
+    cp = run_mpc(["cosigner", "sessions"], env)
+    assert cp.returncode == 0, cp.stderr
+    assert "None" not in cp.stdout
+    assert session in cp.stdout and "cd" * 16 in cp.stdout  # ids whole
+    assert "account=3" in cp.stdout
