@@ -109,3 +109,51 @@ def test_cosigner_sessions_never_prints_account_none(tmp_path: Path) -> None:
     assert "None" not in cp.stdout
     assert session in cp.stdout and "cd" * 16 in cp.stdout  # ids whole
     assert "account=3" in cp.stdout
+
+
+VALID_TX = {
+    "type": 2,
+    "chainId": 11155111,
+    "nonce": 0,
+    "to": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+    "value": "0.01 ETH",
+    "gas": 21000,
+    "maxFeePerGas": "10 gwei",
+    "maxPriorityFeePerGas": "1 gwei",
+}
+
+
+def test_ctrl_c_at_the_confirmation_prompt_starts_its_message_on_a_new_line(
+    home: tuple[dict[str, str], str], tmp_path: Path
+) -> None:
+    import json
+
+    from support.proc import mpc_cmd
+
+    env, _ = home
+    tx = tmp_path / "tx.json"
+    tx.write_text(json.dumps(VALID_TX))
+    term = Terminal([*mpc_cmd(), "sign", "--tx", str(tx)], env)
+    try:
+        term.expect("Sign this transaction? [y/N]: ")
+        term.interrupt()
+        assert term.wait(30) == 130
+    finally:
+        term.close()
+    (line,) = [line for line in term.text.splitlines() if "interrupted" in line]
+    assert line.startswith("error"), term.text
+
+
+@pytest.mark.parametrize("args", [["--help"], ["approve", "--help"]])
+def test_help_has_no_run_of_spaces_inside_a_sentence(args: list[str]) -> None:
+    """Click aligns columns with spaces; inside a description there is never more than one."""
+    import re
+
+    cp = run_mpc(args, {**os.environ, "COLUMNS": "100"})
+    assert cp.returncode == 0
+    for line in cp.stdout.splitlines():
+        # the first column (a command or an option and its metavar) and click's
+        # "  [default: ...]" aside
+        described = re.sub(r"^  (-?-?[A-Za-z][\w-]*(, -\S+)?( <[^>]+>)?)\s+", "", line)
+        described = described.strip().split("  [")[0]
+        assert "  " not in described, line
