@@ -30,8 +30,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Print the wallet's EIP-55 address (from the share header; no passphrase)."""
         from mpcwallet import accounts
+        from mpcwallet.cli.home import find_share
         from mpcwallet.cli.output import out
-        from mpcwallet.wallet.shares import addresses, find_share, share_summary
+        from mpcwallet.wallet.shares import addresses, share_summary
 
         path = find_share(share, key)
         data = share_summary(path, account)

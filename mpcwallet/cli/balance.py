@@ -23,9 +23,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """The wallet's balance, from the node (ETH, or with --token an ERC-20 token)."""
         from mpcwallet.cli.frontend import CliUi
+        from mpcwallet.cli.home import find_share
         from mpcwallet.cli.output import out
         from mpcwallet.wallet.balance import balance as run
-        from mpcwallet.wallet.shares import find_share
 
         data = run(
             share=find_share(share, key),

@@ -127,12 +127,12 @@ def register(app: typer.Typer) -> None:
         """
         from mpcwallet.cli.approve import read_permits
         from mpcwallet.cli.frontend import CliUi, keyring
+        from mpcwallet.cli.home import find_share
         from mpcwallet.cli.output import out
         from mpcwallet.cli.sign import refuse_existing_out, write_out
         from mpcwallet.evm.signature import SignedTx
         from mpcwallet.evm.txjson import load_tx
         from mpcwallet.wallet.send import require_rpc_for_send, send_transaction
-        from mpcwallet.wallet.shares import find_share
 
         require_rpc_for_send(rpc_url)
         path = find_share(share, key)

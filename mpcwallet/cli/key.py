@@ -32,8 +32,8 @@ def register(app: typer.Typer) -> None:
     @key_app.command("status")
     def status(share: options.Share = None, key: options.Key = None) -> None:
         """Whether signing with a key is allowed; exits 7 (key_quarantined) when it is not."""
+        from mpcwallet.cli.home import resolve_share
         from mpcwallet.cli.output import out
-        from mpcwallet.lifecycle.names import resolve_share
         from mpcwallet.wallet.keys import key_status
 
         path = resolve_share(share, key)
@@ -53,8 +53,8 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Allow signing again with a quarantined key (after you checked the co-signer)."""
+        from mpcwallet.cli.home import resolve_share
         from mpcwallet.cli.output import out
-        from mpcwallet.lifecycle.names import resolve_share
         from mpcwallet.wallet.keys import quarantine_record
         from mpcwallet.wallet.keys import unquarantine as lift
 
@@ -95,8 +95,8 @@ def register(app: typer.Typer) -> None:
 
         The retired share still signs (`mpc sign --share PATH`), so funds can be moved out.
         """
+        from mpcwallet.cli.home import resolve_share
         from mpcwallet.cli.output import out
-        from mpcwallet.lifecycle.names import resolve_share
         from mpcwallet.wallet.keys import retire as run
 
         data = run(resolve_share(None, name))

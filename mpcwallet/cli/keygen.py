@@ -41,11 +41,13 @@ def register(app: typer.Typer) -> None:
         from mpcwallet.cli.cosigner import start_passphrase
         from mpcwallet.cli.engine_note import engine_facts, tell
         from mpcwallet.cli.frontend import CliUi
+        from mpcwallet.cli.home import tell_home
         from mpcwallet.cli.output import out
         from mpcwallet.cli.passphrase import get_passphrase
         from mpcwallet.wallet.keygen import check_keygen
         from mpcwallet.wallet.keygen import keygen as run
 
+        tell_home()
         del force  # accepted for old scripts; an existing share is refused regardless
         target, _ = check_keygen(name=name, out=out_path, engine=engine)
         passphrase = get_passphrase("share", passphrase_file=passphrase_file, confirm=True)

@@ -44,7 +44,9 @@ def _table(rows: list[dict[str, Any]]) -> Any:
         from rich.table import Table
 
         if not rows:
-            console.print("no keys yet; create one with `mpc keygen`")
+            from mpcwallet.wallet.shares import no_key_hint
+
+            console.print(no_key_hint(), markup=False)
             return
         if not console.is_terminal:
             # as written: rich would expand the tabs to spaces
@@ -75,10 +77,12 @@ def register(app: typer.Typer) -> None:
         import os
 
         from mpcwallet.cli.frontend import CliUi
+        from mpcwallet.cli.home import tell_home
         from mpcwallet.cli.output import out
         from mpcwallet.cli.passphrase import read_passphrase_file
         from mpcwallet.wallet.keys import list_keys
 
+        tell_home()
         passphrase = None
         if passphrase_file is not None:
             passphrase = read_passphrase_file(passphrase_file)

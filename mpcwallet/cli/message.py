@@ -66,9 +66,9 @@ def _signed_to_output(
 ) -> None:
     """Which share, --out refused before anything is signed, the signature, --out, stdout."""
     from mpcwallet.cli.frontend import CliUi, keyring
+    from mpcwallet.cli.home import find_share
     from mpcwallet.cli.output import out
     from mpcwallet.cli.sign import refuse_existing_out, write_out
-    from mpcwallet.wallet.shares import find_share
 
     path = find_share(share, key)
     refuse_existing_out(out_file, force)

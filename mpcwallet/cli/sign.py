@@ -69,9 +69,9 @@ def register(app: typer.Typer) -> None:
         """
         from mpcwallet.cli.approve import read_permits
         from mpcwallet.cli.frontend import CliUi, keyring
+        from mpcwallet.cli.home import find_share
         from mpcwallet.cli.output import out
         from mpcwallet.evm.txjson import load_tx
-        from mpcwallet.wallet.shares import find_share
         from mpcwallet.wallet.sign import sign_transaction
 
         path = find_share(share, key)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import TEST_PASSPHRASE, subprocess_env
 from support.inproc import closed_port_url
-from support.proc import run_mpc
+from support.proc import error_of, json_result, mpc_cmd, run_mpc
 from support.terminal import Terminal
 
 from mpcwallet.evm.address import address_from_public_key
@@ -63,7 +63,6 @@ def test_keys_at_an_80_column_terminal_shows_whole_addresses(
 ) -> None:
     env, address = home
     env = {k: v for k, v in env.items() if k != "COLUMNS"}  # the window's own width decides
-    from support.proc import mpc_cmd
 
     term = Terminal([*mpc_cmd(), "keys"], env, columns=80)
     try:
@@ -128,8 +127,6 @@ def test_ctrl_c_at_the_confirmation_prompt_starts_its_message_on_a_new_line(
 ) -> None:
     import json
 
-    from support.proc import mpc_cmd
-
     env, _ = home
     tx = tmp_path / "tx.json"
     tx.write_text(json.dumps(VALID_TX))
@@ -157,3 +154,33 @@ def test_help_has_no_run_of_spaces_inside_a_sentence(args: list[str]) -> None:
         described = re.sub(r"^  (-?-?[A-Za-z][\w-]*(, -\S+)?( <[^>]+>)?)\s+", "", line)
         described = described.strip().split("  [")[0]
         assert "  " not in described, line
+
+
+# --- a forgotten MPC_HOME ------------------------------------------------------------------
+
+
+def test_the_default_home_without_a_key_says_where_it_looked_and_that_mpc_home_chooses(
+    tmp_path: Path,
+) -> None:
+    env = subprocess_env(tmp_path / "unused")
+    del env["MPC_HOME"]
+    env["HOME"] = str(tmp_path)  # the default home is ~/.mpcwallet
+    error = error_of(run_mpc(["--json", "address"], env), 5, "not_found")
+    message = error["message"]
+    assert str(tmp_path / ".mpcwallet") in message
+    assert message.index("MPC_HOME") < message.index("mpc keygen"), message
+
+
+@pytest.mark.parametrize(
+    "args", [["address"], ["keys"], ["key", "status"], ["sign-message", "--message", "hi"]]
+)
+def test_commands_that_touch_keys_say_which_home_on_stderr_not_in_json(
+    home: tuple[dict[str, str], str], args: list[str]
+) -> None:
+    env, _ = home
+    human = run_mpc(args, env)
+    assert human.stderr.splitlines()[0] == f"home: {env['MPC_HOME']} (MPC_HOME)", human.stderr
+    assert "home:" not in human.stdout
+    machine = run_mpc(["--json", *args], env)
+    assert "home:" not in machine.stderr and "home:" not in machine.stdout
+    json_result(machine)
