@@ -184,3 +184,106 @@ def test_commands_that_touch_keys_say_which_home_on_stderr_not_in_json(
     machine = run_mpc(["--json", *args], env)
     assert "home:" not in machine.stderr and "home:" not in machine.stdout
     json_result(machine)
+
+
+# --- see what you sign: messages and typed data --------------------------------------------
+
+MAIL = {
+    "types": {
+        "EIP712Domain": [
+            {"name": "name", "type": "string"},
+            {"name": "version", "type": "string"},
+            {"name": "chainId", "type": "uint256"},
+            {"name": "verifyingContract", "type": "address"},
+        ],
+        "Person": [{"name": "name", "type": "string"}, {"name": "wallet", "type": "address"}],
+        "Mail": [
+            {"name": "from", "type": "Person"},
+            {"name": "to", "type": "Person"},
+            {"name": "contents", "type": "string"},
+        ],
+    },
+    "primaryType": "Mail",
+    "domain": {
+        "name": "Ether Mail",
+        "version": "1",
+        "chainId": 1,
+        "verifyingContract": "0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC",
+    },
+    "message": {
+        "from": {"name": "Cow", "wallet": "0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826"},
+        "to": {"name": "Bob", "wallet": "0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB"},
+        "contents": "Hello, Bob!",
+    },
+}
+
+
+def test_typed_data_for_another_chain_is_refused_unless_named_on_purpose(
+    home: tuple[dict[str, str], str], tmp_path: Path
+) -> None:
+    """The wallet is set up for Sepolia; a domain naming chain 1 is refused before any
+    passphrase or co-signer, with the way to sign it on purpose; --chain-id 1 lets it on."""
+    import json
+
+    env, _ = home
+    doc = tmp_path / "mail.json"
+    doc.write_text(json.dumps(MAIL))
+    error = error_of(
+        run_mpc(["--json", "sign-typed-data", "--data", str(doc)], env), 8, "chain_id_mismatch"
+    )
+    assert error["field"] == "domain.chainId" and "--chain-id 1" in error["message"]
+    on_purpose = run_mpc(["--json", "sign-typed-data", "--data", str(doc), "--chain-id", "1"], env)
+    assert json_result(on_purpose)["error"]["code"] == "key_blob_mismatch"  # on to the share
+    mainnet = run_mpc(
+        ["--json", "sign-typed-data", "--data", str(doc)], {**env, "MPC_CHAIN_ID": "1"}
+    )
+    assert json_result(mainnet)["error"]["code"] == "key_blob_mismatch"
+
+
+def test_sign_typed_data_shows_domain_type_fields_and_chain_and_asks(
+    home: tuple[dict[str, str], str], tmp_path: Path
+) -> None:
+    import json
+
+    env, address = home
+    doc = tmp_path / "mail.json"
+    doc.write_text(json.dumps(MAIL))
+    term = Terminal([*mpc_cmd(), "sign-typed-data", "--data", str(doc), "--chain-id", "1"], env)
+    try:
+        shown = term.expect("Sign this typed data? [y/N]: ")
+        term.send("n")
+        assert term.wait(30) == 130
+    finally:
+        term.close()
+    for text in (
+        "Ethereum mainnet (chain id 1)",
+        "Ether Mail",
+        "0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC",
+        "Mail",
+        "Hello, Bob!",
+        '{"name":"Bob","wallet":"0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB"}',
+        address,
+    ):
+        assert text in shown, (text, shown)
+    assert "declined" in term.text
+
+
+def test_sign_message_shows_the_text_and_asks_as_sign_does(
+    home: tuple[dict[str, str], str],
+) -> None:
+    env, _ = home
+    term = Terminal([*mpc_cmd(), "sign-message", "--message", "I agree to pay 5 ETH"], env)
+    try:
+        shown = term.expect("Sign this message? [y/N]: ")
+        term.send("no")
+        assert term.wait(30) == 130
+    finally:
+        term.close()
+    assert "I agree to pay 5 ETH" in shown
+    # --yes: shown, not asked (and then the closed co-signer port ends it)
+    term = Terminal([*mpc_cmd(), "sign-message", "--message", "hi", "--yes"], env)
+    try:
+        assert term.wait(60) != 0
+    finally:
+        term.close()
+    assert "About to sign" in term.text and "[y/N]" not in term.text
