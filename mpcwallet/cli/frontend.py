@@ -43,7 +43,7 @@ class CliUi:
 
         if not out().json_mode:
             _show(preview)
-        return _confirm(yes=yes, what=_WHAT.get(preview.get("kind"), "transaction"))
+        return _confirm(yes=yes, what=_WHAT.get(str(preview.get("kind")), "transaction"))
 
 
 _WHAT = {"message": "message", "typed_data": "typed data"}
