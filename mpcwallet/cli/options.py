@@ -52,6 +52,18 @@ ApproverPassphraseFile = Annotated[
 ]
 ForceOut = Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")]
 TxFile = Annotated[Path, typer.Option("--tx", help="Unsigned transaction (tx.json).")]
+TxFileOrTransfer = Annotated[
+    Path | None,
+    typer.Option("--tx", help="Unsigned transaction (tx.json; - reads stdin). Or --to/--value."),
+]
+To = Annotated[
+    str | None,
+    typer.Option("--to", help="Send ETH to this address (with --value; instead of --tx)."),
+]
+Value = Annotated[
+    str | None,
+    typer.Option("--value", help='Amount with --to: "0.01 ETH", "0.01eth", "30 gwei", or wei.'),
+]
 RpcUrl = Annotated[
     str | None,
     typer.Option("--rpc-url", help="JSON-RPC endpoint (else MPC_RPC_URL, else ETH_RPC_URL)."),
@@ -106,10 +118,10 @@ Yes = Annotated[
 
 # Fields of a prepared tx.json (`mpc tx transfer`, `mpc tx erc20-transfer`).
 TxChainId = Annotated[
-    int,
+    int | None,
     typer.Option(
         "--chain-id",
-        help="Chain id (default 11155111, Sepolia).",
+        help="Chain id (default: MPC_CHAIN_ID, else 11155111, Sepolia).",
         callback=checked("--chain-id"),
     ),
 ]

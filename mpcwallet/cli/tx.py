@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
                 "--decimals", help="The token's decimals().", callback=options.checked("--decimals")
             ),
         ] = 18,
-        chain_id: options.TxChainId = 11155111,
+        chain_id: options.TxChainId = None,
         nonce: options.TxNonce = None,
         gas: options.TxGas = None,
         max_fee: Annotated[
@@ -53,9 +53,11 @@ def register(app: typer.Typer) -> None:
         token_addr = parse_address(token, "token")
         to_addr = parse_address(to, "to")
         units = parse_amount(amount, decimals)
+        from mpcwallet.config import chain_id as wallet_chain
+
         obj: dict[str, Any] = {
             "type": 2,
-            "chainId": chain_id,
+            "chainId": wallet_chain() if chain_id is None else chain_id,
             "to": to_checksum(token_addr),
             "value": 0,
             "data": "0x" + transfer_calldata(to_addr, units).hex(),
