@@ -287,3 +287,31 @@ def test_sign_message_shows_the_text_and_asks_as_sign_does(
     finally:
         term.close()
     assert "About to sign" in term.text and "[y/N]" not in term.text
+
+
+# --- mpc address --qr --------------------------------------------------------------------
+
+# segno's compact terminal rendering, two rows of modules a character, light modules drawn
+_HALVES = {"█": (0, 0), " ": (1, 1), "▀": (0, 1), "▄": (1, 0)}  # (top, bottom): 1 = dark
+
+
+def test_address_qr_is_the_address_as_a_qr_code(home: tuple[dict[str, str], str]) -> None:
+    """The printed blocks, read back into modules, are the QR symbol of the whole address."""
+    import segno
+
+    env, address = home
+    cp = run_mpc(["address", "--qr"], env)
+    assert cp.returncode == 0, cp.stderr
+    lines = cp.stdout.splitlines()
+    assert lines[-1].split()[0] == address
+    drawn = [line for line in lines[:-1] if line]
+    rows: list[list[int]] = []
+    for line in drawn:
+        pairs = [_HALVES[c] for c in line]
+        rows += [[top for top, _ in pairs], [bottom for _, bottom in pairs]]
+    border = 2
+    symbol = segno.make(address, micro=False)
+    size = symbol.symbol_size(border=0)[0]
+    modules = [row[border : border + size] for row in rows[border : border + size]]
+    assert modules == [[int(bool(m)) for m in row] for row in symbol.matrix]
+    assert all(not any(row) for row in rows[:border])  # a light quiet zone around it
