@@ -50,6 +50,14 @@ ApproverPassphraseFile = Annotated[
         "--passphrase-file", help="Approver passphrase file (else MPC_APPROVER_PASSPHRASE)."
     ),
 ]
+AllowWeakPassphrase = Annotated[
+    bool,
+    typer.Option(
+        "--allow-weak-passphrase",
+        help="Accept a new passphrase that is short or common (for tests; typed ones are "
+        "otherwise refused).",
+    ),
+]
 ForceOut = Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")]
 TxFile = Annotated[Path, typer.Option("--tx", help="Unsigned transaction (tx.json).")]
 TxFileOrTransfer = Annotated[

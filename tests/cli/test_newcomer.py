@@ -315,3 +315,89 @@ def test_address_qr_is_the_address_as_a_qr_code(home: tuple[dict[str, str], str]
     modules = [row[border : border + size] for row in rows[border : border + size]]
     assert modules == [[int(bool(m)) for m in row] for row in symbol.matrix]
     assert all(not any(row) for row in rows[:border])  # a light quiet zone around it
+
+
+# --- passphrases ---------------------------------------------------------------------------
+
+
+def _prompting_env(tmp_path: Path) -> dict[str, str]:
+    """No passphrase in the environment: every one is typed at the terminal."""
+    env = subprocess_env(tmp_path / "home")
+    for name in ("MPC_PASSPHRASE", "MPC_COSIGNER_PASSPHRASE", "MPC_BACKUP_PASSPHRASE"):
+        del env[name]
+    env["MPC_COSIGNER_URL"] = closed_port_url()
+    return env
+
+
+def test_the_cosigner_passphrase_gets_three_tries_and_names_its_file(tmp_path: Path) -> None:
+    from mpcwallet.cosigner.keyring import unlock
+    from mpcwallet.cosigner.paths import CosignerPaths
+
+    env = _prompting_env(tmp_path)
+    keyring_file = CosignerPaths(tmp_path / "home" / "cosigner").keyring_file
+    keyring_file.parent.mkdir(parents=True, mode=0o700)
+    unlock(keyring_file, "the right co-signer passphrase")  # an existing keyring
+    term = Terminal([*mpc_cmd(), "cosigner", "start"], env)
+    try:
+        for attempt in range(3):
+            term.expect("Co-signer passphrase (unlocks the co-signer's keyring): ")
+            term.send(f"wrong guess {attempt}")
+        assert term.wait(60) == 3
+    finally:
+        term.close()
+    assert "(2 left)" in term.text and "(1 left)" in term.text, term.text
+    (error,) = [line for line in term.text.splitlines() if line.startswith("error")]
+    assert str(keyring_file) in error and "wrong passphrase" in error, term.text
+    assert not (tmp_path / "home" / "cosigner" / "cosigner.pid").exists()
+
+
+def test_a_weak_new_passphrase_is_refused_at_a_terminal_with_the_reason(tmp_path: Path) -> None:
+    env = _prompting_env(tmp_path)
+    term = Terminal([*mpc_cmd(), "keygen"], env)
+    try:
+        for weak in ("password1234", "short", "qwertyqwerty"):
+            term.expect("New share passphrase (protects your key share): ")
+            term.send(weak)
+            term.expect("Repeat the share passphrase: ")
+            term.send(weak)
+        assert term.wait(60) == 2
+    finally:
+        term.close()
+    assert "is a common password" in term.text and "has 5 characters" in term.text, term.text
+    assert "--allow-weak-passphrase" in term.text
+    assert not (tmp_path / "home" / "shares").exists()  # nothing written
+    # the explicit flag accepts it: keygen goes on to the co-signer's passphrase
+    term = Terminal([*mpc_cmd(), "keygen", "--allow-weak-passphrase"], env)
+    try:
+        term.expect("New share passphrase (protects your key share): ")
+        term.send("password1234")
+        term.expect("Repeat the share passphrase: ")
+        term.send("password1234")
+        term.expect("New co-signer passphrase")
+        term.interrupt()
+        assert term.wait(30) == 130
+    finally:
+        term.close()
+    assert "refused" not in term.text
+
+
+def test_a_weak_passphrase_from_mpc_passphrase_is_a_warning_not_a_refusal(
+    tmp_path: Path,
+) -> None:
+    env = _prompting_env(tmp_path)
+    env["MPC_PASSPHRASE"] = "password1234"
+    cp = run_mpc(["keygen"], env)
+    assert "warning: the new share passphrase from MPC_PASSPHRASE is a common password" in (
+        cp.stderr
+    )
+    # not refused: keygen went on, to the co-signer's passphrase (none without a terminal)
+    assert "(passphrase_required): no co-signer passphrase" in cp.stderr, cp.stderr
+
+
+def test_the_common_password_list_is_package_data_with_its_source() -> None:
+    from mpcwallet.storage.strength import common_passwords, weakness
+
+    assert {"password", "qwerty", "iloveyou"} <= common_passwords()
+    text = (Path(__file__).resolve().parents[2] / "mpcwallet/data/common-passwords.txt").read_text()
+    assert "Source:" in text and "SecLists" in text
+    assert weakness("Password123!") is not None and weakness("tuba elephant quiet lamp") is None
