@@ -6,6 +6,7 @@ prompt."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -81,13 +82,29 @@ def _confirm(*, yes: bool, what: str = "transaction") -> bool:
     return True
 
 
-def keyring(passphrase_file: Path | None) -> PassphraseKeyring:
-    """Share passphrases as every command asks them: --passphrase-file, MPC_PASSPHRASE, or a
-    hidden prompt (retyped up to three times when the caller verifies it)."""
-    from mpcwallet.cli.passphrase import get_passphrase
+def keyring(passphrase_file: Path | None, *, os_keyring: bool = True) -> PassphraseKeyring:
+    """Share passphrases as every command asks them: --passphrase-file, MPC_PASSPHRASE, the OS
+    keyring for a key `mpc key remember`ed, or a hidden prompt (retyped up to three times when
+    the caller verifies it)."""
+    import os
 
-    return PassphraseKeyring(
-        lambda _path, verify: get_passphrase(
+    from mpcwallet.cli.passphrase import ENV_VARS, get_passphrase
+
+    def source(path: Path, verify: Callable[[str], object] | None) -> str:
+        if os_keyring and passphrase_file is None and ENV_VARS["share"] not in os.environ:
+            from mpcwallet.wallet.os_keyring import recall
+
+            remembered = recall(path)
+            if remembered is not None:
+                from mpcwallet.cli.output import out
+
+                value, backend = remembered
+                out().info(f"share passphrase from the OS keyring ({backend})")
+                if verify is not None:
+                    verify(value)
+                return value
+        return get_passphrase(
             "share", passphrase_file=passphrase_file, confirm=False, verify=verify
         )
-    )
+
+    return PassphraseKeyring(source)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import TEST_PASSPHRASE, subprocess_env
 from support.inproc import closed_port_url
-from support.proc import error_of, json_result, mpc_cmd, run_mpc
+from support.proc import error_of, json_result, mpc_cmd, ok_data, run_mpc
 from support.terminal import Terminal
 
 from mpcwallet.evm.address import address_from_public_key
@@ -401,3 +401,49 @@ def test_the_common_password_list_is_package_data_with_its_source() -> None:
     text = (Path(__file__).resolve().parents[2] / "mpcwallet/data/common-passwords.txt").read_text()
     assert "Source:" in text and "SecLists" in text
     assert weakness("Password123!") is not None and weakness("tuba elephant quiet lamp") is None
+
+
+# --- the OS keyring ------------------------------------------------------------------------
+
+SUPPORT = Path(__file__).resolve().parents[1] / "support"
+
+
+def test_remember_and_forget_a_passphrase_in_the_os_keyring(
+    home: tuple[dict[str, str], str], tmp_path: Path
+) -> None:
+    """A real keyring backend (tests/support/file_keyring.py, loaded by `keyring` itself
+    through PYTHON_KEYRING_BACKEND) stands in for the OS store."""
+    import json
+
+    env, _ = home
+    store = tmp_path / "os-keyring-store.json"
+    env.update(
+        PYTHON_KEYRING_BACKEND="file_keyring.FileKeyring",
+        PYTHONPATH=os.pathsep.join(p for p in (str(SUPPORT), env.get("PYTHONPATH")) if p),
+        MPC_TEST_KEYRING_FILE=str(store),
+    )
+    cp = run_mpc(["key", "remember"], env)
+    assert cp.returncode == 0, cp.stderr
+    assert "backend file_keyring.FileKeyring" in cp.stdout
+    assert TEST_PASSPHRASE in json.loads(store.read_text()).values()
+    index = (Path(env["MPC_HOME"]) / "os-keyring.json").read_text()
+    assert TEST_PASSPHRASE not in index and "k-newcomer" in index
+    without = {k: v for k, v in env.items() if k != "MPC_PASSPHRASE"}
+    cp = run_mpc(["sign-message", "--message", "hi", "--yes"], without)
+    assert "share passphrase from the OS keyring (file_keyring.FileKeyring)" in cp.stderr
+    assert "(key_blob_mismatch)" in cp.stderr, cp.stderr  # the passphrase opened the share
+    ok_data(run_mpc(["--json", "key", "forget"], env))
+    assert json.loads(store.read_text()) == {}
+    cp = run_mpc(["--json", "sign-message", "--message", "hi", "--yes"], without)
+    error_of(cp, 3, "passphrase_required")
+
+
+def test_a_machine_without_a_keyring_backend_is_told_in_one_line(
+    home: tuple[dict[str, str], str],
+) -> None:
+    env, _ = home
+    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+    cp = run_mpc(["key", "remember"], env)
+    assert cp.returncode == 3
+    (line,) = [line for line in cp.stderr.splitlines() if not line.startswith("home:")]
+    assert line.startswith("error (keyring_unavailable): no OS keyring on this machine"), line
