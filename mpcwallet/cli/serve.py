@@ -49,11 +49,9 @@ def register(app: typer.Typer) -> None:
             return
         from mpcwallet.api.server import serve as run
         from mpcwallet.api.settings import remembered_port
-        from mpcwallet.cli.home import tell_home
         from mpcwallet.cli.passphrase import get_passphrase
         from mpcwallet.lifecycle.names import list_shares
 
-        tell_home()
         origins = frozenset(allow_origin or ())
         for origin in origins:
             _check_origin(origin)
