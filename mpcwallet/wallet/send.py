@@ -63,7 +63,7 @@ def broadcast(
     if wait:
         ui.info(f"sent 0x{tx_hash.hex()}; waiting for {confirmations} confirmation(s)")
         try:
-            with ui.step(f"waiting for {confirmations} confirmation(s) of 0x{tx_hash.hex()[:12]}"):
+            with ui.step(f"waiting for {confirmations} confirmation(s) of 0x{tx_hash.hex()}"):
                 receipt = client.wait_receipt(
                     tx_hash, confirmations=confirmations, timeout=receipt_timeout
                 )
