@@ -1,7 +1,8 @@
 """Benchmarks behind ``mpc bench``: median and p95 wall time, bytes and flights per operation.
 
 Both parties run in one process (:func:`mpcwallet.engine.memory.run_jobs`, two threads over an
-in-memory channel), so the numbers are compute plus thread hand-off, no network. Bytes on the
+in-memory channel), so the numbers are compute plus thread hand-off, no network. On cb-mpc, the
+multi-party rows (:func:`bench_mp`) run every party likewise, one thread each. Bytes on the
 wire and flights are counted on the in-memory transports (protocol payload, both directions, one
 run; the session's encryption and framing add their own per-message overhead). An engine with a
 ``presign`` method (portable) is also measured as "sign (warm pool)": its co-signer's
@@ -151,6 +152,54 @@ def bench_engine(name: str, rounds: int, sign_rounds: int | None = None) -> list
     return results
 
 
+MP_NAMES = ("node-1", "node-2", "node-3")
+
+
+def bench_mp(name: str, rounds: int, sign_rounds: int | None = None) -> list[Measurement]:
+    """2-of-3 dkg (all three take part, two contribute), a signature by two parties and a
+    refresh, through the multi-party engine ``name`` (cb-mpc), one thread per party over
+    :class:`~mpcwallet.engine.memory_mp.MemoryNetwork`."""
+    from mpcwallet.engine import get_mp_engine
+    from mpcwallet.engine.base_mp import MpJob, threshold
+    from mpcwallet.engine.memory_mp import make_mp_jobs, results, run_parties
+
+    engine = get_mp_engine(name)
+    access = threshold(2, MP_NAMES)
+    quorum = MP_NAMES[:2]
+    blobs: list[bytes] = []
+
+    def parties(fn: Callable[[MpJob, int], Any], run: tuple[str, ...]) -> tuple[Any, RunStats]:
+        network, jobs = make_mp_jobs(MP_NAMES, access, quorum, timeout=120)
+        idx = [MP_NAMES.index(n) for n in run]
+
+        def seat(i: int) -> Callable[[MpJob], Any]:
+            return lambda j: fn(j, i)
+
+        out = results(run_parties([seat(i) for i in idx], [jobs[i] for i in idx], network))
+        return out, RunStats(network.sent_bytes, network.sent_messages)
+
+    def keygen() -> RunStats:
+        out, stats = parties(lambda j, i: engine.dkg(j), MP_NAMES)
+        blobs[:] = out
+        return stats
+
+    def sign() -> RunStats:
+        digest = os.urandom(32)
+        _, stats = parties(lambda j, i: engine.sign(j, blobs[i], digest, quorum[0]), quorum)
+        return stats
+
+    def refresh() -> RunStats:
+        out, stats = parties(lambda j, i: engine.refresh(j, blobs[i]), MP_NAMES)
+        blobs[:] = out
+        return stats
+
+    return [
+        measure("2-of-3 dkg", keygen, rounds, name),
+        measure("2-of-3 sign (2 parties)", sign, sign_rounds or rounds, name),
+        measure("2-of-3 refresh", refresh, rounds, name),
+    ]
+
+
 _registered_modules: set[str] = set()
 
 
@@ -173,6 +222,8 @@ def run(
         if progress:
             progress(f"benchmarking engine {name} ({rounds} rounds)...")
         results.extend(bench_engine(name, rounds))
+        if name == "cb-mpc":  # the only multi-party engine
+            results.extend(bench_mp(name, rounds))
     if extras:
         for extra_name, runner in extra_benchmarks():
             if progress:

@@ -365,6 +365,12 @@ class IdempotencyConflict(BadInput):
     code = "idempotency_conflict"
 
 
+class StoreSchemaError(BadInput):
+    """The session store's schema is newer than this mpcwallet, or not one of ours."""
+
+    code = "store_schema"
+
+
 class IdempotencyUnknown(BadInput):
     """An Idempotency-Key whose first request was cut off by a restart of ``mpc serve``: it may
     or may not have signed, so a retry neither signs again nor replays an answer."""
@@ -432,6 +438,12 @@ class Busy(TransientError):
     """The key is being refreshed (or settled) by another session; nothing was changed."""
 
     code = "busy"
+
+
+class StoreUnavailable(TransientError):
+    """The session store (SQLite file or PostgreSQL server) cannot be reached or is locked."""
+
+    code = "store_unavailable"
 
 
 class NotYetMined(PeerTimeout):

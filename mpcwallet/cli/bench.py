@@ -1,4 +1,5 @@
-"""``mpc bench``: median and p95 of keygen, sign and refresh for each available engine."""
+"""``mpc bench``: median and p95 of keygen, sign and refresh for each available engine, and of
+cb-mpc's 2-of-3 dkg, two-party sign and refresh (multi-party engine)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,10 @@ def register(app: typer.Typer) -> None:
             "--rounds x 8 each) beside `mpc sign` end to end, in a throwaway home.",
         ),
     ) -> None:
-        """Measure the two-party protocols in one process (no network): median and p95."""
+        """Measure the protocols in one process (no network): median and p95.
+
+        Two-party keygen, sign and refresh per engine; on cb-mpc also its 2-of-3 rows.
+        """
         from mpcwallet import bench as bench_mod
         from mpcwallet.engine import available_engines, get_engine
 
@@ -49,7 +53,7 @@ def register(app: typer.Typer) -> None:
             medians.setdefault(str(row["engine"] or "-"), {})[str(row["name"])] = row["median_ms"]
 
         def human(console: Console) -> None:
-            table = Table(title="mpc bench (both parties in one process)")
+            table = Table(title="mpc bench (all parties in one process)")
             for col in ("engine", "operation", "rounds", "median ms", "p95 ms", "bytes", "flights"):
                 table.add_column(col, justify="left" if col in ("engine", "operation") else "right")
             for row in rows:

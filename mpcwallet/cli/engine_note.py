@@ -14,6 +14,13 @@ def engine_facts(engine: str | None) -> dict[str, Any]:
     return {"engine_constant_time": engine == "cb-mpc"}
 
 
+def cbmpc_status() -> dict[str, Any]:
+    """For --json ``cbmpc`` and the human line: is cb-mpc installed here, and if not, why."""
+    from mpcwallet.engine.status import cbmpc_status as status
+
+    return status()
+
+
 def portable_note() -> str:
     return (
         "the portable engine is not constant-time (timing may leak key bits); for keys that "

@@ -46,11 +46,12 @@ def register(app: typer.Typer) -> None:
             keys=keyring(passphrase_file),
         )
         checks = ", ".join(f"{k} ok" for k in result["checks"])
-        from mpcwallet.cli.engine_note import engine_facts, tell
+        from mpcwallet.cli.engine_note import cbmpc_status, engine_facts, tell
 
+        cbmpc = cbmpc_status()
         out().success(
-            {**result, **engine_facts(result.get("engine"))},
+            {**result, **engine_facts(result.get("engine")), "cbmpc": cbmpc},
             f"co-signer healthy at {result['endpoint']} (engine {result['engine']}, "
-            f"{result['keys']} keys): {checks}",
+            f"{result['keys']} keys): {checks}\n{cbmpc['line']}",
         )
         tell(result.get("engine"))

@@ -36,9 +36,10 @@ def _cells(row: dict[str, Any]) -> list[str]:
     ]
 
 
-def _table(rows: list[dict[str, Any]]) -> Any:
+def _table(rows: list[dict[str, Any]], cbmpc_line: str) -> Any:
     """At a terminal a table whose address column is never cut or wrapped (the other columns
-    fold first); piped, plain tab-separated lines, one key a line, nothing cut."""
+    fold first); piped, plain tab-separated lines, one key a line, nothing cut (the cb-mpc
+    status line then goes to stderr, a diagnostic)."""
 
     def draw(console: Console) -> None:
         from rich.table import Table
@@ -47,11 +48,15 @@ def _table(rows: list[dict[str, Any]]) -> Any:
             from mpcwallet.wallet.shares import no_key_hint
 
             console.print(no_key_hint(), markup=False)
+            console.print(cbmpc_line, markup=False, soft_wrap=True)
             return
         if not console.is_terminal:
             # as written: rich would expand the tabs to spaces
             console.file.write("".join("\t".join(c) + "\n" for c in [COLUMNS, *map(_cells, rows)]))
             console.file.flush()
+            from mpcwallet.cli.output import out
+
+            out().info(cbmpc_line)
             return
         table = Table(box=None, pad_edge=False)
         for col in COLUMNS:
@@ -62,6 +67,7 @@ def _table(rows: list[dict[str, Any]]) -> Any:
         for row in rows:
             table.add_row(*_cells(row))
         console.print(table)
+        console.print(cbmpc_line, markup=False, soft_wrap=True)
 
     return draw
 
@@ -69,7 +75,7 @@ def _table(rows: list[dict[str, Any]]) -> Any:
 def register(app: typer.Typer) -> None:
     @app.command("keys")
     def keys(passphrase_file: options.SharePassphraseFile = None) -> None:
-        """List keys: name, address, engine, generation, co-signer state, quarantine.
+        """List keys: name, address, engine, generation, co-signer state, quarantine; cb-mpc status.
 
         An interrupted refresh is settled on the way (with the share passphrase from
         MPC_PASSPHRASE or --passphrase-file when the new share must prove itself).
@@ -89,8 +95,10 @@ def register(app: typer.Typer) -> None:
         elif os.environ.get("MPC_PASSPHRASE"):
             passphrase = os.environ["MPC_PASSPHRASE"]
         rows = list_keys(passphrase=passphrase, ui=CliUi())
-        out().success({"keys": rows}, _table(rows))
-        from mpcwallet.cli.engine_note import tell
+        from mpcwallet.cli.engine_note import cbmpc_status, tell
+
+        cbmpc = cbmpc_status()
+        out().success({"keys": rows, "cbmpc": cbmpc}, _table(rows, cbmpc["line"]))
 
         if any(row.get("engine") == "portable" for row in rows):
             tell("portable")  # honest status: which engine, and what portable means

@@ -53,6 +53,8 @@ FIELDS = (
     "token_contract",
     "token_to",
     "token_amount",
+    "allowances",
+    "malformed_call",
     "digest",
     "address",
     "permit",

@@ -11,7 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from mpcwallet.evm.allowance import Allowance
+
 if TYPE_CHECKING:
+    from mpcwallet.evm.eip712 import TypedData
     from mpcwallet.evm.txjson import UnsignedTx
 
 Kind = Literal["tx", "message", "typed_data"]
@@ -37,9 +40,12 @@ class SignFacts:
     to: bytes | None = None  # None: contract creation (tx) or not applicable
     value: int = 0
     selector: bytes | None = None
-    token: bytes | None = None  # ERC-20 transfer: the token contract (= to)
+    data_length: int = 0  # calldata bytes (tx)
+    token: bytes | None = None  # ERC-20 transfer(From): the token contract (= to)
     token_to: bytes | None = None  # ... the recipient decoded from the calldata
     token_amount: int | None = None  # ... the amount in base units
+    allowances: tuple[Allowance, ...] = ()  # approvals and permits this signature grants
+    malformed_call: str | None = None  # a known function whose calldata is not its encoding
     max_fee_per_gas: int | None = None  # maxFeePerGas, or gasPrice for a legacy tx
     domain: Domain | None = None  # typed data only
     permits: tuple[Mapping[str, Any], ...] = ()
@@ -64,6 +70,14 @@ class SignFacts:
             out["token_contract"] = "0x" + self.token.hex()
             out["token_to"] = "0x" + (self.token_to or b"").hex()
             out["token_amount"] = str(self.token_amount)
+        if self.allowances:  # one public string: shape, token, spender, amount (at most 8)
+            out["allowances"] = "; ".join(
+                f"{a.shape} token={'0x' + a.token.hex() if a.token else None} "
+                f"spender=0x{a.spender.hex()} amount={'all' if a.amount is None else a.amount}"
+                for a in self.allowances[:8]
+            )
+        if self.malformed_call is not None:
+            out["malformed_call"] = self.malformed_call
         return out
 
 
@@ -111,11 +125,13 @@ def tx_facts(
     account: int = 0,
     permits: tuple[Mapping[str, Any], ...] = (),
 ) -> SignFacts:
-    """Facts of a transaction; an ERC-20 ``transfer`` has its recipient and amount decoded."""
-    from mpcwallet.evm.erc20 import decode_transfer
+    """Facts of a transaction; token transfers and allowances are decoded from the calldata
+    (:func:`mpcwallet.evm.allowance.decode_call`)."""
+    from mpcwallet.evm.allowance import decode_call
 
     selector = tx.data[:4] if len(tx.data) >= 4 else None
-    decoded = decode_transfer(tx.data) if tx.to is not None else None
+    decoded = decode_call(tx.to, tx.data)
+    moved = decoded.transfer
     fee = tx.max_fee_per_gas if tx.type == 2 else tx.gas_price
     return SignFacts(
         key_id=key_id,
@@ -127,9 +143,12 @@ def tx_facts(
         to=tx.to,
         value=tx.value,
         selector=selector,
-        token=tx.to if decoded else None,
-        token_to=decoded[0] if decoded else None,
-        token_amount=decoded[1] if decoded else None,
+        data_length=len(tx.data),
+        token=moved.token if moved else None,
+        token_to=moved.recipient if moved else None,
+        token_amount=moved.amount if moved else None,
+        allowances=decoded.allowances,
+        malformed_call=decoded.malformed,
         max_fee_per_gas=fee,
         permits=permits,
     )
@@ -150,12 +169,17 @@ def typed_data_facts(
     *,
     key_id: str,
     digest: bytes,
-    domain: Domain,
+    typed_data: TypedData,
     account: int = 0,
     permits: tuple[Mapping[str, Any], ...] = (),
 ) -> SignFacts:
     """Facts of EIP-712 typed data (see :func:`typed_data_domain`); its domain's chainId is
-    also the chain id a permit must name."""
+    also the chain id a permit must name. The known allowance shapes are decoded
+    (:func:`mpcwallet.evm.allowance.typed_data_allowances`)."""
+    from mpcwallet.evm.allowance import typed_data_allowances
+
+    domain = typed_data_domain(typed_data.domain)
+    allowances = typed_data_allowances(typed_data, domain.verifying_contract) or ()
     return SignFacts(
         key_id=key_id,
         digest=digest,
@@ -163,5 +187,6 @@ def typed_data_facts(
         account=account,
         chain_id=domain.chain_id,
         domain=domain,
+        allowances=allowances,
         permits=permits,
     )

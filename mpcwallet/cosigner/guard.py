@@ -24,7 +24,7 @@ from typing import Any
 
 from mpcwallet.cosigner import logs
 from mpcwallet.cosigner.audit import AuditTrail
-from mpcwallet.cosigner.decide import approvals_needed, check_static, fmt_wei, spends
+from mpcwallet.cosigner.decide import approval_rule, approvals_needed, check_static, spends
 from mpcwallet.cosigner.facts import SignFacts
 from mpcwallet.cosigner.ledger import Ledger
 from mpcwallet.cosigner.paths import CosignerPaths
@@ -102,16 +102,11 @@ class Guard:
             needed = approvals_needed(rules, facts)
             approvers = {p.approver for p in accepted}
             if len(approvers) < needed:
-                rule = "approval_for" if facts.kind in rules.approval_for else "approval_above"
-                limit = (
-                    f" above {fmt_wei(rules.approval_above)}"
-                    if rule == "approval_above" and rules.approval_above is not None
-                    else ""
-                )
+                rule, why = approval_rule(rules, facts) or ("approval_above", "")
                 raise ApprovalRequired(
                     f"policy refused ({rules.scope}.{rule}): this request needs {needed} "
-                    f"approval(s){limit}, {len(approvers)} valid permit(s) presented; get one "
-                    "with `mpc approve` and pass it with --permit",
+                    f"approval(s) ({why}), {len(approvers)} valid permit(s) presented; get "
+                    "one with `mpc approve` and pass it with --permit",
                     field=rule,
                 )
             self.ledger.admit(

@@ -11,14 +11,19 @@ Rule keys (amounts take units, ``"0.05 ether"``, ``"200 gwei"``; a bare integer 
 * ``chain_ids`` - allowed chain ids (absent: any)
 * ``max_value_per_tx`` / ``max_value_24h`` - ETH value per transaction / per rolling 24 h
 * ``max_fee_per_gas`` - cap on ``maxFeePerGas`` (``gasPrice`` for legacy transactions)
-* ``allow_to`` / ``deny_to`` - recipients; for an ERC-20 ``transfer`` the decoded recipient.
-  An empty ``allow_to`` allows any recipient that is not denied.
-* ``allow_selectors`` - contract call selectors (``"0xa9059cbb"``); plain transfers always pass
+* ``allow_to`` / ``deny_to`` - every transaction's ``to``, and also each decoded token
+  recipient and allowance spender (:mod:`mpcwallet.evm.allowance`). An empty ``allow_to``
+  allows any address that is not denied.
+* ``allow_selectors`` - contract call selectors (``"0xa9059cbb"``); plain transfers always pass,
+  calldata of 1 to 3 bytes and contract creations with init code do not
 * ``allow_domains`` - EIP-712 domains (``{ name, chainId, verifyingContract }``, each optional)
 * ``tokens."0xTOKEN"`` - ``{ decimals, max_per_tx, max_24h, approval_above }`` in token units
 * ``approval_above`` - ETH value above which permits are needed; ``approvals_required`` (default
   1) and ``approvers`` (names; empty: any registered approver); ``approval_for`` - kinds
   (``tx``, ``message``, ``typed_data``) that always need permits.
+* ``allow_without_approval`` - kinds (``message``, ``typed_data``) signed without a permit even
+  though the rules restrict something (:attr:`Rules.restricts`); without it a restrictive policy
+  needs a permit for every message and typed-data document. ``approval_for`` wins over it.
 
 Unknown keys are errors. :func:`parse_policy` reports the line of a bad key itself (``tomllib``
 gives line numbers for syntax errors only) using :class:`_Lines`.
@@ -36,6 +41,7 @@ from typing import Any
 from mpcwallet.errors import BadInput, PolicyFileError
 
 KINDS = ("tx", "message", "typed_data")
+UNAPPROVED_KINDS = ("message", "typed_data")
 _ADDR_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _SEL_RE = re.compile(r"^0x[0-9a-fA-F]{8}$")
 
@@ -72,7 +78,25 @@ class Rules:
     approvals_required: int = 1
     approvers: tuple[str, ...] = ()
     approval_for: tuple[str, ...] = ()
+    allow_without_approval: tuple[str, ...] = ()
     tokens: Mapping[bytes, TokenRule] = field(default_factory=dict)
+
+    @property
+    def restricts(self) -> bool:
+        """Any limit or list: then messages and typed data, whose effect the co-signer cannot
+        judge in general, need a permit unless ``allow_without_approval`` names their kind."""
+        return bool(
+            self.chain_ids is not None
+            or self.max_value_per_tx is not None
+            or self.max_value_24h is not None
+            or self.max_fee_per_gas is not None
+            or self.allow_to
+            or self.deny_to
+            or self.allow_selectors is not None
+            or self.allow_domains is not None
+            or self.approval_above is not None
+            or self.tokens
+        )
 
 
 @dataclass(frozen=True)
@@ -195,6 +219,12 @@ class _Parser:
             if parse is None:
                 raise self.fail(p, f"unknown key {key!r} (known: {', '.join(sorted(_RULES))})")
             out[key] = parse(self, p, value)
+        both = set(out.get("approval_for", ())) & set(out.get("allow_without_approval", ()))
+        if both:
+            raise self.fail(
+                (*path, "allow_without_approval"),
+                f"{sorted(both)[0]!r} is also in approval_for; list a kind in one of them",
+            )
         return out
 
     def _amount(self, path: tuple[str, ...], parse: Callable[[str], int]) -> int:
@@ -264,12 +294,17 @@ class _Parser:
                 raise self.fail(path, f"{v!r} is not an approver name")
         return tuple(items)
 
-    def kinds(self, path: tuple[str, ...], value: object) -> tuple[str, ...]:
+    def kinds(
+        self, path: tuple[str, ...], value: object, known: tuple[str, ...] = KINDS
+    ) -> tuple[str, ...]:
         items = self.str_list(path, value)
         for v in items:
-            if v not in KINDS:
-                raise self.fail(path, f"{v!r} is not one of {', '.join(KINDS)}")
+            if v not in known:
+                raise self.fail(path, f"{v!r} is not one of {', '.join(known)}")
         return tuple(items)
+
+    def unapproved_kinds(self, path: tuple[str, ...], value: object) -> tuple[str, ...]:
+        return self.kinds(path, value, UNAPPROVED_KINDS)
 
     def domains(self, path: tuple[str, ...], value: object) -> tuple[DomainRule, ...]:
         out = []
@@ -332,6 +367,7 @@ _RULES: dict[str, Any] = {
     "approvals_required": _Parser.count,
     "approvers": _Parser.names,
     "approval_for": _Parser.kinds,
+    "allow_without_approval": _Parser.unapproved_kinds,
     "tokens": _Parser.tokens,
 }
 

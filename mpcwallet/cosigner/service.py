@@ -35,7 +35,6 @@ from mpcwallet.cosigner.facts import (
     message_facts,
     permits_from_request,
     tx_facts,
-    typed_data_domain,
     typed_data_facts,
 )
 from mpcwallet.cosigner.keystore import KeyStore
@@ -522,7 +521,7 @@ class Service:
         facts = typed_data_facts(
             key_id=key_id,
             digest=digest,
-            domain=typed_data_domain(td.domain),
+            typed_data=td,
             account=account,
             permits=_permits(req),
         )

@@ -1,7 +1,8 @@
 """Engine registry.
 
-``cb-mpc`` when the native module ``mpcwallet._cbmpc`` imports, else ``portable``;
-``MPC_ENGINE`` overrides the default. Engines are imported lazily so that ``mpc --help`` stays
+Two-party: ``cb-mpc`` when the native module ``mpcwallet._cbmpc`` imports, else ``portable``;
+``MPC_ENGINE`` overrides the default. Multi-party (t-of-n, :mod:`mpcwallet.engine.base_mp`):
+cb-mpc only, :func:`get_mp_engine`. Engines are imported lazily so that ``mpc --help`` stays
 fast and a machine without cb-mpc never tries to load it until asked.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from typing import TYPE_CHECKING
 
 from mpcwallet.engine.base import Engine, Job, Role, Transport
 from mpcwallet.errors import BadInput, EngineUnavailable
@@ -22,6 +24,7 @@ __all__ = [
     "available_engines",
     "default_engine_name",
     "get_engine",
+    "get_mp_engine",
 ]
 
 # name -> (module, class). Order is preference order for the default.
@@ -30,6 +33,13 @@ _ENGINES: dict[str, tuple[str, str]] = {
     "portable": ("mpcwallet.engine.portable", "PortableEngine"),
 }
 ENGINE_NAMES = tuple(_ENGINES)
+# Multi-party engines: name -> (module, class). The portable engine is two-party only.
+_MP_ENGINES: dict[str, tuple[str, str]] = {
+    "cb-mpc": ("mpcwallet.engine.cbmpc_mp", "CbMpcMpEngine"),
+}
+
+if TYPE_CHECKING:
+    from mpcwallet.engine.base_mp import MpEngine
 
 _cache: dict[str, Engine] = {}
 
@@ -83,3 +93,26 @@ def default_engine_name() -> str:
     if not engines:
         raise EngineUnavailable("no engine loads on this machine")
     return engines[0]
+
+
+def get_mp_engine(name: str = "cb-mpc") -> MpEngine:
+    """The multi-party (t-of-n) engine called ``name``. Only cb-mpc has one: asking another
+    engine is :class:`BadInput`, and cb-mpc missing here is :class:`EngineUnavailable`."""
+    if name not in _MP_ENGINES:
+        if name in _ENGINES:
+            raise BadInput(
+                f"engine {name!r} is two-party only; t-of-n keys need the cb-mpc engine "
+                "(coinbase::api::ecdsa_mp), see the README's engines section",
+                field="engine",
+            )
+        raise BadInput(f"unknown engine {name!r}; t-of-n keys need cb-mpc", field="engine")
+    module_name, cls_name = _MP_ENGINES[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        raise EngineUnavailable(
+            "t-of-n keys need the cb-mpc engine, which is not installed here "
+            "(mpcwallet._cbmpc missing); see the README for how to build it"
+        ) from None
+    engine: MpEngine = getattr(module, cls_name)()
+    return engine

@@ -1,7 +1,8 @@
 """ERC-20 transfer calldata and exact decimal amounts.
 
 ``transfer(address,uint256)`` has selector ``a9059cbb`` (first 4 bytes of its Keccak-256); the
-arguments are ABI-encoded with eth-abi.
+arguments are ABI-encoded with eth-abi. Decoding calldata (for the co-signer's policy) is
+:func:`mpcwallet.evm.allowance.decode_call`.
 """
 
 from __future__ import annotations
@@ -66,17 +67,3 @@ def transfer_calldata(to: bytes, amount: int) -> bytes:
         raise BadInput("amount: out of uint256 range", field="amount")
     encoded: bytes = encode(["address", "uint256"], [to_checksum(to), amount])
     return TRANSFER_SELECTOR + encoded
-
-
-def decode_transfer(data: bytes) -> tuple[bytes, int] | None:
-    """``(recipient, amount)`` of ``transfer(address,uint256)`` calldata, else None.
-
-    Exactly selector + two 32-byte words (the ABI encoding), with a clean address word;
-    anything else is not treated as a transfer (the policy's selector rule still applies).
-    """
-    if len(data) != 68 or data[:4] != TRANSFER_SELECTOR:
-        return None
-    word_to, word_amount = data[4:36], data[36:68]
-    if any(word_to[:12]):
-        return None
-    return word_to[12:], int.from_bytes(word_amount, "big")

@@ -79,6 +79,8 @@ def test_wheel_without_cbmpc_is_pure_python_and_complete(tmp_path: Path) -> None
     assert "mpcwallet/engine/cbmpc.py" in names
     assert "mpcwallet/_cbmpc.pyi" in names
     assert not [n for n in names if n.startswith("mpcwallet/_cbmpc") and n.endswith(".so")]
+    # what the build looked for, for `mpc health` (issue 21)
+    assert "mpcwallet/_cbmpc_build.py" in names
 
 
 @pytest.mark.slow
@@ -128,7 +130,8 @@ def test_bundled_openssl_symbols_stay_private(tmp_path: Path) -> None:
 
 def test_without_the_native_module_the_registry_falls_back_to_portable(tmp_path: Path) -> None:
     """Simulates a machine without cb-mpc: importing the adapter raises ImportError, the
-    registry reports cb-mpc unavailable with a pointer to the README, portable is the default."""
+    registry reports cb-mpc unavailable with a pointer to the README, portable is the default,
+    and asking for a t-of-n engine (cb-mpc's, or the portable one) is an error naming cb-mpc."""
     code = (
         "import sys; sys.modules['mpcwallet._cbmpc'] = None\n"
         "try:\n"
@@ -147,6 +150,15 @@ def test_without_the_native_module_the_registry_falls_back_to_portable(tmp_path:
         "    assert 'README' in exc.message, exc.message\n"
         "else:\n"
         "    raise SystemExit('cb-mpc loaded')\n"
+        "from mpcwallet.engine import get_mp_engine\n"
+        "from mpcwallet.errors import BadInput\n"
+        "for name, err in (('cb-mpc', EngineUnavailable), ('portable', BadInput)):\n"
+        "    try:\n"
+        "        get_mp_engine(name)\n"
+        "    except err as exc:\n"
+        "        assert 'cb-mpc' in exc.message, exc.message\n"
+        "    else:\n"
+        "        raise SystemExit(f'a t-of-n engine {name} loaded')\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "MPC_ENGINE"}
     proc = subprocess.run(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import socket
@@ -57,6 +58,12 @@ def test_health_ok_and_without_daemon(cosigner: Cosigner, mpc_env: dict[str, str
         "engine": "ok",
         "auth": "ok",
     }
+    # whether cb-mpc is installed here, one line (issue 21)
+    cbmpc = json_result(cp)["data"]["cbmpc"]
+    assert cbmpc["installed"] is (importlib.util.find_spec("mpcwallet._cbmpc") is not None)
+    human = run_mpc(["health"], cosigner.env)
+    assert human.returncode == 0
+    assert cbmpc["line"] in human.stdout.splitlines()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         free = s.getsockname()[1]

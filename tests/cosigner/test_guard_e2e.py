@@ -1,8 +1,10 @@
 """Policy, spending limits, permits and the audit trail through the real `mpc`, a real co-signer
 daemon, its real SQLite guard database and a real anvil node.
 
-One co-signer serves three keys with different rules: ``main`` (transfers mined on anvil),
-``conc`` (a 24 h limit that admits exactly 4 of 10 concurrent signs) and ``perm`` (permits).
+One co-signer serves five keys with different rules: ``main`` (transfers mined on anvil),
+``conc`` (a 24 h limit that admits exactly 4 of 10 concurrent signs), ``perm`` (permits),
+``msg`` (messages and typed data) and ``tok`` (a limited token and an allowlist: typed-data
+allowances, issue 20).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from mpcwallet.cosigner.ledger import Ledger
 
 ALLOWED = "0x" + "a1" * 20
 DEAD = "0x000000000000000000000000000000000000dEaD"
+USDC = "0x1c7D4B196Cb0C7B01d743Fbc6116a902379C7238"
 APPROVER_PASSPHRASE = "approver passphrase: green kettle 4"
 ETHER = 10**18
 GWEI = 10**9
@@ -55,6 +58,7 @@ max_value_24h = "0.4 ether"
 [keys.msg]
 chain_ids = [1, 11155111]
 approval_for = ["message"]
+allow_without_approval = ["typed_data"]
 approvers = ["carol"]
 allow_domains = [{{ name = "Ether Mail", chainId = 1 }}]
 
@@ -63,6 +67,13 @@ max_value_24h = "1 ether"
 approval_above = "0.01 ether"
 approvals_required = 1
 approvers = ["alice"]
+
+[keys.tok]
+allow_to = ["{ALLOWED}"]
+
+[keys.tok.tokens."{USDC}"]
+decimals = 6
+max_per_tx = "1000"
 """
 
 
@@ -126,7 +137,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     (home / "cosigner" / "policy.toml").write_text(POLICY)
     with running_anvil() as node, running_cosigner(base_env(home)) as cs:
         s = Setup(cs, node, tmp)
-        for name in ("main", "conc", "perm", "msg"):
+        for name in ("main", "conc", "perm", "msg", "tok"):
             s.keygen(name)
         yield s
 
@@ -156,9 +167,15 @@ def test_policy_refusals_and_allowed_transfers_mined(setup: Setup) -> None:
             "max_value_24h")  # fmt: skip
     attempt("dead", {"chainId": 11155111, "to": DEAD, "value": "1"}, "deny_to")
 
-    # ERC-20: the recipient decoded from the calldata must be on the allowlist.
+    # ERC-20: the token contract (the tx's `to`) and the recipient decoded from the calldata
+    # must both be on the allowlist; the deployed token is listed by a policy reload.
     deploy = node.send_signed(DEV_KEY_0, {"data": "0x" + token_initcode(10**24).hex()})
     token = deploy["contractAddress"]
+    policy = setup.cs.dir / "policy.toml"
+    policy.write_text(
+        POLICY.replace(f'allow_to = ["{ALLOWED}"]', f'allow_to = ["{ALLOWED}", "{token}"]', 1)
+    )
+    ok(setup.mpc("cosigner", "policy", "reload"))
     from mpcwallet.evm.erc20 import transfer_calldata
 
     fund = transfer_calldata(bytes.fromhex(address[2:]), 50 * ETHER)
@@ -183,6 +200,22 @@ def test_policy_refusals_and_allowed_transfers_mined(setup: Setup) -> None:
     assert statuses.count("completed") == 4 and statuses.count("refused") == 5, sessions
     assert all(s["ended"] and s["digest"] for s in sessions if s["op"] == "sign")
     assert [s["op"] for s in sessions if s["status"] == "completed"].count("keygen") == 1
+
+
+def test_transfer_calldata_does_not_hide_the_real_to(setup: Setup) -> None:
+    """Issue 20 item 1: `transfer(allowed, 0)` calldata sent, with ETH, to an address that is
+    not on the allowlist. The decoded recipient is allowed; the real `to` is not. `mpc sign`
+    (offline, a complete transaction) stands for a compromised client: `mpc send` would stop
+    at its own check that `to` holds code, which such a client skips."""
+    main = setup.keys["main"]
+    from mpcwallet.evm.erc20 import transfer_calldata
+
+    data = "0x" + transfer_calldata(bytes.fromhex(ALLOWED[2:]), 0).hex()
+    tx = full_tx(50, DEV_ADDR_1, ETHER // 100, data=data, gas=60000)
+    cp = setup.mpc("sign", "--share", str(main["share"]), "--tx", str(setup.tx("bypass", tx)))
+    error = refused(cp)
+    assert error["field"] == "allow_to" and DEV_ADDR_1.lower() in error["message"].lower()
+    assert "raw" not in cp.stdout and "signature" not in cp.stdout
 
 
 def test_ten_concurrent_signs_against_a_limit_that_admits_four(setup: Setup) -> None:
@@ -291,6 +324,61 @@ def test_messages_and_typed_data(setup: Setup) -> None:
     assert error["field"] == "allow_domains" and "Phish Mail" in error["message"]
 
 
+def eip2612_permit(spender: str, value: int) -> dict[str, Any]:
+    """EIP-2612 ("Specification") Permit typed data for the token USDC."""
+    fields = [("owner", "address"), ("spender", "address"), ("value", "uint256"),
+              ("nonce", "uint256"), ("deadline", "uint256")]  # fmt: skip
+    return {
+        "types": {
+            "EIP712Domain": [{"name": "name", "type": "string"},
+                             {"name": "version", "type": "string"},
+                             {"name": "chainId", "type": "uint256"},
+                             {"name": "verifyingContract", "type": "address"}],
+            "Permit": [{"name": n, "type": t} for n, t in fields],
+        },
+        "primaryType": "Permit",
+        "domain": {"name": "USDC", "version": "2", "chainId": 11155111,
+                   "verifyingContract": USDC},
+        "message": {"owner": ALLOWED, "spender": spender, "value": str(value), "nonce": 0,
+                    "deadline": 2**40},
+    }  # fmt: skip
+
+
+def test_permit_typed_data_is_checked_and_needs_an_approval(setup: Setup) -> None:
+    """Issue 20 item 2: an unlimited EIP-2612 Permit to an unlisted spender is refused (even
+    with an approver's permit); a Permit within the limits to a listed spender is signed only
+    with an approval, since the policy restricts and does not list typed_data as allowed."""
+    share = str(setup.keys["tok"]["share"])
+    unlimited = setup.tmp / "permit-unlimited.json"
+    unlimited.write_text(json.dumps(eip2612_permit(DEV_ADDR_1, 2**256 - 1)))
+    error = refused(setup.mpc("sign-typed-data", "--data", str(unlimited), "--share", share))
+    assert error["field"] == "allow_to" and "EIP-2612 Permit" in error["message"]
+    dave = setup.tmp / "dave.enc"
+    public = ok(setup.mpc("approver", "new", "dave", "--out", str(dave)))["public_key"]
+    ok(setup.mpc("cosigner", "approvers", "add", "dave", public))
+    permit = setup.tmp / "permit-unlimited-approval.json"
+    ok(setup.mpc("approve", "--typed-data", str(unlimited), "--share", share, "--approver",
+                 str(dave), "--out", str(permit)))  # fmt: skip
+    sign = ("sign-typed-data", "--share", share, "--data")
+    assert refused(setup.mpc(*sign, str(unlimited), "--permit", str(permit)))["field"] == (
+        "allow_to"
+    )
+    small = setup.tmp / "permit-small.json"
+    small.write_text(json.dumps(eip2612_permit(ALLOWED, 10 * 10**6)))
+    error = refused(setup.mpc(*sign, str(small)), "approval_required")
+    assert error["field"] == "allow_without_approval"
+    permit = setup.tmp / "permit-small-approval.json"
+    ok(setup.mpc("approve", "--typed-data", str(small), "--share", share, "--approver",
+                 str(dave), "--out", str(permit)))  # fmt: skip
+    assert ok(setup.mpc(*sign, str(small), "--permit", str(permit)))["signature"]
+    events = [json.loads(line) for line in (setup.cs.dir / "audit.log").read_text().splitlines()]
+    both = [e for e in events if e.get("rule") == "allow_to" and e.get("allowances")]
+    assert len(both) == 2  # without and with the approver's permit
+    assert both[0]["allowances"] == (
+        f"EIP-2612 Permit token={USDC.lower()} spender={DEV_ADDR_1.lower()} amount={2**256 - 1}"
+    )
+
+
 def test_audit_trail_verifies_and_holds_no_secrets(setup: Setup) -> None:
     """Runs after the others in this module: the trail holds all their events."""
     assert ok(setup.mpc("cosigner", "audit", "verify"))["ok"] is True
@@ -327,6 +415,8 @@ def test_policy_reload(setup: Setup) -> None:
     tx = setup.tx("reload", full_tx(20, ALLOWED, ETHER // 10))
     sign = ("sign", "--share", str(conc["share"]), "--tx", str(tx))
     refused(setup.mpc(*sign))  # the 24 h limit of keys.conc is used up
+    shown = ok(setup.mpc("cosigner", "audit", "show"))["records"]
+    reloads = [r["event"] for r in shown].count("policy_reloaded")  # earlier tests reload too
     policy.write_text(POLICY + '\n[keys.conc.accounts.0]\nmax_value_24h = "lots"\n')
     cp = setup.mpc("cosigner", "policy", "reload")
     error = json_result(cp)["error"]
@@ -340,7 +430,7 @@ def test_policy_reload(setup: Setup) -> None:
     assert ok(setup.mpc("cosigner", "policy", "reload"))["present"] is True
     ok(setup.mpc(*sign))
     events = [r["event"] for r in ok(setup.mpc("cosigner", "audit", "show"))["records"]]
-    assert "policy_reload_failed" in events and events.count("policy_reloaded") == 1
+    assert "policy_reload_failed" in events and events.count("policy_reloaded") == reloads + 1
     assert ok(setup.mpc("cosigner", "audit", "verify"))["ok"] is True
 
 

@@ -12,7 +12,8 @@ from mpcwallet.cosigner.decide import approvals_needed, check_static, spends
 from mpcwallet.cosigner.facts import Domain, SignFacts, tx_facts
 from mpcwallet.cosigner.policy import Policy, parse_policy
 from mpcwallet.errors import PolicyFileError, PolicyRefused
-from mpcwallet.evm.erc20 import decode_transfer, transfer_calldata
+from mpcwallet.evm.allowance import Transfer, decode_call
+from mpcwallet.evm.erc20 import transfer_calldata
 from mpcwallet.evm.txjson import parse_tx
 
 KEY = "ab" * 16
@@ -131,8 +132,11 @@ def test_rules_decide() -> None:
 def test_erc20_transfer_is_judged_by_its_decoded_recipient_and_amount() -> None:
     recipient = b"\x22" * 20
     data = transfer_calldata(recipient, 150 * 10**6)
-    assert decode_transfer(data) == (recipient, 150 * 10**6)
-    assert decode_transfer(data[:-1]) is None and decode_transfer(b"\x00" * 68) is None
+    token = bytes.fromhex(TOKEN[2:])
+    shape = "transfer(address,uint256)"
+    assert decode_call(token, data).transfer == Transfer(shape, token, recipient, 150 * 10**6)
+    assert decode_call(token, data[:-1]).malformed == shape
+    assert decode_call(token, b"\x00" * 68).transfer is None
     tx = parse_tx({"chainId": 11155111, "to": TOKEN, "data": "0x" + data.hex(), "nonce": 0})
     f = tx_facts(tx, key_id=KEY, digest=b"\x00" * 32)
     assert (f.token, f.token_to, f.token_amount) == (
@@ -140,7 +144,9 @@ def test_erc20_transfer_is_judged_by_its_decoded_recipient_and_amount() -> None:
         recipient,
         150 * 10**6,
     )
-    allow = parse_policy(f'[default]\nallow_to = ["0x{"33" * 20}"]\n').rules_for(KEY, None, 0)
+    # the token contract is listed, its recipient is not (both are checked: issue 20)
+    allowed = f'["0x{"33" * 20}", "{TOKEN}"]'
+    allow = parse_policy(f"[default]\nallow_to = {allowed}\n").rules_for(KEY, None, 0)
     with pytest.raises(PolicyRefused, match=f"token recipient 0x{'22' * 20}"):
         check_static(allow, f)
     rules = parse_policy(EXAMPLE).rules_for(KEY, "alice", 0)

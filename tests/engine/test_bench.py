@@ -68,3 +68,22 @@ def test_bench_and_portable_engine_are_import_light() -> None:
     )
     cp = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert cp.returncode == 0, cp.stdout + cp.stderr
+
+
+@pytest.mark.cbmpc
+def test_bench_has_the_multi_party_rows_on_cb_mpc() -> None:
+    from mpcwallet.engine import available_engines
+
+    if "cb-mpc" not in available_engines():
+        pytest.skip("cb-mpc engine not installed (mpcwallet._cbmpc missing); see README")
+    results = bench.run(["cb-mpc"], rounds=1, extras=False)
+    rows = {m.name: m.to_dict() for m in results}
+    mp = ["2-of-3 dkg", "2-of-3 sign (2 parties)", "2-of-3 refresh"]
+    assert set(mp) <= set(rows) and {"keygen", "sign", "refresh"} <= set(rows)
+    for name in mp:
+        row = rows[name]
+        assert row["engine"] == "cb-mpc" and row["rounds"] == 1
+        assert row["median_ms"] > 0 and row["bytes"] > 0 and row["flights"] > 0
+    # every party of the dkg and refresh sends to every other; a signature is two parties'
+    assert rows["2-of-3 dkg"]["flights"] % 6 == 0
+    assert rows["2-of-3 sign (2 parties)"]["bytes"] > rows["2-of-3 dkg"]["bytes"]

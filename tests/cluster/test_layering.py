@@ -1,0 +1,39 @@
+"""The cluster's foundations keep DESIGN.md's one-way dependencies (imports anywhere in a module,
+lazy ones included): store/ and the node channel import nothing above them; cluster/ imports
+store/ and session/ but no daemon, CLI or API code."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2] / "mpcwallet"
+HIGH = {"cli", "api", "waas", "wallet", "lifecycle", "cosigner", "cluster"}
+RULES = {
+    "store": HIGH | {"session"},
+    "session/node_channel.py": HIGH | {"store"},
+    "session/node_keys.py": HIGH | {"store"},
+    "cluster": HIGH - {"cluster"},
+}
+
+
+def _imports(path: Path) -> set[str]:
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.add(node.module)
+        elif isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+    return {m.split(".")[1] for m in out if m.startswith("mpcwallet.") and m.count(".") >= 1}
+
+
+@pytest.mark.parametrize("part", sorted(RULES))
+def test_dependencies_point_down(part: str) -> None:
+    target = ROOT / part
+    files = [target] if target.is_file() else sorted(target.rglob("*.py"))
+    assert files
+    for path in files:
+        bad = _imports(path) & RULES[part]
+        assert not bad, f"{path.relative_to(ROOT)} imports mpcwallet.{sorted(bad)}"
