@@ -162,6 +162,7 @@ async def healthz(request: web.Request) -> web.Response:
             "protocol": wire.PROTOCOL_VERSION,
             "uptime_s": round(time.monotonic() - app[STARTED_AT], 3),
             "keys": service.keystore.count(),
+            "shares_loaded": service.keystore.loads,  # shares decrypted since start
             "pid": os.getpid(),
             "install_id": service.install_id,
             "connections": dataclasses.asdict(app[FRONT_DOOR].stats),
@@ -197,10 +198,13 @@ async def session_endpoint(request: web.Request) -> web.StreamResponse:
                 remote=request.remote,
             )
             return ws
-        mark_authenticated(request)  # lifts the front door's handshake deadline
+        # Message 1 verified, but it may be a replay: the connection counts as authenticated
+        # (no deadline, no unauthenticated slot) only once the client's first transport frame
+        # decrypts, which takes the keys of this handshake's message 2.
+        channel.on_proven = lambda: mark_authenticated(request)
         logs.log(
             "session_opened",
-            "session authenticated",
+            "handshake complete",
             session=channel.session_id.hex()[:32],
             remote=request.remote,
         )
