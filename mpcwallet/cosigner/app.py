@@ -195,7 +195,7 @@ async def session_endpoint(request: web.Request) -> web.StreamResponse:
                 f"handshake failed: {exc.code}",
                 level=logging.WARNING,
                 code=exc.code,
-                remote=request.remote,
+                remote=request.remote or "unix",
             )
             return ws
         # Message 1 verified, but it may be a replay: the connection counts as authenticated
@@ -206,7 +206,7 @@ async def session_endpoint(request: web.Request) -> web.StreamResponse:
             "session_opened",
             "handshake complete",
             session=channel.session_id.hex()[:32],
-            remote=request.remote,
+            remote=request.remote or "unix",
         )
         await service.serve(channel, hello)
     except (ConnectionError, RuntimeError) as exc:

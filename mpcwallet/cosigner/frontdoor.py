@@ -35,10 +35,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -286,6 +288,43 @@ class GuardedSite(web.BaseSite):
         self._server = await asyncio.get_running_loop().create_server(
             self._door.factory(server), sock=self._sock, backlog=self._backlog
         )
+
+
+class GuardedUnixSite(web.BaseSite):
+    """The daemon's Unix socket (for clients of its own home), through the same door.
+
+    The socket lives in the home's private ``cosigner/`` directory and is made 0600, so only
+    the owner (and root) can connect; its clients are one peer of the door, ``unix``, so a flood
+    of TCP connections never takes their slots."""
+
+    def __init__(self, runner: web.BaseRunner, path: Path, door: FrontDoor) -> None:
+        super().__init__(runner, backlog=LISTEN_BACKLOG)
+        self._path = path
+        self._door = door
+        self._bound = False
+
+    @property
+    def name(self) -> str:
+        return f"http://unix:{self._path}:"
+
+    async def start(self) -> None:
+        await super().start()
+        server = self._runner.server
+        assert server is not None
+        old = os.umask(0o177)  # never, even for a moment, a socket others may open
+        try:
+            self._server = await asyncio.get_running_loop().create_unix_server(
+                self._door.factory(server), path=str(self._path), backlog=self._backlog
+            )
+        finally:
+            os.umask(old)
+        self._bound = True
+        os.chmod(self._path, 0o600)
+
+    async def stop(self) -> None:
+        await super().stop()
+        if self._bound:
+            self._path.unlink(missing_ok=True)
 
 
 def bind_socket(host: str, port: int, *, fallback: bool) -> socket.socket:

@@ -35,6 +35,11 @@ class CosignerPaths:
         return self.root / "state.json"
 
     @property
+    def socket_file(self) -> Path:
+        """The daemon's Unix socket, for clients of this home (see ``session.endpoint``)."""
+        return self.root / "cosigner.sock"
+
+    @property
     def token_file(self) -> Path:
         return self.root / "auth.token"
 

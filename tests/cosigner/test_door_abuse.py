@@ -10,6 +10,7 @@ import os
 import re
 import socket
 import struct
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -237,16 +238,87 @@ def test_three_hundred_idle_connections_do_not_stop_a_sign(
         cp = run_mpc(["--json", "sign", "--tx", str(EXAMPLE), "--out", str(out)], tcp_env)
         assert cp.returncode == 0, cp.stdout + cp.stderr
         assert json_result(cp)["data"]["from"] == made["address"]
-        # ... and the owner's usual way in.
+        # ... and the owner's usual way in: this home's own co-signer, through its Unix socket
+        # (0600, in the home's private directory), where the flood takes no slot at all.
+        sock = cs.dir / "cosigner.sock"
+        assert sock.is_socket() and sock.stat().st_mode & 0o777 == 0o600
         out = tmp_path / "sig.json"
         cp = run_mpc(["--json", "sign", "--tx", str(EXAMPLE), "--out", str(out)], cs.env)
         assert cp.returncode == 0, cp.stdout + cp.stderr
+        opened = [x for x in cs.log_lines() if x.get("event") == "session_opened"]
+        assert opened[-1]["remote"] == "unix"
         conns = cs.healthz()[1]["connections"]
         assert conns["peak_unauthenticated"] <= 64
         assert conns["evicted"] >= 2
     finally:
         for sock in idle:
             sock.close()
+
+
+class EvictFirstTry:
+    """A loopback TCP relay to the daemon that closes every odd-numbered connection at accept,
+    as the front door does to the connection it evicts, and relays the others."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.accepted = 0
+        self.loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.port = 0
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        server = self.loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
+        self.port = server.sockets[0].getsockname()[1]
+        self._server = server
+        self._ready.set()
+        self.loop.run_forever()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        if self.accepted % 2 == 1:
+            writer.transport.abort()
+            return
+        up_r, up_w = await asyncio.open_connection("127.0.0.1", self.target_port)
+
+        async def pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            try:
+                while data := await r.read(65536):
+                    w.write(data)
+                    await w.drain()
+            except ConnectionError:
+                pass
+            finally:
+                w.close()
+
+        await asyncio.gather(pipe(reader, up_w), pipe(up_r, writer))
+
+    def __enter__(self) -> EvictFirstTry:
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.loop.call_soon_threadsafe(self._server.close)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+
+
+def test_a_client_closed_at_accept_tries_once_more(
+    daemon: tuple[Cosigner, dict[str, Any]], tmp_path: Path
+) -> None:
+    cs, made = daemon
+    with EvictFirstTry(cs.port) as relay:
+        env = {**cs.env, "MPC_COSIGNER_URL": f"ws://localhost:{relay.port}"}
+        out = tmp_path / "sig.json"
+        cp = run_mpc(["--json", "sign", "--tx", str(EXAMPLE), "--out", str(out)], env)
+        accepted = relay.accepted
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert json_result(cp)["data"]["from"] == made["address"]
+    # Every connection (the /healthz checks, the session) was closed at accept once and tried
+    # once more.
+    assert accepted >= 4 and accepted % 2 == 0, accepted
 
 
 def test_the_log_names_no_peer_bytes(daemon: tuple[Cosigner, dict[str, Any]]) -> None:
