@@ -122,6 +122,38 @@ def test_an_unmasked_client_frame_closes_the_connection(
     assert struct.unpack(">H", frames[0][1][:2])[0] == 1002
 
 
+def _frame(payload: bytes, *, masked: bool = True, opcode: int = 0x2) -> bytes:
+    n = len(payload)
+    head = bytes([0x80 | opcode])
+    mask_bit = 0x80 if masked else 0
+    if n < 126:
+        head += bytes([mask_bit | n])
+    elif n < 1 << 16:
+        head += bytes([mask_bit | 126]) + struct.pack(">H", n)
+    else:
+        head += bytes([mask_bit | 127]) + struct.pack(">Q", n)
+    return head + (b"\x01\x02\x03\x04" if masked else b"") + payload  # payload left unmasked
+
+
+def test_the_mask_check_follows_frames_split_anywhere() -> None:
+    from mpcwallet.cosigner.maskcheck import MaskCheck
+
+    healthz = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    upgrade = UPGRADE.format(port=1).encode()
+    frames = b"".join(_frame(b"x" * n) for n in (0, 5, 125, 126, 300, 65535, 65536, 70000))
+    stream = healthz + upgrade + frames
+    for step in (1, 2, 3, 7, 64, 4096, len(stream)):
+        check = MaskCheck()
+        for i in range(0, len(stream), step):
+            assert check.feed(stream[i : i + step]) is None, step
+        assert check.frames
+        assert check.feed(_frame(b"late", masked=False)) == "an unmasked frame"
+    # Before the upgrade the bytes are HTTP, never read as frames; a head that never ends is cut.
+    check = MaskCheck()
+    assert check.feed(healthz + healthz) is None and not check.frames
+    assert check.feed(b"X-A: " + b"a" * 70_000) == "an oversized request head"
+
+
 # --- item 14: a peer-chosen op name never reaches a log line whole or raw ------------------------
 
 
