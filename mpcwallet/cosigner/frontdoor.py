@@ -67,7 +67,7 @@ class DoorStats:
     refused: int = 0
     evicted: int = 0  # the oldest unauthenticated connection, closed to admit a new one
     expired: int = 0
-    unmasked: int = 0  # connections closed for an unmasked frame or an oversized head
+    wire_refused: int = 0  # closed for an unmasked frame or an oversized request head
 
 
 @dataclass
@@ -174,7 +174,7 @@ class FrontDoor:
 
     def violation(self, why: str) -> None:
         """A connection broke the wire rules before aiohttp saw it (one line a second)."""
-        self.stats.unmasked += 1
+        self.stats.wire_refused += 1
         now = time.monotonic()
         if now - self._last_violation_log >= 1.0:
             self._last_violation_log = now
@@ -182,7 +182,7 @@ class FrontDoor:
                 "wire_refused",
                 f"closed a connection that sent {why}",
                 level=logging.WARNING,
-                removed=self.stats.unmasked,
+                removed=self.stats.wire_refused,
             )
 
 

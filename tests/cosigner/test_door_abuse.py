@@ -120,6 +120,7 @@ def test_an_unmasked_client_frame_closes_the_connection(
     # daemon's only word is a close with 1002, protocol error (section 7.4.1).
     assert frames and all(op == 0x8 for op, _ in frames), frames
     assert struct.unpack(">H", frames[0][1][:2])[0] == 1002
+    assert cs.healthz()[1]["connections"]["wire_refused"] == 1
 
 
 def _frame(payload: bytes, *, masked: bool = True, opcode: int = 0x2) -> bytes:
