@@ -116,14 +116,16 @@ class Coordinator:
         await self._db(self.store.create_keyset, keyset_id, wallet_id, t, n, parties)
         down = await self._unavailable(parties)
         if down:
-            await self._db(self.store.set_keyset_status, keyset_id, "failed")
+            await self._db(self.store.set_keyset_status, keyset_id, "failed",
+                           expect="pending")
             raise NotEnoughNodes(f"keygen needs all {n} nodes; missing: {', '.join(down)}",
                                  field="nodes")
         start = {"op": "keygen", "keyset_id": keyset_id, "t": t, "parties": parties,
                  "quorum": parties}
         _, out = await self._session(keyset_id, "keygen", parties, start)
         if not out.ok:
-            await self._db(self.store.set_keyset_status, keyset_id, "failed")
+            await self._db(self.store.set_keyset_status, keyset_id, "failed",
+                           expect="pending")
             raise _error(out.error or {})
         pub = next(iter(out.results.values()))["public_key"]
         address = address_from_public_key(bytes.fromhex(pub))
@@ -161,7 +163,7 @@ class Coordinator:
 
     def _replay(self, req: Any) -> dict[str, Any]:
         if req.status == "succeeded":
-            return {**json.loads(req.result), "replayed": True}
+            return {**dict(req.result), "replayed": True}
         if req.status == "failed":
             raise MpcError(f"request {req.request_id} failed before: {req.error_code}")
         from mpcwallet.errors import Busy
@@ -246,7 +248,8 @@ class Coordinator:
         pub = next(iter(out.results.values()))["public_key"]
         if pub != keyset.pubkey:
             raise ProtocolViolation("refresh changed the public key")
-        return {"keyset_id": keyset_id, "address": keyset.address, "public_key": pub}
+        return {"keyset_id": keyset_id, "address": address_from_public_key(bytes.fromhex(pub)),
+                "public_key": pub}
 
     # --- status --------------------------------------------------------------------------------
 

@@ -59,6 +59,7 @@ class _Run:
         self.out = Outcome()
         self.failed = asyncio.Event()
         self.reports: dict[str, dict[str, Any]] = {}
+        self.finished: set[str] = set()  # nodes whose last message arrived (then they close)
 
     def fail(self, error: dict[str, Any]) -> None:
         if self.out.error is None:
@@ -109,8 +110,10 @@ class _Run:
                                "proven": bool(doc.get("proven")), "reporter": name,
                                "message": str(doc.get("message", ""))[:300]})
                     return
+                if doc.get("type") in ("result", "committed"):
+                    self.finished.add(name)
                 await phase_done.put((name, doc))
-        if not self.failed.is_set():
+        if not self.failed.is_set() and name not in self.finished:
             # closed without a report: the node (or its link) is gone
             self.fail({"code": "peer_unreachable", "class": "transient", "node": name,
                        "message": f"node {name} dropped out of the session"})

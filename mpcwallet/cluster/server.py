@@ -81,6 +81,8 @@ async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
         return await handler(request)  # type: ignore[no-any-return]
     except MpcError as exc:
         return _fail(exc)
+    except (ValueError, TypeError) as exc:  # a body field of the wrong type
+        return _fail(BadInput(f"the request is not valid: {type(exc).__name__}", field="body"))
 
 
 async def create_keyset(request: web.Request) -> web.Response:

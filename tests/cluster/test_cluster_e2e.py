@@ -23,7 +23,9 @@ except ImportError:
 
 from support.cluster import Cluster, running_cluster
 
+from mpcwallet.errors import MpcError
 from mpcwallet.evm.signature import raw_sender
+from mpcwallet.storage import envelope
 from mpcwallet.store.repo import Store
 from mpcwallet.wallet import cluster_demo as demo
 
@@ -70,7 +72,10 @@ def test_keygen_puts_one_encrypted_share_on_every_node(cluster: Cluster,
         share = cluster.dir / "nodes" / name / "cosigner" / "node" / "shares" / (
             keyset["keyset_id"] + ".enc")
         data = share.read_bytes()
-        assert b'"cipher"' in data and bytes.fromhex(keyset["public_key"]) not in data
+        header = envelope.read_header(data)
+        assert (header["keyset_id"], header["node"]) == (keyset["keyset_id"], name)
+        with pytest.raises(MpcError):  # ciphertext under the node's KEK, not a passphrase
+            envelope.decrypt_share(data, "")
         assert oct(share.stat().st_mode & 0o777) == "0o600"
     with _store(cluster) as s:
         assert s.get_keyset(keyset["keyset_id"]).status == "active"
@@ -271,3 +276,19 @@ def test_refresh_keeps_the_address(cluster: Cluster, keyset: dict[str, Any]) -> 
     assert doc["address"] == keyset["address"]
     assert share.read_bytes() != before
     _signed(cluster, keyset, prefer=["node-b", "node-c"])
+
+
+def test_a_cluster_signed_transaction_is_mined_on_anvil(cluster: Cluster,
+                                                        keyset: dict[str, Any]) -> None:
+    from support.anvil import running_anvil
+
+    with running_anvil() as node:
+        node.fund(keyset["address"], 10**18)
+        tx = cluster.tx(node.nonce(keyset["address"]), value=10**15)
+        tx["maxFeePerGas"] = 10 * 10**9
+        code, doc = cluster.sign(keyset["keyset_id"], tx)
+        assert code == 200, doc
+        receipt = node.receipt(node.call("eth_sendRawTransaction", doc["raw_tx"]))
+        assert int(receipt["status"], 16) == 1
+        assert receipt["from"].lower() == keyset["address"].lower()
+        assert int(node.call("eth_chainId"), 16) == 11155111
