@@ -20,12 +20,19 @@ def _show(data: dict[str, Any], text: str) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(name="cluster", no_args_is_help=True,
-                        help="A t-of-n signer cluster: nodes, coordinator, keysets, signatures.")
+    group = typer.Typer(
+        name="cluster",
+        no_args_is_help=True,
+        help="A t-of-n signer cluster: nodes, coordinator, keysets, signatures.",
+    )
 
     @group.command("init")
-    def init(directory: _Dir = _DEFAULT, t: int = 2, n: int = 3,
-             cluster_id: Annotated[str, typer.Option("--cluster-id")] = "demo") -> None:
+    def init(
+        directory: _Dir = _DEFAULT,
+        t: int = 2,
+        n: int = 3,
+        cluster_id: Annotated[str, typer.Option("--cluster-id")] = "demo",
+    ) -> None:
         """Create a cluster on this machine: node homes and keys, cluster.json, a permit key."""
         from mpcwallet.wallet.cluster_demo import init_demo
 
@@ -33,9 +40,10 @@ def register(app: typer.Typer) -> None:
         _show({"config": str(path)}, f"cluster configuration written to {path}")
 
     @group.command("up")
-    def up(directory: _Dir = _DEFAULT,
-           store: Annotated[str | None, typer.Option("--store", help="postgresql:// URL")] = None
-           ) -> None:
+    def up(
+        directory: _Dir = _DEFAULT,
+        store: Annotated[str | None, typer.Option("--store", help="postgresql:// URL")] = None,
+    ) -> None:
         """Start a 2-of-3 demo cluster (init if needed): three nodes and a coordinator."""
         from mpcwallet.wallet.cluster_demo import up as start
 
@@ -49,8 +57,11 @@ def register(app: typer.Typer) -> None:
         from mpcwallet.wallet.cluster_demo import down as stop
 
         res = stop(directory)
-        _show(res, f"stopped nodes: {', '.join(res['nodes']) or 'none'}; coordinator: "
-                   f"{'stopped' if res['coordinator'] else 'not running'}")
+        _show(
+            res,
+            f"stopped nodes: {', '.join(res['nodes']) or 'none'}; coordinator: "
+            f"{'stopped' if res['coordinator'] else 'not running'}",
+        )
 
     @group.command("start-node")
     def start_node(name: str, directory: _Dir = _DEFAULT) -> None:
@@ -68,26 +79,42 @@ def register(app: typer.Typer) -> None:
         _show({"stopped": stop_nodes(directory, [name])}, f"stopped {name}")
 
     @group.command("pin")
-    def pin(name: str, url: str, static_key: str, fingerprint: str,
-            directory: _Dir = _DEFAULT, zone: str = "zone-1") -> None:
+    def pin(
+        name: str,
+        url: str,
+        static_key: str,
+        fingerprint: str,
+        directory: _Dir = _DEFAULT,
+        zone: str = "zone-1",
+    ) -> None:
         """Pin a node's static key in cluster.json (checked against the node's fingerprint)."""
         from mpcwallet.topology.config import pin_node
 
-        cfg = pin_node(directory / "cluster.json", name, url, static_key, zone,
-                       fingerprint=fingerprint)
+        cfg = pin_node(
+            directory / "cluster.json", name, url, static_key, zone, fingerprint=fingerprint
+        )
         _show({"nodes": list(cfg.party_names)}, f"pinned {name}")
 
     @group.command("serve")
-    def serve(directory: _Dir = _DEFAULT,
-              store: Annotated[str | None, typer.Option("--store")] = None,
-              host: str = "127.0.0.1", port: int = 0,
-              retry_bound: Annotated[float, typer.Option("--retry-bound")] = 30.0,
-              state: Annotated[str, typer.Option("--state")] = "coordinator.json") -> None:
+    def serve(
+        directory: _Dir = _DEFAULT,
+        store: Annotated[str | None, typer.Option("--store")] = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        retry_bound: Annotated[float, typer.Option("--retry-bound")] = 30.0,
+        state: Annotated[str, typer.Option("--state")] = "coordinator.json",
+    ) -> None:
         """Run the coordinator in the foreground (JSON logs on stderr)."""
         from mpcwallet.cluster.server import serve as run
 
-        run(directory / "cluster.json", store or str(directory / "store.sqlite"), host, port,
-            directory / Path(state).name, retry_bound=retry_bound)
+        run(
+            directory / "cluster.json",
+            store or str(directory / "store.sqlite"),
+            host,
+            port,
+            directory / Path(state).name,
+            retry_bound=retry_bound,
+        )
 
     @group.command("status")
     def status(directory: _Dir = _DEFAULT) -> None:
@@ -100,8 +127,9 @@ def register(app: typer.Typer) -> None:
         _show(res, f"cluster {res['cluster_id']} ({res['t']}-of-{res['n']})\n" + "\n".join(lines))
 
     @group.command("keygen")
-    def keygen(directory: _Dir = _DEFAULT, wallet_id: str = "demo-wallet",
-               tenant: str = "demo") -> None:
+    def keygen(
+        directory: _Dir = _DEFAULT, wallet_id: str = "demo-wallet", tenant: str = "demo"
+    ) -> None:
         """Create a key set (CreateKeyset) on every node; prints its address and key_ref."""
         from mpcwallet.wallet.cluster_demo import call
 
@@ -109,17 +137,24 @@ def register(app: typer.Typer) -> None:
         _show(res, f"key set {res['keyset_id']}: address {res['address']} ({res['key_ref']})")
 
     @group.command("sign")
-    def sign(keyset_id: str, tx: Annotated[Path, typer.Option("--tx")],
-             directory: _Dir = _DEFAULT,
-             request_id: Annotated[str | None, typer.Option("--request-id")] = None) -> None:
+    def sign(
+        keyset_id: str,
+        tx: Annotated[Path, typer.Option("--tx")],
+        directory: _Dir = _DEFAULT,
+        request_id: Annotated[str | None, typer.Option("--request-id")] = None,
+    ) -> None:
         """Sign a complete tx.json through the cluster, with a permit from the demo permit key."""
         from mpcwallet import jsonio
         from mpcwallet.wallet.cluster_demo import call, demo_permit
 
         doc = jsonio.load_file(tx, what="tx.json", max_bytes=1024 * 1024)
         permit = demo_permit(directory, keyset_id, doc, request_id=request_id)
-        res = call(directory, "POST", f"/v1/keysets/{keyset_id}/sign",
-                   {"tx": doc, "permit": permit, "request_id": request_id})
+        res = call(
+            directory,
+            "POST",
+            f"/v1/keysets/{keyset_id}/sign",
+            {"tx": doc, "permit": permit, "request_id": request_id},
+        )
         _show(res, f"signed by {', '.join(res['quorum'])}: {res['raw_tx']}")
 
     @group.command("refresh")

@@ -12,13 +12,23 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 REGISTRY = CollectorRegistry()
-SESSIONS = Counter("mpc_cluster_sessions", "cluster sessions by outcome",
-                   ["op", "outcome", "error_class"], registry=REGISTRY)
-LATENCY = Histogram("mpc_cluster_session_seconds", "cluster session latency", ["op"],
-                    buckets=(0.05, 0.1, 0.2, 0.4, 0.8, 1.5, 3, 6, 12, 30), registry=REGISTRY)
+SESSIONS = Counter(
+    "mpc_cluster_sessions",
+    "cluster sessions by outcome",
+    ["op", "outcome", "error_class"],
+    registry=REGISTRY,
+)
+LATENCY = Histogram(
+    "mpc_cluster_session_seconds",
+    "cluster session latency",
+    ["op"],
+    buckets=(0.05, 0.1, 0.2, 0.4, 0.8, 1.5, 3, 6, 12, 30),
+    registry=REGISTRY,
+)
 NODE_UP = Gauge("mpc_cluster_node_up", "node /healthz answered ok", ["node"], registry=REGISTRY)
-QUARANTINES = Counter("mpc_cluster_quarantines", "nodes quarantined after a violation",
-                      ["node"], registry=REGISTRY)
+QUARANTINES = Counter(
+    "mpc_cluster_quarantines", "nodes quarantined after a violation", ["node"], registry=REGISTRY
+)
 
 
 def observe(op: str, outcome: str, error_class: str | None, seconds: float) -> None:

@@ -49,8 +49,9 @@ def _http_url(url: str) -> str:
 
 
 class _Run:
-    def __init__(self, config: ClusterConfig, participants: list[str], start: dict[str, Any],
-                 deadline: float) -> None:
+    def __init__(
+        self, config: ClusterConfig, participants: list[str], start: dict[str, Any], deadline: float
+    ) -> None:
         self.config = config
         self.participants = participants
         self.start = start
@@ -70,11 +71,21 @@ class _Run:
         async def one(name: str) -> None:
             url = _http_url(self.config.node(name).url) + "/v1/node/session"
             try:
-                ws = await http.ws_connect(url, max_msg_size=MAX_FRAME, heartbeat=None,
-                                           timeout=aiohttp.ClientWSTimeout(ws_close=2.0))
+                ws = await http.ws_connect(
+                    url,
+                    max_msg_size=MAX_FRAME,
+                    heartbeat=None,
+                    timeout=aiohttp.ClientWSTimeout(ws_close=2.0),
+                )
             except (aiohttp.ClientError, OSError, TimeoutError):
-                self.fail({"code": "peer_unreachable", "class": "transient", "node": name,
-                           "message": f"node {name} is not reachable"})
+                self.fail(
+                    {
+                        "code": "peer_unreachable",
+                        "class": "transient",
+                        "node": name,
+                        "message": f"node {name} is not reachable",
+                    }
+                )
                 return
             self.socks[name] = ws
 
@@ -89,13 +100,27 @@ class _Run:
                 try:
                     route = parse_route(frame)
                 except MpcError:
-                    self.fail({"code": "malformed_message", "class": "violation", "node": name,
-                               "proven": True, "message": f"node {name} sent a bad route"})
+                    self.fail(
+                        {
+                            "code": "malformed_message",
+                            "class": "violation",
+                            "node": name,
+                            "proven": True,
+                            "message": f"node {name} sent a bad route",
+                        }
+                    )
                     return
                 dest = self.socks.get(route.recipient)
                 if route.sender != name or dest is None:
-                    self.fail({"code": "malformed_message", "class": "violation", "node": name,
-                               "proven": True, "message": f"node {name} misrouted a frame"})
+                    self.fail(
+                        {
+                            "code": "malformed_message",
+                            "class": "violation",
+                            "node": name,
+                            "proven": True,
+                            "message": f"node {name} misrouted a frame",
+                        }
+                    )
                     return
                 with contextlib.suppress(Exception):
                     await dest.send_bytes(relay_hook(frame))
@@ -104,19 +129,32 @@ class _Run:
                 if doc.get("type") == "error":
                     self.reports[name] = doc
                     blame = doc.get("peer") if doc.get("class") == "violation" else None
-                    self.fail({"code": doc.get("code", "error"), "class": doc.get("class"),
-                               "node": blame if blame else (
-                                   None if doc.get("class") == "violation" else name),
-                               "proven": bool(doc.get("proven")), "reporter": name,
-                               "message": str(doc.get("message", ""))[:300]})
+                    self.fail(
+                        {
+                            "code": doc.get("code", "error"),
+                            "class": doc.get("class"),
+                            "node": blame
+                            if blame
+                            else (None if doc.get("class") == "violation" else name),
+                            "proven": bool(doc.get("proven")),
+                            "reporter": name,
+                            "message": str(doc.get("message", ""))[:300],
+                        }
+                    )
                     return
                 if doc.get("type") in ("result", "committed"):
                     self.finished.add(name)
                 await phase_done.put((name, doc))
         if not self.failed.is_set() and name not in self.finished:
             # closed without a report: the node (or its link) is gone
-            self.fail({"code": "peer_unreachable", "class": "transient", "node": name,
-                       "message": f"node {name} dropped out of the session"})
+            self.fail(
+                {
+                    "code": "peer_unreachable",
+                    "class": "transient",
+                    "node": name,
+                    "message": f"node {name} dropped out of the session",
+                }
+            )
 
     async def run(self, http: aiohttp.ClientSession, two_phase: bool) -> Outcome:
         if not await self.connect(http):
@@ -131,8 +169,14 @@ class _Run:
             if self.out.ok and two_phase:
                 pubs = {d.get("public_key") for d in self.out.results.values()}
                 if len(pubs) != 1:
-                    self.fail({"code": "protocol_violation", "class": "violation", "node": None,
-                               "message": "the nodes ended with different public keys"})
+                    self.fail(
+                        {
+                            "code": "protocol_violation",
+                            "class": "violation",
+                            "node": None,
+                            "message": "the nodes ended with different public keys",
+                        }
+                    )
                 else:
                     for ws in self.socks.values():
                         await ws.send_str(json.dumps({"type": "commit"}))
@@ -152,14 +196,20 @@ class _Run:
             left = self.deadline - loop.time()
             if left <= 0:
                 missing = sorted(set(self.participants) - set(got))
-                self.fail({"code": "peer_timeout", "class": "transient",
-                           "node": missing[0] if missing else None,
-                           "message": f"no {kind} from {', '.join(missing)} in time"})
+                self.fail(
+                    {
+                        "code": "peer_timeout",
+                        "class": "transient",
+                        "node": missing[0] if missing else None,
+                        "message": f"no {kind} from {', '.join(missing)} in time",
+                    }
+                )
                 return
             get = asyncio.create_task(phase.get())
             stop = asyncio.create_task(self.failed.wait())
-            done, _ = await asyncio.wait({get, stop}, timeout=left,
-                                         return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {get, stop}, timeout=left, return_when=asyncio.FIRST_COMPLETED
+            )
             stop.cancel()
             if get not in done:
                 get.cancel()

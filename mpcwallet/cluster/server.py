@@ -88,9 +88,12 @@ async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
 async def create_keyset(request: web.Request) -> web.Response:
     doc = await _body(request)
     c = request.app[COORD]
-    out = await c.create_keyset(int(doc.get("t", c.config.t)), int(doc.get("n", c.config.n)),
-                                str(doc.get("tenant", "default")),
-                                str(doc.get("wallet_id", "w-" + os.urandom(6).hex())))
+    out = await c.create_keyset(
+        int(doc.get("t", c.config.t)),
+        int(doc.get("n", c.config.n)),
+        str(doc.get("tenant", "default")),
+        str(doc.get("wallet_id", "w-" + os.urandom(6).hex())),
+    )
     return web.json_response(out)
 
 
@@ -100,9 +103,12 @@ async def sign(request: web.Request) -> web.Response:
         raise BadInput("tx must be a transaction object (tx.json)", field="tx")
     rid = doc.get("request_id")
     out = await request.app[COORD].sign_tx(
-        request.match_info["keyset_id"], doc["tx"], doc.get("permit"),
+        request.match_info["keyset_id"],
+        doc["tx"],
+        doc.get("permit"),
         request_id=str(rid) if rid else None,
-        prefer=[str(x) for x in doc.get("prefer", []) if isinstance(x, str)])
+        prefer=[str(x) for x in doc.get("prefer", []) if isinstance(x, str)],
+    )
     return web.json_response(out)
 
 
@@ -119,8 +125,9 @@ async def clear(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok", "role": "coordinator",
-                              "cluster_id": request.app[COORD].config.cluster_id})
+    return web.json_response(
+        {"status": "ok", "role": "coordinator", "cluster_id": request.app[COORD].config.cluster_id}
+    )
 
 
 async def prometheus(request: web.Request) -> web.Response:
@@ -140,8 +147,15 @@ def create_app(coordinator: Coordinator) -> web.Application:
     return app
 
 
-def serve(config_path: Path, store_location: str, host: str, port: int, state_file: Path,
-          *, retry_bound: float = 30.0) -> None:
+def serve(
+    config_path: Path,
+    store_location: str,
+    host: str,
+    port: int,
+    state_file: Path,
+    *,
+    retry_bound: float = 30.0,
+) -> None:
     """Run the coordinator in the foreground until SIGTERM/SIGINT; ``state_file`` gets its URL."""
     setup_logging()
     config = load_config(config_path)
@@ -154,10 +168,10 @@ def serve(config_path: Path, store_location: str, host: str, port: int, state_fi
         site = web.TCPSite(runner, host, port)
         await site.start()
         bound = runner.addresses[0][1]
-        state_file.write_text(json.dumps({"pid": os.getpid(),
-                                          "url": f"http://{host}:{bound}"}))
+        state_file.write_text(json.dumps({"pid": os.getpid(), "url": f"http://{host}:{bound}"}))
         logging.getLogger("mpcwallet.cluster").info(
-            "coordinator_started", extra={"ctx": {"url": f"http://{host}:{bound}"}})
+            "coordinator_started", extra={"ctx": {"url": f"http://{host}:{bound}"}}
+        )
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             asyncio.get_running_loop().add_signal_handler(sig, stop.set)

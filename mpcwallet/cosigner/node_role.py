@@ -60,8 +60,12 @@ def attach(app: web.Application, cosigner_root: Any, kek: DerivedKey) -> None:
 async def node_info(request: web.Request) -> web.Response:
     node = request.app[NODE]
     return web.json_response(
-        {"name": node.name, "cluster_id": node.config.cluster_id,
-         "static_key": node.keypair.public.hex(), "quarantined": sorted(node.quarantined())}
+        {
+            "name": node.name,
+            "cluster_id": node.config.cluster_id,
+            "static_key": node.keypair.public.hex(),
+            "quarantined": sorted(node.quarantined()),
+        }
     )
 
 
@@ -77,15 +81,15 @@ def _plan(node: NodeState, doc: Any) -> dict[str, Any]:
         raise BadInput("session_id is not a valid id", field="session_id")
     parties = doc.get("parties")
     if parties != list(node.config.party_names):
-        raise BadInput("parties must be the cluster's nodes in cluster.json order",
-                       field="parties")
+        raise BadInput("parties must be the cluster's nodes in cluster.json order", field="parties")
     t = doc.get("t")
     if type(t) is not int or not 2 <= t <= len(parties):
         raise BadInput("t is out of range", field="t")
     quorum = doc.get("quorum")
     if not isinstance(quorum, list) or node.name not in quorum or not set(quorum) <= set(parties):
-        raise BadInput("the quorum must list this node and only nodes of the cluster",
-                       field="quorum")
+        raise BadInput(
+            "the quorum must list this node and only nodes of the cluster", field="quorum"
+        )
     if op != "sign" and sorted(quorum) != sorted(parties):
         raise BadInput(f"{op} needs every node of the cluster", field="quorum")
     if op == "sign" and len(set(quorum)) != t:
@@ -94,20 +98,28 @@ def _plan(node: NodeState, doc: Any) -> dict[str, Any]:
     if barred:
         raise PolicyRefused(
             f"this node quarantined {', '.join(barred)} after a protocol violation; an "
-            "operator must clear it first", field="quorum")
+            "operator must clear it first",
+            field="quorum",
+        )
     return {**doc, "quorum": list(quorum)}
 
 
-def _check_sign(node: NodeState, request: web.Request, plan: dict[str, Any]) -> bytes:
+def _check_sign(node: NodeState, plan: dict[str, Any]) -> bytes:
     """The digest from the tx itself, the permit, and this node's policy (sync parts)."""
-    tx = parse_tx(plan.get("tx") if isinstance(plan.get("tx"), dict) else {})
+    raw = plan.get("tx")
+    tx = parse_tx(raw if isinstance(raw, dict) else {})
     digest = signing_digest(tx)
-    ctx = {"session": plan["session_id"], "op": "sign", "key_id": plan["keyset_id"],
-           "digest": digest.hex()}
+    ctx = {
+        "session": plan["session_id"],
+        "op": "sign",
+        "key_id": plan["keyset_id"],
+        "digest": digest.hex(),
+    }
     try:
         permit = SigningPermit.from_json(plan.get("permit"))
-        check_permit(permit, permit_key=node.config.permit_key, keyset_id=plan["keyset_id"],
-                     digest=digest)
+        check_permit(
+            permit, permit_key=node.config.permit_key, keyset_id=plan["keyset_id"], digest=digest
+        )
         node.use_permit(permit.nonce)
     except MpcError as exc:
         logs.audit("sign_permit_rejected", f"permit refused: {exc.code}", code=exc.code, **ctx)
@@ -132,23 +144,46 @@ async def node_endpoint(request: web.Request) -> web.StreamResponse:
         sid = plan["session_id"]
         digest = b""
         if plan["op"] == "sign":
-            digest = _check_sign(node, request, plan)
-            facts = tx_facts(plan["_tx"], key_id=plan["keyset_id"], digest=digest,
-                             key_name=plan["keyset_id"])
+            digest = _check_sign(node, plan)
+            facts = tx_facts(
+                plan["_tx"], key_id=plan["keyset_id"], digest=digest, key_name=plan["keyset_id"]
+            )
             decision = await request.app[SERVICE].guard.check_sign(facts, session=sid)
-        run = NodeRun(node.config, node.name, node.keypair, sid, plan["parties"], plan["quorum"],
-                      threadsafe_sender(loop, ws.send_bytes, ROUND_TIMEOUT), op=plan["op"],
-                      timeout=float(plan.get("round_timeout", ROUND_TIMEOUT)))
+        run = NodeRun(
+            node.config,
+            node.name,
+            node.keypair,
+            sid,
+            plan["parties"],
+            plan["quorum"],
+            threadsafe_sender(loop, ws.send_bytes, ROUND_TIMEOUT),
+            op=plan["op"],
+            timeout=float(plan.get("round_timeout", ROUND_TIMEOUT)),
+        )
     except (MpcError, ValueError) as exc:
         err = exc if isinstance(exc, MpcError) else BadInput("the request is not JSON")
-        await _send(ws, {"type": "error", "code": err.code, "class": "permanent",
-                         "message": str(err), "peer": None, "proven": False})
+        await _send(
+            ws,
+            {
+                "type": "error",
+                "code": err.code,
+                "class": "permanent",
+                "message": str(err),
+                "peer": None,
+                "proven": False,
+            },
+        )
         await ws.close()
         return ws
     # The run is checked (and a sign's permit too): lift the front door's handshake deadline.
     mark_authenticated(request)
-    logs.log("node_session_started", f"{plan['op']} started", session=sid, op=plan["op"],
-             key_id=plan["keyset_id"])
+    logs.log(
+        "node_session_started",
+        f"{plan['op']} started",
+        session=sid,
+        op=plan["op"],
+        key_id=plan["keyset_id"],
+    )
     ctl: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     reader = asyncio.create_task(_read(ws, run, ctl))
     try:
@@ -165,8 +200,14 @@ async def node_endpoint(request: web.Request) -> web.StreamResponse:
     if plan["op"] == "sign":
         node.permit_done(plan["_nonce"])
         await request.app[SERVICE].guard.record(decision)
-        logs.audit("sign_completed", "cluster sign completed", session=sid, op="sign",
-                   key_id=plan["keyset_id"], digest=digest.hex())
+        logs.audit(
+            "sign_completed",
+            "cluster sign completed",
+            session=sid,
+            op="sign",
+            key_id=plan["keyset_id"],
+            digest=digest.hex(),
+        )
         await _send(ws, {"type": "result", **outcome})
     else:
         await _two_phase(node, ws, ctl, plan, outcome)
@@ -176,14 +217,20 @@ async def node_endpoint(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-def _protocol(node: NodeState, run: NodeRun, plan: dict[str, Any], digest: bytes) -> dict:
+def _protocol(node: NodeState, run: NodeRun, plan: dict[str, Any], digest: bytes) -> dict[str, Any]:
     from mpcwallet.engine import get_mp_engine
 
     engine = get_mp_engine("cb-mpc")
     run.handshake()
     parties = plan["parties"]
-    job = MpJob(tuple(parties), parties.index(node.name), threshold(plan["t"], parties),
-                tuple(plan["quorum"]), run, session_id=plan["session_id"].encode())
+    job = MpJob(
+        tuple(parties),
+        parties.index(node.name),
+        threshold(plan["t"], parties),
+        tuple(plan["quorum"]),
+        run,
+        session_id=plan["session_id"].encode(),
+    )
     if plan["op"] == "keygen":
         if node.has_share(plan["keyset_id"]):
             raise BadInput("this node already holds a share of that key set", field="keyset_id")
@@ -204,9 +251,13 @@ def _protocol(node: NodeState, run: NodeRun, plan: dict[str, Any], digest: bytes
         zeroise(share)
 
 
-async def _two_phase(node: NodeState, ws: web.WebSocketResponse,
-                     run_ctl: asyncio.Queue[dict[str, Any]], plan: dict[str, Any],
-                     outcome: dict[str, Any]) -> None:
+async def _two_phase(
+    node: NodeState,
+    ws: web.WebSocketResponse,
+    run_ctl: asyncio.Queue[dict[str, Any]],
+    plan: dict[str, Any],
+    outcome: dict[str, Any],
+) -> None:
     keyset = plan["keyset_id"]
     await _send(ws, {"type": "prepared", **outcome})
     try:
@@ -215,18 +266,29 @@ async def _two_phase(node: NodeState, ws: web.WebSocketResponse,
         msg = {}
     if msg.get("type") == "commit":
         node.commit(keyset)
-        logs.audit(f"{plan['op']}_completed", f"cluster {plan['op']} committed",
-                   session=plan["session_id"], op=plan["op"], key_id=keyset,
-                   address=outcome["address"])
+        logs.audit(
+            f"{plan['op']}_completed",
+            f"cluster {plan['op']} committed",
+            session=plan["session_id"],
+            op=plan["op"],
+            key_id=keyset,
+            address=outcome["address"],
+        )
         await _send(ws, {"type": "committed"})
     else:
         node.abort(keyset)
-        logs.audit(f"{plan['op']}_failed", f"cluster {plan['op']} aborted; pending removed",
-                   session=plan["session_id"], op=plan["op"], key_id=keyset)
+        logs.audit(
+            f"{plan['op']}_failed",
+            f"cluster {plan['op']} aborted; pending removed",
+            session=plan["session_id"],
+            op=plan["op"],
+            key_id=keyset,
+        )
 
 
-async def _read(ws: web.WebSocketResponse, run: NodeRun,
-                ctl: asyncio.Queue[dict[str, Any]]) -> None:
+async def _read(
+    ws: web.WebSocketResponse, run: NodeRun, ctl: asyncio.Queue[dict[str, Any]]
+) -> None:
     try:
         async for msg in ws:
             if msg.type == WSMsgType.BINARY:
@@ -243,14 +305,30 @@ async def _read(ws: web.WebSocketResponse, run: NodeRun,
 
 def _audit_failure(node: NodeState, plan: dict[str, Any], report: dict[str, Any]) -> None:
     sid = plan["session_id"]
-    logs.audit(f"{plan['op']}_failed", f"cluster {plan['op']} failed: {report['code']}",
-               session=sid, op=plan["op"], key_id=plan["keyset_id"], code=report["code"])
+    logs.audit(
+        f"{plan['op']}_failed",
+        f"cluster {plan['op']} failed: {report['code']}",
+        session=sid,
+        op=plan["op"],
+        key_id=plan["keyset_id"],
+        code=report["code"],
+    )
     if report.get("proven") and report.get("peer"):
         node.quarantine(report["peer"], report["code"], sid)
-        logs.audit("peer_quarantined", f"node {report['peer']} quarantined: {report['code']}",
-                   session=sid, name=report["peer"], code=report["code"])
-        logs.log("peer_quarantined", f"node {report['peer']} quarantined", session=sid,
-                 level=logging.WARNING, name=report["peer"])
+        logs.audit(
+            "peer_quarantined",
+            f"node {report['peer']} quarantined: {report['code']}",
+            session=sid,
+            name=report["peer"],
+            code=report["code"],
+        )
+        logs.log(
+            "peer_quarantined",
+            f"node {report['peer']} quarantined",
+            session=sid,
+            level=logging.WARNING,
+            name=report["peer"],
+        )
 
 
 async def _send(ws: web.WebSocketResponse, doc: dict[str, Any]) -> None:

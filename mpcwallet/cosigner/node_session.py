@@ -147,15 +147,29 @@ def classify(exc: BaseException, run: NodeRun) -> dict[str, Any]:
     """The error report a node sends the coordinator: code, class, and a culprit if provable."""
     if isinstance(exc, ChannelViolation | SessionViolation):
         peer = getattr(exc, "peer", "") or None
-        return {"code": "session_violation", "class": "violation", "peer": peer, "proven": False,
-                "message": str(exc)}
+        return {
+            "code": "session_violation",
+            "class": "violation",
+            "peer": peer,
+            "proven": False,
+            "message": str(exc),
+        }
     if isinstance(exc, ProtocolViolation):
         peer = run.peers[0] if len(run.peers) == 1 else None
-        return {"code": exc.code, "class": "violation", "peer": peer, "proven": peer is not None,
-                "message": str(exc)}
+        return {
+            "code": exc.code,
+            "class": "violation",
+            "peer": peer,
+            "proven": peer is not None,
+            "message": str(exc),
+        }
     if isinstance(exc, MpcError):
         cls = "transient" if exc.kind == "transient" else "permanent"
-        return {"code": exc.code, "class": cls, "peer": None, "proven": False,
-                "message": str(exc)}
-    return {"code": "internal_error", "class": "transient", "peer": None, "proven": False,
-            "message": "the node failed internally"}
+        return {"code": exc.code, "class": cls, "peer": None, "proven": False, "message": str(exc)}
+    return {
+        "code": "internal_error",
+        "class": "transient",
+        "peer": None,
+        "proven": False,
+        "message": "the node failed internally",
+    }

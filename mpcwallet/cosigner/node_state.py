@@ -109,8 +109,12 @@ class NodeState:
         return self._share(keyset_id).exists()
 
     def save_pending(self, keyset_id: str, blob: bytes, public_key: bytes) -> None:
-        header = {"kind": "cluster-share", "keyset_id": keyset_id, "node": self.name,
-                  "public_key": public_key.hex()}
+        header = {
+            "kind": "cluster-share",
+            "keyset_id": keyset_id,
+            "node": self.name,
+            "public_key": public_key.hex(),
+        }
         data = envelope.encrypt_share_with_key(blob, header, self._kek)
         write_atomic(self._share(keyset_id, True), data, force=True)
 
@@ -125,8 +129,9 @@ class NodeState:
         try:
             data = self._share(keyset_id).read_bytes()
         except FileNotFoundError:
-            raise NotFound(f"node {self.name} holds no share of {keyset_id}",
-                           field="keyset_id") from None
+            raise NotFound(
+                f"node {self.name} holds no share of {keyset_id}", field="keyset_id"
+            ) from None
         header, body = envelope.decrypt_share_with_key(data, self._kek)
         if header.get("keyset_id") != keyset_id or header.get("node") != self.name:
             raise BadInput("the share file belongs to another key set or node", field="keyset_id")

@@ -43,11 +43,20 @@ def register_benchmarks() -> None:
         demo.call(tmp, "POST", "/v1/keysets", {"wallet_id": "bench"})
 
     def sign() -> None:
-        tx = {"chainId": 11155111, "nonce": next(nonces), "to": "0x" + "22" * 20, "value": 1,
-              "gas": 21000, "maxFeePerGas": 2_000_000_000, "maxPriorityFeePerGas": 1, "type": 2}
+        tx = {
+            "chainId": 11155111,
+            "nonce": next(nonces),
+            "to": "0x" + "22" * 20,
+            "value": 1,
+            "gas": 21000,
+            "maxFeePerGas": 2_000_000_000,
+            "maxPriorityFeePerGas": 1,
+            "type": 2,
+        }
         permit = demo.demo_permit(tmp, keyset["keyset_id"], tx)
-        demo.call(tmp, "POST", f"/v1/keysets/{keyset['keyset_id']}/sign",
-                  {"tx": tx, "permit": permit})
+        demo.call(
+            tmp, "POST", f"/v1/keysets/{keyset['keyset_id']}/sign", {"tx": tx, "permit": permit}
+        )
 
     def refresh() -> None:
         demo.call(tmp, "POST", f"/v1/keysets/{keyset['keyset_id']}/refresh", {})

@@ -51,8 +51,11 @@ def init_demo(directory: Path, *, t: int = 2, n: int = 3, cluster_id: str = "dem
 
     directory = Path(directory)
     if (directory / "cluster.json").exists():
-        raise AlreadyExists(f"{directory} already holds a cluster; `mpc cluster down` and remove "
-                            "it, or choose another --dir", field="dir")
+        raise AlreadyExists(
+            f"{directory} already holds a cluster; `mpc cluster down` and remove "
+            "it, or choose another --dir",
+            field="dir",
+        )
     ensure_dir(directory)
     permit = Ed25519PrivateKey.generate()
     permit_pub = permit.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
@@ -111,9 +114,16 @@ def stop_nodes(directory: Path, names: list[str] | None = None) -> list[str]:
     return stopped
 
 
-def start_coordinator(directory: Path, *, store: str | None = None, port: int = 0,
-                      retry_bound: float = 30.0, env: dict[str, str] | None = None,
-                      timeout: float = 30.0, state: str = "coordinator.json") -> dict[str, Any]:
+def start_coordinator(
+    directory: Path,
+    *,
+    store: str | None = None,
+    port: int = 0,
+    retry_bound: float = 30.0,
+    env: dict[str, str] | None = None,
+    timeout: float = 30.0,
+    state: str = "coordinator.json",
+) -> dict[str, Any]:
     """Spawn ``mpc cluster serve`` in the background and wait for its /healthz."""
     import urllib.request
 
@@ -121,14 +131,29 @@ def start_coordinator(directory: Path, *, store: str | None = None, port: int = 
     state_file = directory / state
     if state_file.exists():
         raise CosignerError(f"a coordinator is running for {directory} ({state_file})")
-    args = [sys.executable, "-P", "-m", "mpcwallet", "cluster", "serve", "--dir", str(directory),
-            "--port", str(port), "--retry-bound", str(retry_bound), "--state", state]
+    args = [
+        sys.executable,
+        "-P",
+        "-m",
+        "mpcwallet",
+        "cluster",
+        "serve",
+        "--dir",
+        str(directory),
+        "--port",
+        str(port),
+        "--retry-bound",
+        str(retry_bound),
+        "--state",
+        state,
+    ]
     if store:
         args += ["--store", store]
     log = os.open(directory / "coordinator.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
-        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                start_new_session=True, env=env)
+        proc = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, env=env
+        )
     finally:
         os.close(log)
     deadline = time.monotonic() + timeout
@@ -137,10 +162,10 @@ def start_coordinator(directory: Path, *, store: str | None = None, port: int = 
             raise CosignerError(f"the coordinator exited at start; see {directory}/coordinator.log")
         if state_file.exists():
             try:
-                state = json.loads(state_file.read_text())
-                with urllib.request.urlopen(state["url"] + "/healthz", timeout=2) as r:  # noqa: S310
+                doc: dict[str, Any] = json.loads(state_file.read_text())
+                with urllib.request.urlopen(doc["url"] + "/healthz", timeout=2) as r:  # noqa: S310
                     if r.status == 200:
-                        return dict(state)
+                        return doc
             except (OSError, ValueError, KeyError):
                 pass
         time.sleep(0.05)
@@ -152,12 +177,14 @@ def coordinator_url(directory: Path, state: str = "coordinator.json") -> str:
     try:
         return str(json.loads((Path(directory) / state).read_text())["url"])
     except (OSError, ValueError, KeyError):
-        raise NotFound(f"no coordinator is running for {directory}; `mpc cluster up` first",
-                       field="dir") from None
+        raise NotFound(
+            f"no coordinator is running for {directory}; `mpc cluster up` first", field="dir"
+        ) from None
 
 
-def stop_coordinator(directory: Path, timeout: float = 15.0,
-                     state: str = "coordinator.json") -> bool:
+def stop_coordinator(
+    directory: Path, timeout: float = 15.0, state: str = "coordinator.json"
+) -> bool:
     state_file = Path(directory) / state
     try:
         pid = int(json.loads(state_file.read_text())["pid"])
@@ -187,17 +214,28 @@ def down(directory: Path) -> dict[str, Any]:
     return {"coordinator": stop_coordinator(directory), "nodes": stop_nodes(directory)}
 
 
-def demo_permit(directory: Path, keyset_id: str, tx: dict[str, Any], *, ttl: int = 60,
-                request_id: str | None = None) -> dict[str, Any]:
+def demo_permit(
+    directory: Path,
+    keyset_id: str,
+    tx: dict[str, Any],
+    *,
+    ttl: int = 60,
+    request_id: str | None = None,
+) -> dict[str, Any]:
     """A permit for ``tx`` signed with the demo permit key (stands in for the WaaS pipeline)."""
     from mpcwallet.evm.txjson import parse_tx, signing_digest
     from mpcwallet.topology.permit import issue_permit
 
     key = bytes.fromhex((Path(directory) / "permit.key").read_text().strip())
-    return issue_permit(key, tx_request_id=request_id or "demo-" + secrets.token_hex(6),
-                        wallet_id="demo", keyset_id=keyset_id,
-                        tx_hash=signing_digest(parse_tx(tx)), ttl=ttl,
-                        controls={"source": "mpc cluster sign (demo permit key)"}).to_json()
+    return issue_permit(
+        key,
+        tx_request_id=request_id or "demo-" + secrets.token_hex(6),
+        wallet_id="demo",
+        keyset_id=keyset_id,
+        tx_hash=signing_digest(parse_tx(tx)),
+        ttl=ttl,
+        controls={"source": "mpc cluster sign (demo permit key)"},
+    ).to_json()
 
 
 def clear_node(directory: Path, name: str) -> None:
@@ -213,8 +251,14 @@ def clear_node(directory: Path, name: str) -> None:
             write_atomic(q, json.dumps(doc).encode(), force=True)
 
 
-def call(directory: Path, method: str, path: str, body: dict[str, Any] | None = None,
-         *, timeout: float = 120.0) -> dict[str, Any]:
+def call(
+    directory: Path,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None = None,
+    *,
+    timeout: float = 120.0,
+) -> dict[str, Any]:
     """One JSON call to the directory's running coordinator; its error as an MpcError."""
     import urllib.error
     import urllib.request
@@ -223,9 +267,11 @@ def call(directory: Path, method: str, path: str, body: dict[str, Any] | None = 
     from mpcwallet.session.errors import error_from_code
 
     req = urllib.request.Request(  # noqa: S310 - the coordinator's own http:// URL
-        coordinator_url(directory) + path, method=method,
+        coordinator_url(directory) + path,
+        method=method,
         data=None if body is None else json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"})
+        headers={"Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:  # noqa: S310
             return dict(json.loads(r.read()))

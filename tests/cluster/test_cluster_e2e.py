@@ -18,8 +18,10 @@ import pytest
 try:
     from mpcwallet import _cbmpc  # noqa: F401
 except ImportError:
-    pytest.skip("the cluster runs on cb-mpc only (mpcwallet._cbmpc missing); see README",
-                allow_module_level=True)
+    pytest.skip(
+        "the cluster runs on cb-mpc only (mpcwallet._cbmpc missing); see README",
+        allow_module_level=True,
+    )
 
 from support.cluster import Cluster, running_cluster
 
@@ -42,8 +44,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 @pytest.fixture(scope="module")
 def keyset(cluster: Cluster) -> dict[str, Any]:
-    code, doc = cluster.call("POST", "/v1/keysets", {"t": 2, "n": 3, "tenant": "t1",
-                                                      "wallet_id": "w1"})
+    code, doc = cluster.call(
+        "POST", "/v1/keysets", {"t": 2, "n": 3, "tenant": "t1", "wallet_id": "w1"}
+    )
     assert code == 200, doc
     return doc
 
@@ -64,13 +67,21 @@ def _store(cluster: Cluster) -> Store:
     return Store.open(str(cluster.dir / "store.sqlite"))
 
 
-def test_keygen_puts_one_encrypted_share_on_every_node(cluster: Cluster,
-                                                       keyset: dict[str, Any]) -> None:
+def test_keygen_puts_one_encrypted_share_on_every_node(
+    cluster: Cluster, keyset: dict[str, Any]
+) -> None:
     assert keyset["key_ref"] == f"mpc-tecdsa://demo/{keyset['keyset_id']}"
     assert keyset["address"].startswith("0x") and len(keyset["public_key"]) == 66
     for name in NAMES:
-        share = cluster.dir / "nodes" / name / "cosigner" / "node" / "shares" / (
-            keyset["keyset_id"] + ".enc")
+        share = (
+            cluster.dir
+            / "nodes"
+            / name
+            / "cosigner"
+            / "node"
+            / "shares"
+            / (keyset["keyset_id"] + ".enc")
+        )
         data = share.read_bytes()
         header = envelope.read_header(data)
         assert (header["keyset_id"], header["node"]) == (keyset["keyset_id"], name)
@@ -81,10 +92,12 @@ def test_keygen_puts_one_encrypted_share_on_every_node(cluster: Cluster,
         assert s.get_keyset(keyset["keyset_id"]).status == "active"
 
 
-@pytest.mark.parametrize("quorum", [("node-a", "node-b"), ("node-a", "node-c"),
-                                    ("node-b", "node-c")])
-def test_every_quorum_signs_for_the_address(cluster: Cluster, keyset: dict[str, Any],
-                                            quorum: tuple[str, str]) -> None:
+@pytest.mark.parametrize(
+    "quorum", [("node-a", "node-b"), ("node-a", "node-c"), ("node-b", "node-c")]
+)
+def test_every_quorum_signs_for_the_address(
+    cluster: Cluster, keyset: dict[str, Any], quorum: tuple[str, str]
+) -> None:
     doc = _signed(cluster, keyset, prefer=list(quorum))
     assert tuple(doc["quorum"]) == quorum
 
@@ -97,8 +110,11 @@ def test_same_request_id_signs_once(cluster: Cluster, keyset: dict[str, Any]) ->
     assert first[0] == second[0] == 200
     assert first[1]["raw_tx"] == second[1]["raw_tx"] and second[1]["replayed"] is True
     with _store(cluster) as s:
-        sessions = [x for x in s.list_sessions(keyset_id=keyset["keyset_id"])
-                    if x.tx_request_id == "req-once"]
+        sessions = [
+            x
+            for x in s.list_sessions(keyset_id=keyset["keyset_id"])
+            if x.tx_request_id == "req-once"
+        ]
     assert len(sessions) == 1
 
 
@@ -112,8 +128,10 @@ def _direct(cluster: Cluster, node: str, start: dict[str, Any]) -> dict[str, Any
     node_url = next(n["url"] for n in url["nodes"] if n["name"] == node)
 
     async def go() -> dict[str, Any]:
-        async with aiohttp.ClientSession() as http, \
-                http.ws_connect(node_url + "/v1/node/session") as ws:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.ws_connect(node_url + "/v1/node/session") as ws,
+        ):
             await ws.send_str(json.dumps(start))
             msg = await ws.receive(timeout=10)
             return dict(json.loads(msg.data))
@@ -121,12 +139,20 @@ def _direct(cluster: Cluster, node: str, start: dict[str, Any]) -> dict[str, Any
     return asyncio.run(go())
 
 
-def test_a_node_refuses_a_sign_without_a_valid_permit(cluster: Cluster,
-                                                      keyset: dict[str, Any]) -> None:
+def test_a_node_refuses_a_sign_without_a_valid_permit(
+    cluster: Cluster, keyset: dict[str, Any]
+) -> None:
     ks = keyset["keyset_id"]
     tx = cluster.tx(next(_nonce))
-    base = {"op": "sign", "session_id": "s-direct", "keyset_id": ks, "t": 2,
-            "parties": list(NAMES), "quorum": ["node-a", "node-b"], "tx": tx}
+    base = {
+        "op": "sign",
+        "session_id": "s-direct",
+        "keyset_id": ks,
+        "t": 2,
+        "parties": list(NAMES),
+        "quorum": ["node-a", "node-b"],
+        "tx": tx,
+    }
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from mpcwallet.evm.txjson import parse_tx, signing_digest
@@ -138,12 +164,24 @@ def test_a_node_refuses_a_sign_without_a_valid_permit(cluster: Cluster,
     cases = {
         "no permit": (None, "permit_invalid"),
         "edited after signing": (cluster.permit(ks, tx) | {"ttl": 600}, "permit_tampered"),
-        "expired": (issue_permit(key, tx_request_id="r", wallet_id="w", keyset_id=ks,
-                                 tx_hash=digest, now=int(time.time()) - 120).to_json(),
-                    "permit_expired"),
+        "expired": (
+            issue_permit(
+                key,
+                tx_request_id="r",
+                wallet_id="w",
+                keyset_id=ks,
+                tx_hash=digest,
+                now=int(time.time()) - 120,
+            ).to_json(),
+            "permit_expired",
+        ),
         "another tx": (cluster.permit(ks, cluster.tx(999)), "permit_wrong_digest"),
-        "another key": (issue_permit(other_key, tx_request_id="r", wallet_id="w", keyset_id=ks,
-                                     tx_hash=digest).to_json(), "permit_tampered"),
+        "another key": (
+            issue_permit(
+                other_key, tx_request_id="r", wallet_id="w", keyset_id=ks, tx_hash=digest
+            ).to_json(),
+            "permit_tampered",
+        ),
     }
     for what, (permit, code) in cases.items():
         reply = _direct(cluster, "node-a", {**base, "permit": permit})
@@ -159,8 +197,7 @@ def test_a_node_refuses_a_sign_without_a_valid_permit(cluster: Cluster,
     assert audit.count('"event":"sign_permit_rejected"') >= len(cases) + 1
 
 
-def test_a_node_killed_before_a_sign_is_replaced(cluster: Cluster,
-                                                 keyset: dict[str, Any]) -> None:
+def test_a_node_killed_before_a_sign_is_replaced(cluster: Cluster, keyset: dict[str, Any]) -> None:
     cluster.kill("node-b")
     try:
         t0 = time.monotonic()
@@ -172,11 +209,14 @@ def test_a_node_killed_before_a_sign_is_replaced(cluster: Cluster,
     cluster.call("GET", "/v1/status")
 
 
-def test_a_node_killed_during_a_sign_is_replaced(cluster: Cluster, keyset: dict[str, Any],
-                                                 tmp_path: Path) -> None:
+def test_a_node_killed_during_a_sign_is_replaced(
+    cluster: Cluster, keyset: dict[str, Any], tmp_path: Path
+) -> None:
     cluster.kill("node-b")
-    cluster.restart("node-b", {"MPC_TEST_PAUSE_AT": "node_sign_before_send",
-                               "MPC_TEST_PAUSE_DIR": str(tmp_path)})
+    cluster.restart(
+        "node-b",
+        {"MPC_TEST_PAUSE_AT": "node_sign_before_send", "MPC_TEST_PAUSE_DIR": str(tmp_path)},
+    )
     cluster.call("GET", "/v1/status")
     result: dict[str, Any] = {}
 
@@ -214,8 +254,9 @@ def test_two_nodes_down_fails_fast_naming_them(cluster: Cluster, keyset: dict[st
     cluster.call("GET", "/v1/status")
 
 
-def test_a_tampering_node_is_quarantined_and_avoided(cluster: Cluster,
-                                                     keyset: dict[str, Any]) -> None:
+def test_a_tampering_node_is_quarantined_and_avoided(
+    cluster: Cluster, keyset: dict[str, Any]
+) -> None:
     cluster.kill("node-c")
     cluster.restart("node-c", {"MPC_TEST_TAMPER": "node_sign"})
     cluster.call("GET", "/v1/status")
@@ -226,8 +267,11 @@ def test_a_tampering_node_is_quarantined_and_avoided(cluster: Cluster,
     with _store(cluster) as s:
         node = s.get_node("node-c")
         assert node.status == "quarantined"
-        failed = [x for x in s.list_sessions(keyset_id=keyset["keyset_id"])
-                  if x.error_class == "violation"]
+        failed = [
+            x
+            for x in s.list_sessions(keyset_id=keyset["keyset_id"])
+            if x.error_class == "violation"
+        ]
         assert any(x.error_node == "node-c" for x in failed)
     # the next signature avoids it without trying
     assert _signed(cluster, keyset, prefer=["node-c", "node-a"])["attempts"] == 1
@@ -248,19 +292,24 @@ def urllib_get(url: str) -> str:
         return str(r.read().decode())
 
 
-def test_a_tampering_relay_fails_the_session_and_no_signature(cluster: Cluster,
-                                                              keyset: dict[str, Any]) -> None:
+def test_a_tampering_relay_fails_the_session_and_no_signature(
+    cluster: Cluster, keyset: dict[str, Any]
+) -> None:
     env = {**os.environ, "MPC_TEST_TAMPER": "relay"}
     url = demo.start_coordinator(cluster.dir, env=env, state="tamper.json")["url"]
     try:
-        code, doc = cluster.sign(keyset["keyset_id"], cluster.tx(next(_nonce)), url=url,
-                                 request_id="req-relay")
+        code, doc = cluster.sign(
+            keyset["keyset_id"], cluster.tx(next(_nonce)), url=url, request_id="req-relay"
+        )
     finally:
         demo.stop_coordinator(cluster.dir, state="tamper.json")
     assert code == 502 and doc["error"]["code"] == "session_violation", doc
     with _store(cluster) as s:
-        sessions = [x for x in s.list_sessions(keyset_id=keyset["keyset_id"])
-                    if x.tx_request_id == "req-relay"]
+        sessions = [
+            x
+            for x in s.list_sessions(keyset_id=keyset["keyset_id"])
+            if x.tx_request_id == "req-relay"
+        ]
         assert sessions and all(x.status == "failed" for x in sessions)
         assert all(x.error_class == "violation" for x in sessions)
         assert s.get_request("req-relay").status == "failed"
@@ -278,8 +327,9 @@ def test_refresh_keeps_the_address(cluster: Cluster, keyset: dict[str, Any]) -> 
     _signed(cluster, keyset, prefer=["node-b", "node-c"])
 
 
-def test_a_cluster_signed_transaction_is_mined_on_anvil(cluster: Cluster,
-                                                        keyset: dict[str, Any]) -> None:
+def test_a_cluster_signed_transaction_is_mined_on_anvil(
+    cluster: Cluster, keyset: dict[str, Any]
+) -> None:
     from support.anvil import running_anvil
 
     with running_anvil() as node:

@@ -27,8 +27,14 @@ def _keys() -> tuple[bytes, bytes]:
 
 
 def _permit(private: bytes, **kw: object) -> SigningPermit:
-    args: dict = {"tx_request_id": "r1", "wallet_id": "w1", "keyset_id": "ks-1",
-                  "tx_hash": DIGEST, "now": NOW, "controls": {"kyt": "clear"}}
+    args: dict = {
+        "tx_request_id": "r1",
+        "wallet_id": "w1",
+        "keyset_id": "ks-1",
+        "tx_hash": DIGEST,
+        "now": NOW,
+        "controls": {"kyt": "clear"},
+    }
     args.update(kw)
     return issue_permit(private, **args)
 
@@ -54,8 +60,13 @@ def test_any_edit_breaks_the_signature(change: dict, error: type) -> None:
     private, public = _keys()
     doc = _permit(private).to_json() | change
     with pytest.raises(error):
-        check_permit(SigningPermit.from_json(doc), permit_key=public, keyset_id="ks-1",
-                     digest=DIGEST, now=NOW)
+        check_permit(
+            SigningPermit.from_json(doc),
+            permit_key=public,
+            keyset_id="ks-1",
+            digest=DIGEST,
+            now=NOW,
+        )
 
 
 def test_each_check_refuses_with_its_own_code() -> None:

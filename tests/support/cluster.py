@@ -31,8 +31,7 @@ class Cluster:
     def start(self, **kw: Any) -> Cluster:
         demo.init_demo(self.dir)
         demo.start_nodes(self.dir)
-        self.url = demo.start_coordinator(self.dir, store=self.store, retry_bound=20.0,
-                                          **kw)["url"]
+        self.url = demo.start_coordinator(self.dir, store=self.store, retry_bound=20.0, **kw)["url"]
         return self
 
     def stop(self) -> None:
@@ -43,12 +42,15 @@ class Cluster:
             if pid and pid > 0:
                 os.kill(pid, signal.SIGKILL)
 
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None,
-             url: str | None = None) -> tuple[int, dict[str, Any]]:
+    def call(
+        self, method: str, path: str, body: dict[str, Any] | None = None, url: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
         req = urllib.request.Request(
-            (url or self.url) + path, method=method,
+            (url or self.url) + path,
+            method=method,
             data=None if body is None else json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"})
+            headers={"Content-Type": "application/json"},
+        )
         try:
             with urllib.request.urlopen(req, timeout=120) as r:
                 return r.status, json.loads(r.read())
@@ -84,17 +86,23 @@ class Cluster:
             os.environ.update(saved)
 
     def tx(self, nonce: int, value: int = 1000) -> dict[str, Any]:
-        return {"chainId": SEPOLIA, "nonce": nonce, "to": TO, "value": value, "gas": 21000,
-                "maxFeePerGas": 2_000_000_000, "maxPriorityFeePerGas": 1_000_000_000,
-                "type": 2}
+        return {
+            "chainId": SEPOLIA,
+            "nonce": nonce,
+            "to": TO,
+            "value": value,
+            "gas": 21000,
+            "maxFeePerGas": 2_000_000_000,
+            "maxPriorityFeePerGas": 1_000_000_000,
+            "type": 2,
+        }
 
     def permit(self, keyset_id: str, tx: dict[str, Any], **kw: Any) -> dict[str, Any]:
         return demo.demo_permit(self.dir, keyset_id, tx, **kw)
 
     def sign(self, keyset_id: str, tx: dict[str, Any], **kw: Any) -> tuple[int, dict[str, Any]]:
         body = {"tx": tx, "permit": kw.pop("permit", None) or self.permit(keyset_id, tx), **kw}
-        return self.call("POST", f"/v1/keysets/{keyset_id}/sign", body,
-                         url=kw.get("url"))
+        return self.call("POST", f"/v1/keysets/{keyset_id}/sign", body, url=kw.get("url"))
 
 
 @contextmanager
