@@ -6,7 +6,7 @@ cluster branch) is wired in; the shares never leave this process and are never w
 Each :class:`LocalNode` does what a networked node does before it takes part in a signature: it
 parses the transaction it was sent, recomputes the signing digest itself (``signing_digest``,
 EIP-1559 / EIP-155), and verifies the permit itself under the pinned permit key
-(:func:`mpcwallet.waas.permit.verify_permit`): signature, expiry, key set, tx_hash, single use
+(:func:`mpcwallet.topology.permit.check_permit`): signature, expiry, key set, tx_hash, single use
 in its own record. One node's refusal means nothing is signed; every refusal is reported to
 ``on_refusal`` (the service's audit trail records it as ``SIGN_PERMIT_REJECTED``).
 """
@@ -21,9 +21,9 @@ from typing import Any
 
 from mpcwallet.engine.base_mp import MpEngine, threshold
 from mpcwallet.engine.memory_mp import make_mp_jobs, results, run_parties
-from mpcwallet.errors import BadInput, Busy, NotFound, PermitRefused
+from mpcwallet.errors import BadInput, Busy, NotFound, PermitRefused, PermitReplayed
 from mpcwallet.evm.txjson import parse_tx, signing_digest
-from mpcwallet.waas.permit import verify_permit
+from mpcwallet.topology.permit import SigningPermit, check_permit
 from mpcwallet.waas.ports import KeysetInfo
 
 __all__ = ["LocalCluster", "LocalNode"]
@@ -48,13 +48,13 @@ class LocalNode:
         digest = signing_digest(parse_tx(tx))
         with self._lock:
             try:
-                verify_permit(
-                    permit,
-                    self.permit_key,
-                    digest=digest,
-                    keyset_id=keyset_id,
-                    used=self.used_permits,
+                checked = SigningPermit.from_json(permit)
+                check_permit(
+                    checked, permit_key=self.permit_key, keyset_id=keyset_id, digest=digest
                 )
+                if checked.nonce in self.used_permits:
+                    raise PermitReplayed("this signing permit was used already", field="permit")
+                self.used_permits.add(checked.nonce)
             except PermitRefused as exc:
                 self.refusals.append(exc.code)
                 raise

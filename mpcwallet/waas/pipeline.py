@@ -267,12 +267,13 @@ def _sign(svc: Service, wallet: WalletRow, row: TxRow) -> TxRow:
             tx_request_id=tid,
             wallet_id=wallet.wallet_id,
             keyset_id=wallet.keyset_id or "",
-            tx_hash=tx_hash,
+            tx_hash=bytes.fromhex(tx_hash),
             controls=controls,
             audit_anchor_hash=anchor,
         )
-        issued["doc"] = svc.issuer.sign(p)
-        return p.nonce, p.issued_at, p.expires_at, p.body()
+        issued["doc"] = p.to_json()
+        public = {k: v for k, v in p.to_json().items() if k != "signature"}
+        return p.nonce, p.issued_at * 1000, (p.issued_at + p.ttl) * 1000, public
 
     def events(body: dict[str, Any]) -> list[Any]:
         fields = {

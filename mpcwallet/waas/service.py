@@ -44,6 +44,30 @@ def require(principal: Principal, *roles: str) -> None:
         )
 
 
+def add_principal(
+    store: Store, tenant: str, name: str, role: str, approver_key: str | None = None
+) -> tuple[Principal, str]:
+    """A new principal and its API key (shown once; the store keeps only its hash)."""
+    from mpcwallet.cosigner.permits import check_public_key
+    from mpcwallet.errors import BadInput
+
+    if role not in ROLES:
+        raise BadInput(f"role must be one of {', '.join(ROLES)}", field="role")
+    if role == "approver":
+        if approver_key is None:
+            raise BadInput(
+                "an approver needs its Ed25519 public key (64 hex)", field="approver_key"
+            )
+        approver_key = check_public_key(approver_key)
+    elif approver_key is not None:
+        raise BadInput("only approvers have an approver key", field="approver_key")
+    key = new_api_key()
+    principal = store.add_principal(
+        new_id("pr"), tenant, name, role, hash_api_key(key), approver_key
+    )
+    return principal, key
+
+
 @dataclass(frozen=True)
 class Settings:
     chain_id: int = 11155111
@@ -72,23 +96,7 @@ class Service:
     def add_principal(
         self, tenant: str, name: str, role: str, approver_key: str | None = None
     ) -> tuple[Principal, str]:
-        """A new principal and its API key (shown once; the store keeps only its hash)."""
-        from mpcwallet.cosigner.permits import check_public_key
-        from mpcwallet.errors import BadInput
-
-        if role not in ROLES:
-            raise BadInput(f"role must be one of {', '.join(ROLES)}", field="role")
-        if role == "approver":
-            if approver_key is None:
-                raise BadInput(
-                    "an approver needs its Ed25519 public key (64 hex)", field="approver_key"
-                )
-            approver_key = check_public_key(approver_key)
-        key = new_api_key()
-        principal = self.store.add_principal(
-            new_id("pr"), tenant, name, role, hash_api_key(key), approver_key
-        )
-        return principal, key
+        return add_principal(self.store, tenant, name, role, approver_key)
 
     def audit_fields(self, **fields: Any) -> dict[str, Any]:
         return {k: v for k, v in fields.items() if v is not None}
