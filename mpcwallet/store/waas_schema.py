@@ -19,12 +19,11 @@ _V100 = (
         principal_id TEXT PRIMARY KEY,
         tenant TEXT NOT NULL,
         name TEXT NOT NULL,
-        role TEXT NOT NULL CHECK (role IN ('requester', 'approver', 'admin')),
+        role TEXT NOT NULL,  -- comma-separated: requester, approver, admin
         key_hash TEXT NOT NULL UNIQUE,
         approver_key TEXT,
         created_at BIGINT NOT NULL,
-        UNIQUE (tenant, name),
-        CHECK (role <> 'approver' OR approver_key IS NOT NULL)
+        UNIQUE (tenant, name)
     )""",
     """CREATE TABLE waas_wallets (
         wallet_id TEXT PRIMARY KEY,

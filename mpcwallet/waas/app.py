@@ -213,7 +213,7 @@ def build_app(svc: Service, openapi: dict[str, Any]) -> Any:
                 if who is None:
                     raise e.Unauthorized(
                         "a valid API key is needed: Authorization: Bearer "
-                        "<key> (`mpc waas principal add` makes one)",
+                        "<key> (`mpc waas principal-add` makes one)",
                         field="Authorization",
                     )
                 body = None

@@ -35,8 +35,12 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(10)}"
 
 
+def roles_of(principal: Principal) -> set[str]:
+    return set(principal.role.split(","))
+
+
 def require(principal: Principal, *roles: str) -> None:
-    if principal.role not in roles:
+    if not roles_of(principal) & set(roles):
         raise Forbidden(
             f"this call needs the {' or '.join(roles)} role; principal {principal.name} is a "
             f"{principal.role}: use an API key of a principal with that role",
@@ -47,13 +51,18 @@ def require(principal: Principal, *roles: str) -> None:
 def add_principal(
     store: Store, tenant: str, name: str, role: str, approver_key: str | None = None
 ) -> tuple[Principal, str]:
-    """A new principal and its API key (shown once; the store keeps only its hash)."""
+    """A new principal and its API key (shown once; the store keeps only its hash). ``role``
+    is one role or several, comma-separated (a requester may also approve others' requests)."""
     from mpcwallet.cosigner.permits import check_public_key
     from mpcwallet.errors import BadInput
 
-    if role not in ROLES:
-        raise BadInput(f"role must be one of {', '.join(ROLES)}", field="role")
-    if role == "approver":
+    roles = sorted({r.strip() for r in role.split(",")})
+    if not roles or not set(roles) <= set(ROLES):
+        raise BadInput(
+            f"role must be one or more of {', '.join(ROLES)} (comma-separated)", field="role"
+        )
+    role = ",".join(roles)
+    if "approver" in roles:
         if approver_key is None:
             raise BadInput(
                 "an approver needs its Ed25519 public key (64 hex)", field="approver_key"
