@@ -62,16 +62,22 @@ class World:
     stores: list[Store] = field(default_factory=list)
 
     def submit(self, who: Principal | None = None, **body: Any) -> Any:
-        doc = {"wallet_id": self.wallet.wallet_id, "request_id": secrets.token_hex(6), "to": TO,
-               "value": str(GWEI), **body}  # fmt: skip
+        doc = {
+            "wallet_id": self.wallet.wallet_id,
+            "request_id": secrets.token_hex(6),
+            "to": TO,
+            "value": str(GWEI),
+            **body,
+        }
         return pipeline.submit(self.svc, who or self.requester, doc)
 
     def service(self) -> Service:
         """Another orchestrator: its own store connection, the same cluster and permit key."""
         store = Store.open(self.location)
         self.stores.append(store)
-        return Service(store, self.cluster, self.svc.issuer, policy=self.svc.policy,
-                       kyt=self.svc.kyt)  # fmt: skip
+        return Service(
+            store, self.cluster, self.svc.issuer, policy=self.svc.policy, kyt=self.svc.kyt
+        )
 
     def signed(self) -> int:
         return sum(n.signed for n in self.cluster.nodes)
@@ -82,8 +88,9 @@ def world(location: str) -> Iterator[World]:
     store = Store.open(location)
     issuer = PermitIssuer(secrets.token_bytes(32))
     cluster = LocalCluster(issuer.public_key)
-    svc = Service(store, cluster, issuer, policy=parse_policy(POLICY),
-                  kyt=DenyListKyt([KYT_DENIED]))  # fmt: skip
+    svc = Service(
+        store, cluster, issuer, policy=parse_policy(POLICY), kyt=DenyListKyt([KYT_DENIED])
+    )
     admin, _ = svc.add_principal("acme", "admin", "admin")
     requester, _ = svc.add_principal("acme", "req", "requester")
     seed, pub = approver_key()
@@ -113,20 +120,28 @@ def test_a_wallet_is_a_2_of_3_key_with_its_address_and_ref(world: World) -> None
     assert (w.mpc_t, w.mpc_n, info.t, info.n) == (2, 3, 2, 3)
     assert w.key_ref == f"mpc-tecdsa://local/{w.keyset_id}"
     again, created = wallets.create_wallet(
-        world.svc, world.admin, {"name": "treasury", "custody_backend": "MPC_TECDSA",
-                                 "request_id": "w1"})  # fmt: skip
+        world.svc,
+        world.admin,
+        {"name": "treasury", "custody_backend": "MPC_TECDSA", "request_id": "w1"},
+    )
     assert (created, again.wallet_id) == (False, w.wallet_id)
     events = [e.event for e in world.svc.store.audit_events(subject=w.wallet_id)]
-    assert events == ["WALLET_STATE_PENDING_KEYGEN", "MPC_KEYGEN_STARTED", "MPC_KEYGEN_COMPLETED",
-                      "WALLET_CREATED"]  # fmt: skip
+    assert events == [
+        "WALLET_STATE_PENDING_KEYGEN",
+        "MPC_KEYGEN_STARTED",
+        "MPC_KEYGEN_COMPLETED",
+        "WALLET_CREATED",
+    ]
 
 
 def test_a_failed_keygen_leaves_a_failed_wallet_and_dev_signer_needs_dev_mode(
     world: World,
 ) -> None:
     failed, _ = wallets.create_wallet(
-        world.svc, world.admin, {"name": "w4", "custody_backend": "MPC_TECDSA", "mpc_t": 3,
-                                 "mpc_n": 4})  # fmt: skip
+        world.svc,
+        world.admin,
+        {"name": "w4", "custody_backend": "MPC_TECDSA", "mpc_t": 3, "mpc_n": 4},
+    )
     assert (failed.status, failed.error_code, failed.address) == ("FAILED", "bad_input", None)
     assert "mpc_n must be 3" in (failed.error_message or "")
     events = [e.event for e in world.svc.store.audit_events(subject=failed.wallet_id)]
@@ -136,8 +151,9 @@ def test_a_failed_keygen_leaves_a_failed_wallet_and_dev_signer_needs_dev_mode(
             world.svc, world.admin, {"name": "d", "custody_backend": "DEV_SIGNER"}
         )
     with pytest.raises(Forbidden):
-        wallets.create_wallet(world.svc, world.requester, {"name": "x",
-                                                           "custody_backend": "MPC_TECDSA"})  # fmt: skip
+        wallets.create_wallet(
+            world.svc, world.requester, {"name": "x", "custody_backend": "MPC_TECDSA"}
+        )
 
 
 def test_below_the_threshold_a_request_is_signed_under_a_permit(world: World) -> None:
@@ -147,11 +163,21 @@ def test_below_the_threshold_a_request_is_signed_under_a_permit(world: World) ->
     tx, sender = raw_sender(bytes.fromhex(row.raw_tx[2:]))
     assert sender == world.wallet.address and tx.nonce == 0 and tx.value == GWEI
     events = [e.event for e in world.svc.store.audit_events(subject=row.tx_request_id)]
-    assert events == ["TX_REQUEST_CREATED", "TX_STATE_KYT", "TX_STATE_POLICY", "POLICY_ALLOWED",
-                      "TX_STATE_SIGN_PENDING", "SIGN_PERMIT_ISSUED", "MPC_SIGN_STARTED",
-                      "MPC_SIGN_COMPLETED"]  # fmt: skip
-    issued = next(e for e in world.svc.store.audit_events(subject=row.tx_request_id)
-                  if e.event == "SIGN_PERMIT_ISSUED")  # fmt: skip
+    assert events == [
+        "TX_REQUEST_CREATED",
+        "TX_STATE_KYT",
+        "TX_STATE_POLICY",
+        "POLICY_ALLOWED",
+        "TX_STATE_SIGN_PENDING",
+        "SIGN_PERMIT_ISSUED",
+        "MPC_SIGN_STARTED",
+        "MPC_SIGN_COMPLETED",
+    ]
+    issued = next(
+        e
+        for e in world.svc.store.audit_events(subject=row.tx_request_id)
+        if e.event == "SIGN_PERMIT_ISSUED"
+    )
     assert issued.fields["tx_hash"] == "0x" + (row.tx_hash or "")
     assert world.svc.store.verify_audit() > 10
     assert [n.refusals for n in world.cluster.nodes] == [[], [], []]
@@ -165,8 +191,9 @@ def test_above_the_threshold_two_other_approvers_release_it(world: World) -> Non
     with pytest.raises(ApprovalRefused, match="own request"):
         pipeline.approve(world.svc, world.carol, tid, carol.sign(message))
     with pytest.raises(ApprovalRefused, match="does not verify"):
-        pipeline.approve(world.svc, world.svc.store.get_principal(dave.principal_id), tid,
-                         erin.sign(message))  # fmt: skip
+        pipeline.approve(
+            world.svc, world.svc.store.get_principal(dave.principal_id), tid, erin.sign(message)
+        )
     with pytest.raises(Forbidden):
         pipeline.approve(world.svc, world.requester, tid, dave.sign(message))
     d = world.svc.store.get_principal(dave.principal_id)
@@ -177,8 +204,9 @@ def test_above_the_threshold_two_other_approvers_release_it(world: World) -> Non
     done = pipeline.approve(world.svc, e, tid, erin.sign(message))
     assert done.state == "SIGN_PENDING" and done.raw_tx is not None and world.signed() == 2
     assert world.svc.store.approvers_of(tid) == [dave.principal_id, erin.principal_id]
-    refused = [ev for ev in world.svc.store.audit_events(subject=tid)
-               if ev.event == "TX_APPROVAL_REFUSED"]  # fmt: skip
+    refused = [
+        ev for ev in world.svc.store.audit_events(subject=tid) if ev.event == "TX_APPROVAL_REFUSED"
+    ]
     assert [ev.fields["code"] for ev in refused] == ["own_request", "bad_signature"]
 
 
@@ -197,9 +225,14 @@ def test_kyt_and_policy_refusals_are_terminal_with_their_reason(world: World) ->
 def test_the_same_request_id_makes_one_request(world: World) -> None:
     body = {"request_id": "same", "value": str(GWEI)}
     with ThreadPoolExecutor(6) as pool:
-        out = list(pool.map(lambda s: pipeline.submit(
-            s, world.requester, {"wallet_id": world.wallet.wallet_id, "to": TO, **body}),
-            [world.service() for _ in range(6)]))  # fmt: skip
+        out = list(
+            pool.map(
+                lambda s: pipeline.submit(
+                    s, world.requester, {"wallet_id": world.wallet.wallet_id, "to": TO, **body}
+                ),
+                [world.service() for _ in range(6)],
+            )
+        )
     assert len({r.tx_request_id for r, _ in out}) == 1
     assert sum(created for _, created in out) == 1
     assert len(world.svc.store.list_txs(world.wallet.wallet_id)) == 1
@@ -215,18 +248,32 @@ def test_tenants_do_not_see_each_other(world: World) -> None:
     with pytest.raises(NotFound):
         world.svc.store.get_tx(row.tx_request_id, other.tenant)
     with pytest.raises(NotFound):
-        pipeline.submit(world.svc, other, {"wallet_id": world.wallet.wallet_id,
-                                           "request_id": "x", "to": TO, "value": "1"})  # fmt: skip
+        pipeline.submit(
+            world.svc,
+            other,
+            {"wallet_id": world.wallet.wallet_id, "request_id": "x", "to": TO, "value": "1"},
+        )
     assert wallets.list_wallets(world.svc, other, 10, None) == ([], None)
 
 
 def test_20_concurrent_requests_against_a_limit_of_10_sign_exactly_10(world: World) -> None:
     services = [world.service() for _ in range(4)]
     with ThreadPoolExecutor(20) as pool:
-        out = list(pool.map(
-            lambda i: pipeline.submit(services[i % 4], world.requester, {
-                "wallet_id": world.wallet.wallet_id, "request_id": f"c{i}", "to": TO,
-                "value": str(GWEI)}), range(20)))  # fmt: skip
+        out = list(
+            pool.map(
+                lambda i: pipeline.submit(
+                    services[i % 4],
+                    world.requester,
+                    {
+                        "wallet_id": world.wallet.wallet_id,
+                        "request_id": f"c{i}",
+                        "to": TO,
+                        "value": str(GWEI),
+                    },
+                ),
+                range(20),
+            )
+        )
     states = sorted(r.state for r, _ in out)
     assert states == ["REJECTED"] * 10 + ["SIGN_PENDING"] * 10, states
     signed = [r for r, _ in out if r.raw_tx is not None]
