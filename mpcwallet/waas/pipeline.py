@@ -317,18 +317,33 @@ def _sign(svc: Service, wallet: WalletRow, row: TxRow) -> TxRow:
 
 
 def _signature(svc: Service, wallet: WalletRow, tx_json: dict[str, Any], permit: Any) -> Any:
+    """Sign through the coordinator: one signature in flight per wallet from this process (a
+    lock), and a ``busy`` answer (another orchestrator's session on the key set) retried with
+    backoff while the permit is valid."""
+    import time
+
+    from mpcwallet.errors import Busy
     from mpcwallet.evm.signature import assemble
 
     tx = parse_tx(tx_json)
     assert wallet.pubkey is not None
     pub = bytes.fromhex(wallet.pubkey)
-    if wallet.custody_backend == "MPC_TECDSA":
-        assert wallet.keyset_id is not None
-        der = svc.coordinator.sign_tx(wallet.keyset_id, tx_json, permit)
-    else:  # DEV_SIGNER: dev mode only (wallets.py refuses to make one otherwise)
+    if wallet.custody_backend != "MPC_TECDSA":  # DEV_SIGNER: dev mode only (see wallets.py)
         import coincurve
 
-        der = coincurve.PrivateKey(svc.dev_keys[wallet.wallet_id]).sign(
-            signing_digest(tx), hasher=None
-        )
+        key = coincurve.PrivateKey(svc.dev_keys[wallet.wallet_id])
+        return assemble(tx, key.sign(signing_digest(tx), hasher=None), pub)
+    assert wallet.keyset_id is not None
+    deadline = time.monotonic() + max(1, int(permit["ttl"]) - 5)
+    delay = 0.05
+    with svc.sign_lock(wallet.wallet_id):
+        while True:
+            try:
+                der = svc.coordinator.sign_tx(wallet.keyset_id, tx_json, permit)
+                break
+            except Busy:
+                if time.monotonic() + delay > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
     return assemble(tx, der, pub)

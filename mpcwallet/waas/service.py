@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,6 +99,13 @@ class Service:
     kyt: KytAdapter = field(default_factory=DenyListKyt)
     settings: Settings = field(default_factory=Settings)
     dev_keys: dict[str, bytes] = field(default_factory=dict, repr=False)  # dev mode, memory only
+    _sign_locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
+    _locks_guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def sign_lock(self, wallet_id: str) -> threading.Lock:
+        """One signature in flight per wallet (and so per nonce sequence) in this process."""
+        with self._locks_guard:
+            return self._sign_locks.setdefault(wallet_id, threading.Lock())
 
     def authenticate(self, api_key: str) -> Principal | None:
         return self.store.principal_by_key_hash(hash_api_key(api_key))
