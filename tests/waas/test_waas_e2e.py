@@ -1,8 +1,7 @@
 """WaaS end to end: the demo cluster (three node daemons and a coordinator, real processes) and
 `mpc waas serve` as a real process, driven over HTTP with urllib; every answer is validated
 against the served OpenAPI document (openapi-core), the document itself with
-openapi-spec-validator. One cluster and one WaaS for the module (SQLite store; the pipeline's
-PostgreSQL runs are tests/waas/test_pipeline.py)."""
+openapi-spec-validator. One cluster and one WaaS per store backend (SQLite, then PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -106,13 +105,19 @@ def _mpc(*args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture(scope="module")
-def waas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Waas]:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def waas(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Waas]:
     from openapi_core import OpenAPI
     from openapi_spec_validator import validate
 
     d: Path = tmp_path_factory.mktemp("waas")
-    with running_cluster(d / "cluster") as cluster:
+    store: str | None = None
+    if request.param == "postgres":
+        store = request.getfixturevalue("postgres_server").new_database()
+    on_store = [] if store is None else ["--store", store]
+    with running_cluster(d / "cluster", store) as cluster:
         cdir = cluster.dir
         keys: dict[str, str] = {}
         approvers: dict[str, Approver] = {}
@@ -143,6 +148,7 @@ def waas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Waas]:
                     "--role",
                     role,
                     *extra,
+                    *on_store,
                 ).stdout
             )["data"]
             keys[name] = out["api_key"]
@@ -165,6 +171,7 @@ def waas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Waas]:
                 str(d / "policy.toml"),
                 "--kyt-deny",
                 str(d / "deny.txt"),
+                *on_store,
             ],
             stdout=log,
             stderr=log,
