@@ -45,6 +45,14 @@ def register(app: typer.Typer) -> None:
                 "nodes) instead of the directory's running cluster.",
             ),
         ] = False,
+        rpc_url: Annotated[
+            str | None,
+            typer.Option(
+                "--rpc-url",
+                help="JSON-RPC node: signed transactions are broadcast "
+                "and followed to FINALIZED (default: kept signed, not sent).",
+            ),
+        ] = None,
     ) -> None:
         """Serve the WaaS API on 127.0.0.1 until Ctrl-C (writes DIR/waas.json with its URL)."""
         from mpcwallet.waas.server import build_service
@@ -57,6 +65,7 @@ def register(app: typer.Typer) -> None:
             kyt_deny=kyt_deny,
             dev=dev,
             local_cluster=local_cluster,
+            rpc_url=rpc_url,
         )
         run(svc, directory, port)
 

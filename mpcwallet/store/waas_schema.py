@@ -121,6 +121,25 @@ _V100 = (
     )""",
 )
 
+# The chain layer's record of sent transactions (mpcwallet/chain/store.py's ``txs``/``events``)
+# for the WaaS service, on either backend (mpcwallet/chain/sql_store.py).
+_V101 = (
+    """CREATE TABLE chain_txs (
+        hash TEXT PRIMARY KEY, chain_id BIGINT NOT NULL, sender TEXT NOT NULL,
+        nonce BIGINT NOT NULL, raw TEXT NOT NULL, content TEXT, kind TEXT NOT NULL,
+        replaces TEXT, account BIGINT, key_id TEXT, state TEXT NOT NULL, block_number BIGINT,
+        block_hash TEXT, status INTEGER, created DOUBLE PRECISION NOT NULL,
+        updated DOUBLE PRECISION NOT NULL, detail TEXT
+    )""",
+    "CREATE INDEX chain_txs_by_sender ON chain_txs (chain_id, sender, nonce)",
+    """CREATE TABLE chain_events (
+        subject TEXT NOT NULL, at DOUBLE PRECISION NOT NULL, from_state TEXT,
+        to_state TEXT NOT NULL, block_number BIGINT, detail TEXT
+    )""",
+    "CREATE INDEX chain_events_by_subject ON chain_events (subject, at)",
+)
+
 WAAS_MIGRATIONS: tuple[Migration, ...] = (
     Migration(100, "waas: principals, wallets, tx requests, approvals, permits, audit", _V100),
+    Migration(101, "waas: the chain record of sent transactions", _V101),
 )

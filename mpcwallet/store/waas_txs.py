@@ -217,6 +217,16 @@ class WaasTxs(WaasWallets):
             )
         return [TxRow.from_row(r) for r in rows]
 
+    def txs_in_states(self, states: Sequence[str]) -> list[TxRow]:
+        marks = ", ".join("?" for _ in states)
+        with self.db.transaction(write=False) as tx:
+            rows = tx.execute(
+                f"SELECT {TX_COLUMNS} FROM waas_tx_requests WHERE state IN ({marks})"
+                " ORDER BY updated_at",
+                tuple(states),
+            )
+        return [TxRow.from_row(r) for r in rows]
+
     def history(self, tx_request_id: str) -> list[HistoryRow]:
         with self.db.transaction(write=False) as tx:
             rows = tx.execute(

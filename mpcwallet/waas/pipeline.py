@@ -286,6 +286,8 @@ def _sign(svc: Service, wallet: WalletRow, row: TxRow) -> TxRow:
             ("MPC_SIGN_STARTED", tenant, tid, {"tx_hash": body["tx_hash"]}),
         ]
 
+    if svc.chain is not None and wallet.address is not None:  # start from the chain's nonce
+        store.set_next_nonce_at_least(wallet.wallet_id, svc.chain.nonce_floor(wallet.address))
     try:
         row = store.prepare_signing(row, build, permit, events)
     except Lost:
@@ -313,6 +315,8 @@ def _sign(svc: Service, wallet: WalletRow, row: TxRow) -> TxRow:
             ("MPC_SIGN_COMPLETED", tenant, tid, {"tx_hash": row.tx_hash, "hash": signed_hash}),
         ],
     )
+    if done is not None and svc.chain is not None:
+        return svc.chain.send(store, done, raw)  # type: ignore[no-any-return]
     return done or store.get_tx(tid)
 
 

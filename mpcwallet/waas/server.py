@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ def build_service(
     dev: bool = False,
     local_cluster: bool = False,
     settings: dict[str, Any] | None = None,
+    rpc_url: str | None = None,
 ) -> Service:
     from mpcwallet.cosigner.policy import Policy, load_policy
     from mpcwallet.waas.ports import Coordinator
@@ -54,7 +56,7 @@ def build_service(
 
         config = load_config(directory / "cluster.json")
         coordinator = HttpCoordinator(coordinator_url(directory), config.cluster_id, db)
-    return Service(
+    svc = Service(
         db,
         coordinator,
         issuer,
@@ -62,9 +64,26 @@ def build_service(
         kyt=DenyListKyt.from_file(kyt_deny) if kyt_deny else DenyListKyt(),
         settings=Settings(dev_mode=dev, **(settings or {})),
     )
+    if rpc_url:
+        from mpcwallet.waas.chainlink import ChainLink
+
+        svc.chain = ChainLink.connect(rpc_url, db, svc.settings.chain_id)
+    return svc
 
 
-def serve(svc: Service, directory: Path, port: int = 0) -> None:
+def _follower(svc: Service, stop: threading.Event, interval: float) -> None:
+    """Moves BROADCAST/CONFIRM requests by what the chain reports, every ``interval`` s."""
+    from mpcwallet.waas.chainlink import follow
+
+    log = logging.getLogger("mpcwallet.waas")
+    while not stop.wait(interval):
+        try:
+            follow(svc.store, svc.chain)
+        except Exception as exc:  # noqa: BLE001 - logged by type; the next pass retries
+            log.warning("chain follow pass failed: %s", type(exc).__name__)
+
+
+def serve(svc: Service, directory: Path, port: int = 0, poll_interval: float = 1.0) -> None:
     from aiohttp import web
 
     from mpcwallet.waas.app import build_app
@@ -99,7 +118,13 @@ def serve(svc: Service, directory: Path, port: int = 0) -> None:
             state.unlink(missing_ok=True)
             await runner.cleanup()
 
+    halt = threading.Event()
+    if svc.chain is not None:
+        threading.Thread(
+            target=_follower, args=(svc, halt, poll_interval), name="waas-chain", daemon=True
+        ).start()
     try:
         asyncio.run(main())
     finally:
+        halt.set()
         svc.store.close()

@@ -98,6 +98,7 @@ class Service:
     policy: Policy = field(default_factory=Policy.empty)
     kyt: KytAdapter = field(default_factory=DenyListKyt)
     settings: Settings = field(default_factory=Settings)
+    chain: Any = None  # a mpcwallet.waas.chainlink.ChainLink when an RPC URL is configured
     dev_keys: dict[str, bytes] = field(default_factory=dict, repr=False)  # dev mode, memory only
     _sign_locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
     _locks_guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
