@@ -201,7 +201,22 @@ def build_app(svc: Service, openapi: dict[str, Any]) -> Any:
     from aiohttp import web
 
     pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="waas")
-    app = web.Application(client_max_size=MAX_BODY)
+
+    @web.middleware
+    async def unknown_routes(request: web.Request, handler: Any) -> web.StreamResponse:
+        """aiohttp's own 404/405 in the one error shape."""
+        try:
+            response: web.StreamResponse = await handler(request)
+            return response
+        except web.HTTPNotFound:
+            err: e.MpcError = e.RouteNotFound(
+                f"no route {request.path}; see /openapi.json", field="path"
+            )
+        except web.HTTPMethodNotAllowed:
+            err = e.MethodNotAllowed(f"{request.method} is not allowed on {request.path}")
+        return _json(http_status(err), error_body(err))
+
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[unknown_routes])
 
     def wrap(route: Route) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handle(request: web.Request) -> web.Response:

@@ -283,3 +283,28 @@ def test_20_concurrent_requests_against_a_limit_of_10_sign_exactly_10(world: Wor
     assert {r.reason_code for r, _ in out if r.state == "REJECTED"} == {"policy_refused"}
     assert world.svc.store.spent_24h(world.wallet.wallet_id, "ETH") == 10 * GWEI
     assert world.svc.store.verify_audit() > 100
+
+
+def test_a_permit_from_another_key_is_refused_by_every_node_and_nothing_is_signed(
+    world: World,
+) -> None:
+    """The orchestrator's permit key is what the nodes pin: an orchestrator holding any other
+    key gets every node's refusal, the request FAILED with the code, and the refusal audited."""
+    rogue = Service(
+        world.svc.store,
+        world.cluster,
+        PermitIssuer(secrets.token_bytes(32)),
+        policy=world.svc.policy,
+        kyt=world.svc.kyt,
+    )
+    row, _ = pipeline.submit(
+        rogue,
+        world.requester,
+        {"wallet_id": world.wallet.wallet_id, "request_id": "rogue", "to": TO, "value": "1"},
+    )
+    assert (row.state, row.reason_code, row.raw_tx) == ("FAILED", "permit_tampered", None)
+    assert world.signed() == 0
+    assert world.cluster.nodes[0].refusals == ["permit_tampered"]
+    events = [e.event for e in world.svc.store.audit_events(subject=row.tx_request_id)]
+    assert events[-2:] == ["TX_STATE_FAILED", "SIGN_PERMIT_REJECTED"]
+    assert world.svc.store.spent_24h(world.wallet.wallet_id, "ETH") == 0

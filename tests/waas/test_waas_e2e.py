@@ -246,6 +246,8 @@ def test_wallets_create_read_page_and_meta(waas: Waas, wallet: dict[str, Any]) -
     )
     status, err = waas.call("GET", "/v1/wallets", who=None)
     assert (status, err["error"]["code"]) == (401, "unauthorized")
+    status, err = waas.call("GET", "/v1/nothing-here", check=False)
+    assert (status, err["error"]["code"]) == (404, "no_such_route")
     status, err = waas.call("GET", f"/v1/wallets/{wallet['wallet_id']}", who="mallory")
     assert (status, err["error"]["code"]) == (404, "not_found")  # another tenant
 
