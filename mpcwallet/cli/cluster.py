@@ -103,6 +103,10 @@ def register(app: typer.Typer) -> None:
         port: int = 0,
         retry_bound: Annotated[float, typer.Option("--retry-bound")] = 30.0,
         state: Annotated[str, typer.Option("--state")] = "coordinator.json",
+        key_file: Annotated[
+            Path | None,
+            typer.Option("--coordinator-key", help="Its static key (default DIR/coordinator.key)."),
+        ] = None,
     ) -> None:
         """Run the coordinator in the foreground (JSON logs on stderr)."""
         from mpcwallet.cluster.server import serve as run
@@ -114,6 +118,7 @@ def register(app: typer.Typer) -> None:
             port,
             directory / Path(state).name,
             retry_bound=retry_bound,
+            key_file=key_file,
         )
 
     @group.command("status")
