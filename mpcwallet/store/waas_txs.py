@@ -164,12 +164,32 @@ class WaasTxs(WaasWallets):
         """POLICY -> ``new``: for each ``(asset, amount)`` ``check(asset, amount, spent_24h)``
         (raises to refuse; nothing is then written), then reserve it; one transaction."""
         ts = now_ms(now)
+        try:
+            return self._reserve_and_move(row, spends, check, new, values, events, ts)
+        except IntegrityError:  # a racing run of the same request reserved first
+            raise _Lost() from None
+
+    def _reserve_and_move(
+        self,
+        row: TxRow,
+        spends: Sequence[tuple[str, int]],
+        check: Callable[[str, int, int], None],
+        new: str,
+        values: dict[str, Any],
+        events: Sequence[AuditLike],
+        ts: int,
+    ) -> TxRow | None:
         with self.db.transaction(write=True) as tx:
             # lock the wallet's row first: the totals below cannot change under us
             tx.execute(
                 "UPDATE waas_wallets SET updated_at = updated_at WHERE wallet_id = ?",
                 (row.wallet_id,),
             )
+            state = tx.execute(
+                "SELECT state FROM waas_tx_requests WHERE tx_request_id = ?", (row.tx_request_id,)
+            )
+            if state[0][0] != "POLICY":  # another run of this request decided already
+                raise _Lost()
             for asset, amount in spends:
                 rows = tx.execute(
                     "SELECT amount FROM waas_reservations WHERE wallet_id = ? AND asset = ?"

@@ -105,8 +105,20 @@ def submit(svc: Service, who: Principal, body: dict[str, Any]) -> tuple[TxRow, b
                 "another body; use a new request_id",
                 field="request_id",
             )
-        return row, False
+        return _resume(svc, row), False
     return _advance(svc, row), True
+
+
+def _resume(svc: Service, row: TxRow) -> TxRow:
+    """A retry of a request cut off before it reached a waiting or final state (a restart
+    between two steps) carries it on; every step is guarded by the state it expects, so a retry
+    racing the first run moves nothing twice. A request whose signing started (nonce taken,
+    permit issued) is never signed again here."""
+    if row.state in ("KYT", "POLICY"):
+        return _advance(svc, row)
+    if row.state == "SIGN_PENDING" and row.nonce is None:
+        return _sign(svc, svc.store.get_wallet(row.wallet_id), row)
+    return row
 
 
 def _facts_and_rules(svc: Service, wallet: WalletRow, row: TxRow) -> tuple[Any, Any]:
@@ -123,6 +135,8 @@ def _advance(svc: Service, row: TxRow) -> TxRow:
     facts, rules = _facts_and_rules(svc, wallet, row)
     if facts.token_to is not None:
         screened.append(to_checksum(facts.token_to))
+    if row.state == "POLICY":  # resumed after KYT passed
+        return _policy(svc, wallet, row, facts, rules, dict(row.controls or {}))
     kyt = svc.kyt.screen(tx.chain_id, screened)
     if not kyt.allowed:
         moved = store.move_tx(
@@ -141,6 +155,14 @@ def _advance(svc: Service, row: TxRow) -> TxRow:
         )
         or row
     )
+    return _policy(svc, wallet, row, facts, rules, controls)
+
+
+def _policy(
+    svc: Service, wallet: WalletRow, row: TxRow, facts: Any, rules: Any, controls: dict[str, Any]
+) -> TxRow:
+    """POLICY -> APPROVALS or SIGN_PENDING (reserved atomically), or REJECTED."""
+    store = svc.store
     try:
         decide.check_static(rules, facts)
         spends = decide.spends(rules, facts)

@@ -308,3 +308,24 @@ def test_a_permit_from_another_key_is_refused_by_every_node_and_nothing_is_signe
     events = [e.event for e in world.svc.store.audit_events(subject=row.tx_request_id)]
     assert events[-2:] == ["TX_STATE_FAILED", "SIGN_PERMIT_REJECTED"]
     assert world.svc.store.spent_24h(world.wallet.wallet_id, "ETH") == 0
+
+
+def test_a_retry_carries_on_a_request_cut_off_between_steps(world: World) -> None:
+    """A request recorded but not run on (the orchestrator restarted after the INSERT): the
+    client's retry with the same request_id runs it to its signature, once."""
+    body = {"wallet_id": world.wallet.wallet_id, "request_id": "cut", "to": TO, "value": "5"}
+    row, created = world.svc.store.create_tx_request(
+        "txr_cut",
+        "acme",
+        world.wallet.wallet_id,
+        "cut",
+        pipeline.body_hash(body),
+        world.requester.principal_id,
+        body,
+    )
+    assert created and row.state == "KYT"
+    again, created = pipeline.submit(world.svc, world.requester, body)
+    assert (again.tx_request_id, created, again.state) == ("txr_cut", False, "SIGN_PENDING")
+    assert again.raw_tx is not None and world.signed() == 2
+    third, _ = pipeline.submit(world.svc, world.requester, body)
+    assert third.raw_tx == again.raw_tx and world.signed() == 2
