@@ -59,6 +59,7 @@ class Waas:
     spec: Any
     document: dict[str, Any]
     cluster: Cluster
+    store: str  # the store's location (SQLite file or PostgreSQL URL)
 
     def call(
         self, method: str, path: str, body: Any = None, who: str | None = "bob", check: bool = True
@@ -188,7 +189,15 @@ def waas(
             with urllib.request.urlopen(url + "/openapi.json", timeout=10) as r:
                 document = json.loads(r.read())
             validate(document)
-            yield Waas(url, keys, approvers, OpenAPI.from_dict(document), document, cluster)
+            yield Waas(
+                url,
+                keys,
+                approvers,
+                OpenAPI.from_dict(document),
+                document,
+                cluster,
+                store or str(cdir / "store.sqlite"),
+            )
         finally:
             os.kill(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)
@@ -349,3 +358,53 @@ def test_20_concurrent_requests_against_a_limit_of_10(waas: Waas) -> None:
     assert nonces == list(range(10))
     raws = [tx["signed_tx"]["raw_tx"] for _, tx in out if tx["signed_tx"]]
     assert sorted(raw_sender(bytes.fromhex(r[2:]))[0].nonce or 0 for r in raws) == nonces
+
+
+def test_a_pipeline_permit_signs_its_own_tx_once_and_nothing_else(
+    waas: Waas, wallet: dict[str, Any]
+) -> None:
+    """The pipeline's own permit, taken on its way to the real coordinator: sent again for the
+    same transaction (another request id) or with another transaction, every node refuses it,
+    nothing is signed. A replay reaches the nodes (each refusal in their audit trails); a
+    permit for another digest is refused by the coordinator before any node is asked (the nodes'
+    own check of that case is tests/cluster/test_cluster_e2e.py's)."""
+    from mpcwallet.store import Store
+    from mpcwallet.waas import pipeline
+    from mpcwallet.waas.permit import PermitIssuer
+    from mpcwallet.waas.remote import HttpCoordinator
+    from mpcwallet.waas.service import Service
+
+    taken: list[tuple[dict[str, Any], dict[str, Any]]] = []
+
+    class Taking(HttpCoordinator):
+        def sign_tx(self, keyset_id: str, tx: dict[str, Any], permit: Any) -> bytes:
+            taken.append((tx, permit))
+            return super().sign_tx(keyset_id, tx, permit)
+
+    cluster = waas.cluster
+    with Store.open(waas.store) as store:
+        svc = Service(
+            store,
+            Taking(cluster.url, "demo", store),
+            PermitIssuer.from_file(cluster.dir / "permit.key"),
+        )
+        bob = store.get_principal(store.get_tx(_tx(waas, wallet)[1]["tx_request_id"]).requester)
+        row, _ = pipeline.submit(
+            svc,
+            bob,
+            {"wallet_id": wallet["wallet_id"], "request_id": "taken", "to": TO, "value": "3"},
+        )
+    assert row.state == "SIGN_PENDING" and row.raw_tx is not None
+    ((tx, permit),) = taken
+    keyset_id = wallet["key_ref"].rsplit("/", 1)[1]
+    other_tx = {**tx, "value": 10**18}
+    for body, code, at_nodes in (
+        ({"tx": tx, "permit": permit, "request_id": "replay"}, "permit_replayed", True),
+        ({"tx": other_tx, "permit": permit}, "permit_wrong_digest", False),
+    ):
+        before = sum(_refusals(cluster, n) for n in ("node-a", "node-b", "node-c"))
+        status, out = cluster.call("POST", f"/v1/keysets/{keyset_id}/sign", body)
+        assert status >= 400 and out["error"]["code"] == code, out
+        assert "raw_tx" not in out and "signature" not in out
+        after = sum(_refusals(cluster, n) for n in ("node-a", "node-b", "node-c"))
+        assert after > before if at_nodes else after == before
