@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from mpcwallet.config import mpc_home
-from mpcwallet.cosigner.paths import check_key_id
 from mpcwallet.errors import BadInput, KeyQuarantined, MpcError
+from mpcwallet.homes.paths import check_key_id
 
 QUARANTINE_SUFFIX = ".quarantine"
 

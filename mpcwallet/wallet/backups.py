@@ -69,9 +69,9 @@ def _refuse_stale_backup(
     path: Path, header: dict[str, Any], ui: Ui | None, what: str = "backup"
 ) -> None:
     """A share or backup older than the co-signer's generation of its key can never sign."""
-    from mpcwallet.lifecycle.generation import generation_of
     from mpcwallet.lifecycle.refresh import cosigner_generation, stale_error
     from mpcwallet.session.client import resolve_endpoint
+    from mpcwallet.storage.generation import generation_of
 
     key_id, engine = header.get("key_id"), header.get("engine")
     if not isinstance(key_id, str) or not isinstance(engine, str):
