@@ -139,7 +139,26 @@ _V101 = (
     "CREATE INDEX chain_events_by_subject ON chain_events (subject, at)",
 )
 
+# The deposit listener's record (mpcwallet/chain/store.py's ``deposits``/``blocks``) for every
+# WaaS wallet's address: deposits keyed by chain, tx hash and log index (-1: plain ETH), and the
+# hashes of the last blocks it processed (its cursor and what a reorg check walks back through).
+_V102 = (
+    """CREATE TABLE chain_deposits (
+        chain_id BIGINT NOT NULL, tx_hash TEXT NOT NULL, log_index BIGINT NOT NULL,
+        token TEXT, sender TEXT, recipient TEXT NOT NULL, amount TEXT NOT NULL,
+        block_number BIGINT NOT NULL, block_hash TEXT NOT NULL, state TEXT NOT NULL,
+        first_seen DOUBLE PRECISION NOT NULL, updated DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (chain_id, tx_hash, log_index)
+    )""",
+    "CREATE INDEX chain_deposits_by_recipient ON chain_deposits (recipient, block_number)",
+    """CREATE TABLE chain_blocks (
+        chain_id BIGINT NOT NULL, number BIGINT NOT NULL, hash TEXT NOT NULL,
+        PRIMARY KEY (chain_id, number)
+    )""",
+)
+
 WAAS_MIGRATIONS: tuple[Migration, ...] = (
     Migration(100, "waas: principals, wallets, tx requests, approvals, permits, audit", _V100),
     Migration(101, "waas: the chain record of sent transactions", _V101),
+    Migration(102, "waas: the deposit listener's deposits and block cursor", _V102),
 )

@@ -93,19 +93,31 @@ def _create_wallet(svc: Service, who: Principal, _: dict[str, str], body: Any) -
     return (201 if created else 200), m.Wallet.of(row)
 
 
-def _list_wallets(svc: Service, who: Principal, q: dict[str, str], _: Any) -> Any:
+def _limit(q: dict[str, str]) -> int:
     try:
         limit = int(q.get("limit", "50"))
     except ValueError:
         limit = 0
     if not 1 <= limit <= 500:
         raise e.BadInput("limit must be an integer 1..500", field="limit")
+    return limit
+
+
+def _list_wallets(svc: Service, who: Principal, q: dict[str, str], _: Any) -> Any:
+    limit = _limit(q)
     rows, nxt = wallets.list_wallets(svc, who, limit, q.get("after"))
     return 200, m.WalletPage(wallets=[m.Wallet.of(r) for r in rows], next_after=nxt)
 
 
 def _get_wallet(svc: Service, who: Principal, q: dict[str, str], _: Any) -> Any:
     return 200, m.Wallet.of(wallets.get_wallet(svc, who, q["wallet_id"]))
+
+
+def _deposits(svc: Service, who: Principal, q: dict[str, str], _: Any) -> Any:
+    from mpcwallet.waas.deposits import deposits_page
+
+    rows, nxt = deposits_page(svc, who, q["wallet_id"], _limit(q), q.get("after"))
+    return 200, m.DepositPage(deposits=[m.DepositView.of(d) for d in rows], next_after=nxt)
 
 
 def _mpc(svc: Service, who: Principal, q: dict[str, str], _: Any) -> Any:
@@ -148,6 +160,14 @@ ROUTES: tuple[Route, ...] = (
         query=("limit", "after"),
     ),
     Route("GET", "/v1/wallets/{wallet_id}", "One wallet", m.Wallet, _get_wallet),
+    Route(
+        "GET",
+        "/v1/wallets/{wallet_id}/deposits",
+        "Deposits to the wallet (ETH and ERC-20), paged, oldest block first",
+        m.DepositPage,
+        _deposits,
+        query=("limit", "after"),
+    ),
     Route("GET", "/v1/wallets/{wallet_id}/mpc", "Key set status and meta", m.MpcMeta, _mpc),
     Route(
         "POST",

@@ -44,9 +44,10 @@ class ChainLink:
     def connect(cls, rpc_url: str, store: Store, chain_id: int) -> ChainLink:
         from mpcwallet.chain.rules import rules_for
         from mpcwallet.evm.rpc import RpcClient
+        from mpcwallet.waas.deposits import audit_hook
 
         node = Node(RpcClient(rpc_url))
-        records = SqlChainStore(store.db)
+        records = SqlChainStore(store.db, on_deposit=audit_hook(store))
         return cls(node, records, Tracker(node, records, rules_for(chain_id)))
 
     def nonce_floor(self, address: str) -> int:
