@@ -73,9 +73,22 @@ class DepositWatch:
     chain_id: int
     window: int = DEFAULT_WINDOW
 
+    def begin(self) -> tuple[int, str]:
+        """The cursor, set at the node's head on the very first start (so once the service is
+        listening, every later block is scanned); a restart keeps the stored one."""
+        cursor = self.link.records.cursor(self.chain_id)
+        if cursor is None:
+            self._listener().start_at(self.link.node.head())
+            cursor = self.link.records.cursor(self.chain_id)
+        assert cursor is not None
+        return cursor
+
     def step(self) -> StepResult:
         """One listener step (a reorg check, at most ``window`` new blocks, confirmations)."""
-        listener = Listener(
+        return self._listener().step()
+
+    def _listener(self) -> Listener:
+        return Listener(
             self.link.node,
             self.link.records,
             chain_id=self.chain_id,
@@ -83,7 +96,6 @@ class DepositWatch:
             rules=self.link.tracker.rules,
             window=self.window,
         )
-        return listener.step()
 
 
 def _records(svc: Service) -> SqlChainStore:

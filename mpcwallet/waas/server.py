@@ -71,14 +71,12 @@ def build_service(
     return svc
 
 
-def _follower(svc: Service, stop: threading.Event, interval: float, window: int) -> None:
+def _follower(svc: Service, stop: threading.Event, interval: float, deposits: Any) -> None:
     """Every ``interval`` s: moves BROADCAST/CONFIRM requests by what the chain reports, and
-    runs one deposit listener step (at most ``window`` blocks) for every ACTIVE wallet."""
+    runs one deposit listener step (at most its window of blocks) for every ACTIVE wallet."""
     from mpcwallet.waas.chainlink import follow
-    from mpcwallet.waas.deposits import DepositWatch
 
     log = logging.getLogger("mpcwallet.waas")
-    deposits = DepositWatch(svc.store, svc.chain, svc.settings.chain_id, window)
     while not stop.wait(interval):
         try:
             follow(svc.store, svc.chain)
@@ -138,9 +136,19 @@ def serve(
 
     halt = threading.Event()
     if svc.chain is not None:
+        from mpcwallet.waas.deposits import DepositWatch
+
+        deposits = DepositWatch(svc.store, svc.chain, svc.settings.chain_id, deposit_window)
+        try:
+            number, _ = deposits.begin()
+            logging.getLogger("mpcwallet.waas").info("deposit listener: after block %d", number)
+        except Exception as exc:  # noqa: BLE001 - the first step tries again
+            logging.getLogger("mpcwallet.waas").warning(
+                "deposit listener not started yet: %s", type(exc).__name__
+            )
         threading.Thread(
             target=_follower,
-            args=(svc, halt, poll_interval, deposit_window),
+            args=(svc, halt, poll_interval, deposits),
             name="waas-chain",
             daemon=True,
         ).start()
