@@ -157,8 +157,30 @@ _V102 = (
     )""",
 )
 
+# Replacements of a stuck request's transaction (speed-up, cancel): each a new signature at the
+# request's nonce with its own permit (unique permit nonce), kept here with the signed result.
+_V103 = (
+    """CREATE TABLE waas_replacements (
+        permit_nonce TEXT PRIMARY KEY,
+        tx_request_id TEXT NOT NULL REFERENCES waas_tx_requests (tx_request_id),
+        kind TEXT NOT NULL CHECK (kind IN ('speed-up', 'cancel')),
+        nonce BIGINT NOT NULL,
+        replaces TEXT NOT NULL,
+        tx_hash TEXT NOT NULL,
+        tx_json TEXT NOT NULL,
+        requester TEXT NOT NULL,
+        issued_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        body TEXT NOT NULL,
+        raw_tx TEXT,
+        signed_hash TEXT
+    )""",
+    "CREATE INDEX waas_replacements_by_request ON waas_replacements (tx_request_id, issued_at)",
+)
+
 WAAS_MIGRATIONS: tuple[Migration, ...] = (
     Migration(100, "waas: principals, wallets, tx requests, approvals, permits, audit", _V100),
     Migration(101, "waas: the chain record of sent transactions", _V101),
     Migration(102, "waas: the deposit listener's deposits and block cursor", _V102),
+    Migration(103, "waas: speed-up and cancel replacements with their permits", _V103),
 )

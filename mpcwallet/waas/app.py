@@ -141,6 +141,18 @@ def _approve(svc: Service, who: Principal, q: dict[str, str], body: Any) -> Any:
     return 200, _tx_view(svc, pipeline.approve(svc, who, q["tx_request_id"], body.signature))
 
 
+def _speed_up(svc: Service, who: Principal, q: dict[str, str], _: Any) -> Any:
+    from mpcwallet.waas.replace import replace_tx
+
+    return 200, _tx_view(svc, replace_tx(svc, who, q["tx_request_id"], "speed-up"))
+
+
+def _cancel(svc: Service, who: Principal, q: dict[str, str], _: Any) -> Any:
+    from mpcwallet.waas.replace import replace_tx
+
+    return 200, _tx_view(svc, replace_tx(svc, who, q["tx_request_id"], "cancel"))
+
+
 ROUTES: tuple[Route, ...] = (
     Route(
         "POST",
@@ -199,6 +211,20 @@ ROUTES: tuple[Route, ...] = (
         m.TxRequestView,
         _approve,
         m.ApprovalRequest,
+    ),
+    Route(
+        "POST",
+        "/v1/tx-requests/{tx_request_id}/speed-up",
+        "Replace a stuck (BROADCAST) transaction: same nonce, fees +10 % (requester or admin)",
+        m.TxRequestView,
+        _speed_up,
+    ),
+    Route(
+        "POST",
+        "/v1/tx-requests/{tx_request_id}/cancel",
+        "Cancel a stuck (BROADCAST) transaction: a zero-value self-transfer at its nonce",
+        m.TxRequestView,
+        _cancel,
     ),
 )
 
