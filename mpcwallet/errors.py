@@ -149,6 +149,12 @@ class KeyQuarantined(PolicyRefused):
     code = "key_quarantined"
 
 
+class QuarantineUnavailable(PolicyRefused):
+    """A session would start but its key's quarantine record could not be written."""
+
+    code = "quarantine_unavailable"
+
+
 class PolicyFileError(FileFormatError):
     """The co-signer's policy file is invalid; the message names the file, line and key."""
 
