@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from support.cosigner import running_cosigner, wait_for
 from support.proc import error_of as _err
 from support.proc import json_result, run_mpc
@@ -85,3 +86,25 @@ def test_failed_quarantine_write_still_violates_and_copies_are_refused(
         assert not by_id.exists()
         ok = run_mpc(["--json", "key", "status", "--share", str(copy)], env)
         assert ok.returncode == 0, ok.stdout
+
+
+def test_no_session_without_a_writable_quarantine_location(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 20.8, in process: the probe fails for a file where the directory should be, a
+    directory where the record should be, and passes (leaving nothing) otherwise."""
+    from mpcwallet.errors import QuarantineUnavailable
+    from mpcwallet.lifecycle.quarantine import ensure_can_quarantine
+
+    monkeypatch.setenv("MPC_HOME", str(tmp_path))
+    key_id, share = "cd" * 16, tmp_path / "s.enc"
+    (tmp_path / "quarantine").write_text("a file, not a directory\n")
+    with pytest.raises(QuarantineUnavailable, match="quarantine"):
+        ensure_can_quarantine(share, key_id)
+    (tmp_path / "quarantine").unlink()
+    (tmp_path / "quarantine" / f"{key_id}.json").mkdir(parents=True)
+    with pytest.raises(QuarantineUnavailable, match="in the way"):
+        ensure_can_quarantine(share, key_id)
+    (tmp_path / "quarantine" / f"{key_id}.json").rmdir()
+    ensure_can_quarantine(share, key_id)
+    assert list((tmp_path / "quarantine").iterdir()) == []
