@@ -149,9 +149,7 @@ class KeyQuarantined(PolicyRefused):
     code = "key_quarantined"
 
 
-class QuarantineUnavailable(PolicyRefused):
-    """A session would start but its key's quarantine record could not be written."""
-
+class QuarantineUnavailable(PolicyRefused):  # no session: its quarantine could not be recorded
     code = "quarantine_unavailable"
 
 
