@@ -15,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 
 from mpcwallet.store.backend import connect
+from mpcwallet.store.backups import BackupsRepo
 from mpcwallet.store.keysets import KeysetsAndSessions
 from mpcwallet.store.nodes import NodesAndRequests
 from mpcwallet.store.schema import migrate
@@ -22,7 +23,7 @@ from mpcwallet.store.schema import migrate
 __all__ = ["Store"]
 
 
-class Store(KeysetsAndSessions, NodesAndRequests):
+class Store(KeysetsAndSessions, NodesAndRequests, BackupsRepo):
     """One connection to the session store; thread-safe (one transaction at a time)."""
 
     @classmethod

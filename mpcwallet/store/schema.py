@@ -105,8 +105,33 @@ _V1 = (
     )""",
 )
 
+# Node backups (issue 25). Numbered from 50 so that migrations added on other branches at the
+# same time keep their numbers; versions only need to increase.
+_V50 = (
+    """CREATE TABLE mpc_share_points (
+        keyset_id TEXT NOT NULL REFERENCES mpc_keysets (keyset_id),
+        generation BIGINT NOT NULL CHECK (generation >= 0),
+        party TEXT NOT NULL,
+        public_share TEXT NOT NULL,
+        recorded_at BIGINT NOT NULL,
+        PRIMARY KEY (keyset_id, generation, party)
+    )""",
+    """CREATE TABLE mpc_node_backups (
+        keyset_id TEXT NOT NULL REFERENCES mpc_keysets (keyset_id),
+        party TEXT NOT NULL,
+        generation BIGINT NOT NULL CHECK (generation >= 0),
+        recovery TEXT NOT NULL,
+        label TEXT NOT NULL,
+        ciphertext TEXT NOT NULL,
+        public_blob TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (keyset_id, party, generation)
+    )""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "cluster: keysets, sessions, nodes, requests", _V1),
+    Migration(50, "cluster: share points and node backups (PVE)", _V50),
 )
 
 
@@ -130,9 +155,9 @@ def _table_names(db: Database, tx: Tx) -> set[str]:
 def migrate(db: Database, migrations: tuple[Migration, ...] = MIGRATIONS) -> int:
     """Apply every pending migration in one transaction; the resulting version."""
     versions = [m.version for m in migrations]
-    if versions != list(range(1, len(migrations) + 1)):
-        raise ValueError("migrations must be numbered 1, 2, 3, ... in order")
-    latest = len(migrations)
+    if not versions or versions[0] < 1 or versions != sorted(set(versions)):
+        raise ValueError("migrations must be numbered upwards from 1, each number once")
+    latest = versions[-1]
     with db.transaction(write=True) as tx:
         if db.dialect == "postgres":
             tx.execute("SELECT pg_advisory_xact_lock(?)", (_PG_LOCK_KEY,))
@@ -144,12 +169,13 @@ def migrate(db: Database, migrations: tuple[Migration, ...] = MIGRATIONS) -> int
                 f"the session store {db.where} is at schema version {current}; this mpcwallet "
                 f"knows versions up to {latest}: upgrade mpcwallet (never downgrade a store)"
             )
-        if applied != set(range(1, current + 1)):
+        unknown = sorted(applied - set(versions))
+        if unknown:
             raise StoreSchemaError(
-                f"the session store {db.where} has gaps in its schema versions "
-                f"({sorted(applied)}); it was not made by mpcwallet's migrations"
+                f"the session store {db.where} has schema versions this mpcwallet does not "
+                f"know ({unknown}); it was not made by mpcwallet's migrations"
             )
-        for migration in migrations[current:]:
+        for migration in [m for m in migrations if m.version not in applied]:
             for statement in migration.statements:
                 tx.execute(statement)
             tx.execute(
