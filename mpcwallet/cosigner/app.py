@@ -74,6 +74,9 @@ def create_app(config: CosignerConfig, *, kek: DerivedKey) -> web.Application:
     app.cleanup_ctx.append(_keystore_housekeeping)
     app.on_shutdown.append(_going_away)
     app.on_cleanup.append(_stop_presigning)
+    from mpcwallet.cosigner import node_role  # the cluster-node role, when this home is a node
+
+    node_role.attach(app, paths.root, kek)
     return app
 
 
