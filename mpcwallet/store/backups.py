@@ -45,8 +45,14 @@ class BackupRecord:
     @classmethod
     def from_row(cls, row: Any) -> BackupRecord:
         return cls(
-            str(row[0]), str(row[1]), int(row[2]), str(row[3]), bytes.fromhex(row[4]),
-            bytes.fromhex(row[5]), bytes.fromhex(row[6]), int(row[7]),
+            str(row[0]),
+            str(row[1]),
+            int(row[2]),
+            str(row[3]),
+            bytes.fromhex(row[4]),
+            bytes.fromhex(row[5]),
+            bytes.fromhex(row[6]),
+            int(row[7]),
         )
 
 
@@ -58,14 +64,19 @@ def _generation(value: Any) -> int:
 
 def _point(value: Any, party: str) -> str:
     if not isinstance(value, str) or _POINT_RE.fullmatch(value) is None:
-        raise BadInput(f"the public share of {party} must be 66 lowercase hex digits",
-                       field="public_share")
+        raise BadInput(
+            f"the public share of {party} must be 66 lowercase hex digits", field="public_share"
+        )
     return value
 
 
 class BackupsRepo(Repo):
     def record_share_points(
-        self, keyset_id: str, generation: int, points: Mapping[str, str], *,
+        self,
+        keyset_id: str,
+        generation: int,
+        points: Mapping[str, str],
+        *,
         now: int | None = None,
     ) -> None:
         """Record every party's Qi for one generation; refused if the parties are not exactly
@@ -73,30 +84,43 @@ class BackupsRepo(Repo):
         keyset = self.get_keyset(keyset_id)  # type: ignore[attr-defined]
         gen = _generation(generation)
         if sorted(points) != sorted(keyset.parties):
-            raise BadInput(f"share points must name exactly the parties of {keyset_id}",
-                           field="parties")
+            raise BadInput(
+                f"share points must name exactly the parties of {keyset_id}", field="parties"
+            )
         rows = [(keyset_id, gen, p, _point(points[p], p), now_ms(now)) for p in sorted(points)]
         with self.db.transaction(write=True) as tx:
             for row in rows:
                 have = tx.execute(
                     "SELECT public_share FROM mpc_share_points WHERE keyset_id = ?"
-                    " AND generation = ? AND party = ?", row[:3])
+                    " AND generation = ? AND party = ?",
+                    row[:3],
+                )
                 if have and have[0][0] != row[3]:
-                    raise BadInput(f"{row[2]} already has another share point at generation "
-                                   f"{gen} of {keyset_id}", field="public_share")
+                    raise BadInput(
+                        f"{row[2]} already has another share point at generation "
+                        f"{gen} of {keyset_id}",
+                        field="public_share",
+                    )
                 if not have:
-                    tx.execute("INSERT INTO mpc_share_points (keyset_id, generation, party,"
-                               " public_share, recorded_at) VALUES (?, ?, ?, ?, ?)", row)
+                    tx.execute(
+                        "INSERT INTO mpc_share_points (keyset_id, generation, party,"
+                        " public_share, recorded_at) VALUES (?, ?, ?, ?, ?)",
+                        row,
+                    )
 
     def current_generation(self, keyset_id: str) -> int | None:
-        row = self._one("SELECT MAX(generation) FROM mpc_share_points WHERE keyset_id = ?",
-                        (keyset_id,))
+        row = self._one(
+            "SELECT MAX(generation) FROM mpc_share_points WHERE keyset_id = ?", (keyset_id,)
+        )
         return None if row is None or row[0] is None else int(row[0])
 
     def share_points(self, keyset_id: str, generation: int) -> dict[str, str]:
         with self.db.transaction(write=False) as tx:
-            rows = tx.execute("SELECT party, public_share FROM mpc_share_points"
-                              " WHERE keyset_id = ? AND generation = ?", (keyset_id, generation))
+            rows = tx.execute(
+                "SELECT party, public_share FROM mpc_share_points"
+                " WHERE keyset_id = ? AND generation = ?",
+                (keyset_id, generation),
+            )
         return {str(r[0]): str(r[1]) for r in rows}
 
     def put_backup(self, rec: BackupRecord, *, now: int | None = None) -> BackupRecord:
@@ -107,22 +131,37 @@ class BackupsRepo(Repo):
             raise BadInput("recovery must be a recovery-set fingerprint", field="recovery")
         if len(rec.ciphertext) + len(rec.public_blob) > MAX_BACKUP_BYTES:
             raise BadInput("the backup is too large", field="ciphertext")
-        values = (rec.keyset_id, rec.party, rec.generation, rec.recovery, rec.label.hex(),
-                  rec.ciphertext.hex(), rec.public_blob.hex(), now_ms(now))
+        values = (
+            rec.keyset_id,
+            rec.party,
+            rec.generation,
+            rec.recovery,
+            rec.label.hex(),
+            rec.ciphertext.hex(),
+            rec.public_blob.hex(),
+            now_ms(now),
+        )
         try:
             row = self._one(
-                f"INSERT INTO mpc_node_backups ({BackupRecord.COLUMNS}) VALUES"
+                "INSERT INTO mpc_node_backups (keyset_id, party, generation, recovery, label,"
+                " ciphertext, public_blob, created_at) VALUES"
                 " (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (keyset_id, party, generation) DO UPDATE"
                 " SET recovery = excluded.recovery, label = excluded.label,"
                 " ciphertext = excluded.ciphertext, public_blob = excluded.public_blob,"
-                f" created_at = excluded.created_at RETURNING {BackupRecord.COLUMNS}",
-                values, write=True)
+                " created_at = excluded.created_at RETURNING keyset_id, party, generation,"
+                " recovery, label, ciphertext, public_blob, created_at",
+                values,
+                write=True,
+            )
         except IntegrityError:
             raise BadInput(f"no key set {rec.keyset_id} in the store", field="keyset_id") from None
         return BackupRecord.from_row(row)
 
     def latest_backup(self, keyset_id: str, party: str) -> BackupRecord | None:
         row = self._one(
-            f"SELECT {BackupRecord.COLUMNS} FROM mpc_node_backups WHERE keyset_id = ?"
-            " AND party = ? ORDER BY generation DESC LIMIT 1", (keyset_id, party))
+            "SELECT keyset_id, party, generation, recovery, label, ciphertext, public_blob,"
+            " created_at FROM mpc_node_backups WHERE keyset_id = ?"
+            " AND party = ? ORDER BY generation DESC LIMIT 1",
+            (keyset_id, party),
+        )
         return None if row is None else BackupRecord.from_row(row)

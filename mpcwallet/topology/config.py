@@ -39,11 +39,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from mpcwallet.cluster.recovery import RecoveryKey, RecoverySet, parse_recovery
 from mpcwallet.errors import AlreadyExists, BadInput, FileFormatError, MpcError, NotFound
 from mpcwallet.jsonio import load_file
 from mpcwallet.session.node_keys import StaticKeypair, check_name, check_public_key
 from mpcwallet.storage.files import ensure_dir, write_atomic
+from mpcwallet.topology.recovery import RecoveryKey, RecoverySet, parse_recovery
 
 __all__ = [
     "CONFIG_VERSION",

@@ -160,8 +160,9 @@ def new_recovery_key(
     from mpcwallet.engine import pve  # needs cb-mpc
 
     if not isinstance(name, str) or _NAME_RE.fullmatch(name) is None:
-        raise BadInput("the recovery key name must be 1 to 64 letters, digits, '.', '_', '-'",
-                       field="name")
+        raise BadInput(
+            "the recovery key name must be 1 to 64 letters, digits, '.', '_', '-'", field="name"
+        )
     if kind not in KEY_KINDS:
         raise BadInput(f"the key kind must be one of {', '.join(KEY_KINDS)}", field="kind")
     ek, dk = pve.generate_base_key(pve.BaseKeyKind(kind))
@@ -190,8 +191,9 @@ def load_recovery_key(path: Path, passphrase: str | bytes) -> tuple[RecoveryKey,
     if header.get("kind") != FILE_KIND:
         raise FileFormatError(f"{path} is not a recovery key file (kind {header.get('kind')!r})")
     try:
-        public = RecoveryKey(str(header["name"]), str(header["key_kind"]),
-                             bytes.fromhex(str(header["ek"])))
+        public = RecoveryKey(
+            str(header["name"]), str(header["key_kind"]), bytes.fromhex(str(header["ek"]))
+        )
     except (KeyError, ValueError):
         raise FileFormatError(f"{path}: the header lacks the public half", field="ek") from None
     return public, dk
@@ -217,6 +219,5 @@ def from_paper(text: str) -> bytes:
         raise BadInput("the paper key must be hex digits", field="paper")
     dk = bytes.fromhex(digits)
     if hashlib.sha256(dk).hexdigest()[:8] != check:
-        raise BadInput("the paper key does not match its check line: a typing error",
-                       field="paper")
+        raise BadInput("the paper key does not match its check line: a typing error", field="paper")
     return dk
