@@ -155,6 +155,7 @@ def serve(
     state_file: Path,
     *,
     retry_bound: float = 30.0,
+    allow_without_backups: bool = False,
 ) -> None:
     """Run the coordinator in the foreground until SIGTERM/SIGINT; ``state_file`` gets its URL."""
     setup_logging()
@@ -162,7 +163,14 @@ def serve(
     store = Store.open(store_location)
 
     async def main() -> None:
-        app = create_app(Coordinator(config, store, retry_bound=retry_bound))
+        app = create_app(
+            Coordinator(
+                config,
+                store,
+                retry_bound=retry_bound,
+                allow_without_backups=allow_without_backups,
+            )
+        )
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, host, port)

@@ -57,6 +57,7 @@ __all__ = [
     "parse_config",
     "pin_node",
     "pin_recovery",
+    "repin_node",
     "save_config",
     "unpin_node",
 ]
@@ -359,6 +360,30 @@ def unpin_node(path: Path, name: str) -> ClusterConfig:
         config = load_config(path, require_complete=False)
         config.node(name)  # NotFound if absent
         updated = replace(config, nodes=tuple(n for n in config.nodes if n.name != name))
+        write_atomic(path, _encode(updated), force=True)
+        return updated
+
+
+def repin_node(
+    path: Path, name: str, static_key: bytes | str, *, fingerprint: str
+) -> ClusterConfig:
+    """Pin a new static key for node ``name`` in place (same name, URL, zone and position: the
+    party order is part of every share): a node restored on a new home with a new key."""
+    path = Path(path)
+    with _locked(path):
+        config = load_config(path, require_complete=False)
+        config.node(name)  # NotFound if absent
+        key = check_public_key(static_key, "static_key")
+        if not hmac.compare_digest(
+            fingerprint.strip().upper().encode(), key_fingerprint(key).encode()
+        ):
+            raise BadInput(
+                f"the fingerprint does not match node {name!r}'s new key (nothing was pinned)",
+                field="fingerprint",
+            )
+        nodes = tuple(replace(n, static_key=key) if n.name == name else n for n in config.nodes)
+        updated = replace(config, nodes=nodes)
+        parse_config(updated.to_json(), str(path), require_complete=False)
         write_atomic(path, _encode(updated), force=True)
         return updated
 
