@@ -153,5 +153,24 @@ def register(group: typer.Typer) -> None:
         )
         _show({**res, **made}, text)
 
+    @group.command("sweep")
+    def sweep(
+        keyset_id: str,
+        rpc: Annotated[str, typer.Option("--rpc", help="JSON-RPC URL of the chain.")],
+        chain_id: Annotated[int, typer.Option("--chain-id")],
+        directory: _Dir = _DEFAULT,
+        store: _Store = None,
+    ) -> None:
+        """Move a key set's whole ETH balance to a new key set in one transaction (when t
+        shares of one generation are exposed), then retire it."""
+        from mpcwallet.wallet.cluster_sweep import sweep as run
+
+        res = run(directory, keyset_id, rpc, chain_id=chain_id, store=store)
+        _show(
+            res,
+            f"swept {res['value']} wei from {res['from']} to {res['to']} "
+            f"(key set {res['new_keyset_id']}): {res['tx_hash']}",
+        )
+
     group.add_typer(rk)
     group.add_typer(backup)

@@ -50,6 +50,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 
 @pytest.fixture(scope="module")
+def anvil() -> Iterator[Any]:
+    from support.anvil import running_anvil
+
+    with running_anvil() as node:
+        yield node
+
+
+@pytest.fixture(scope="module")
 def keyset(cluster: Cluster) -> dict[str, Any]:
     code, doc = cluster.call(
         "POST", "/v1/keysets", {"t": 2, "n": 3, "tenant": "t", "wallet_id": "w"}
@@ -127,7 +135,7 @@ def test_keygen_reports_ready_with_every_backup_verified(
 
 
 def test_runbook_a_node_died(
-    capsys: pytest.CaptureFixture[str], cluster: Cluster, keyset: dict[str, Any]
+    capsys: pytest.CaptureFixture[str], cluster: Cluster, keyset: dict[str, Any], anvil: Any
 ) -> None:
     ks = keyset["keyset_id"]
     old_key = json.loads((cluster.dir / "cluster.json").read_text())["nodes"][0]["static_key"]
@@ -148,6 +156,14 @@ def test_runbook_a_node_died(
         _signed(cluster, keyset, quorum)
     code, report, _ = _verify(capsys, cluster)
     assert code == 0 and {r["generation"] for r in report["keysets"][ks]} == {1}
+    # and the restored node's signature is mined (anvil, chain id 11155111)
+    anvil.fund(keyset["address"], 10**18)
+    tx = cluster.tx(anvil.nonce(keyset["address"]), value=10**15)
+    tx["maxFeePerGas"] = 10 * 10**9
+    code, doc = cluster.sign(ks, tx, prefer=["node-a", "node-b"])
+    assert code == 200 and doc["quorum"] == ["node-a", "node-b"], doc
+    receipt = anvil.receipt(anvil.call("eth_sendRawTransaction", doc["raw_tx"]))
+    assert int(receipt["status"], 16) == 1 and int(anvil.call("eth_chainId"), 16) == 11155111
 
 
 def test_runbook_a_share_was_lost(
@@ -203,3 +219,30 @@ def test_runbook_a_node_was_compromised(
         assert all(isinstance(o, BaseException) for o in out), out
     with Store.open(str(cluster.dir / "store.sqlite")) as s:
         assert s.get_node("node-b").status != "quarantined"
+
+
+def test_runbook_t_shares_exposed_sweep_to_a_new_keyset(
+    capsys: pytest.CaptureFixture[str], cluster: Cluster, keyset: dict[str, Any], anvil: Any
+) -> None:
+    before = anvil.balance(keyset["address"])
+    assert before > 0
+    code, doc, err = mpc(
+        capsys,
+        "cluster",
+        "sweep",
+        keyset["keyset_id"],
+        "--rpc",
+        anvil.url,
+        "--chain-id",
+        "11155111",
+        "--dir",
+        str(cluster.dir),
+    )
+    assert code == 0, (doc, err)
+    receipt = anvil.receipt(doc["tx_hash"])
+    assert int(receipt["status"], 16) == 1
+    assert anvil.balance(doc["to"]) == doc["value"] and doc["to"] != keyset["address"]
+    assert anvil.balance(keyset["address"]) < before - doc["value"] + 1  # one tx took it all
+    with Store.open(str(cluster.dir / "store.sqlite")) as s:
+        assert s.get_keyset(keyset["keyset_id"]).status == "retired"
+        assert s.get_keyset(doc["new_keyset_id"]).status == "active"
