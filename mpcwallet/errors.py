@@ -104,6 +104,12 @@ class PassphraseRequired(MpcError):
     exit_code = 3
 
 
+class KeyringUnavailable(PassphraseRequired):
+    """No OS keyring backend on this machine (`mpc key remember`)."""
+
+    code = "keyring_unavailable"
+
+
 class TamperedFile(MpcError):
     """The file was modified after it was written (AEAD or structure check failed)."""
 
@@ -240,6 +246,18 @@ class Underpriced(ChainError):
 
 class TxReverted(ChainError):
     code = "tx_reverted"
+
+
+class NonceInUse(ChainError):  # a pending tx of ours has it: a signature would replace it
+    code = "nonce_in_use"
+
+
+class NonceGap(ChainError):  # it skips unused nonces: the tx would wait in the node's queue
+    code = "nonce_gap"
+
+
+class NotPending(ChainError):  # a speed-up or cancel of a transaction no longer pending
+    code = "not_pending"
 
 
 class NotAContract(ChainError):
@@ -454,8 +472,20 @@ class StoreUnavailable(TransientError):
     code = "store_unavailable"
 
 
-class NotYetMined(PeerTimeout):
-    """Broadcast succeeded, but no receipt came within the wait: sent, not lost."""
+class _Sent(MpcError):
+    """After a signed transaction was recorded and sent: its hash (public) beside the message."""
+
+    def __init__(self, message: str, *, field: str | None = None, tx_hash: str | None = None):
+        super().__init__(message, field=field)
+        self.tx_hash = tx_hash
+
+    def to_dict(self) -> dict[str, object]:
+        out = super().to_dict()
+        return out if self.tx_hash is None else {**out, "hash": self.tx_hash}
+
+
+class NotYetMined(_Sent, PeerTimeout):
+    """Sent, but not confirmed within the wait (or the node went away meanwhile): not lost."""
 
     code = "not_yet_mined"
 
@@ -465,6 +495,12 @@ class Interrupted(MpcError):
 
     code = "interrupted"
     exit_code = 130
+
+
+class SentNotConfirmed(_Sent, Interrupted):
+    """Ctrl-C while ``send`` waited: signed, recorded and sent (may still be mined); exit 130."""
+
+    code = "sent_not_confirmed"
 
 
 class Declined(Interrupted):

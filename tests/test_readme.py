@@ -30,3 +30,30 @@ def test_example_tx_exists_for_the_main_command() -> None:
     main = _readme_commands()[0]
     for path in re.findall(r"--tx (\S+)", main):
         assert (ROOT / path).is_file(), path
+
+
+def test_the_exit_code_table_names_every_cli_error_with_its_exit_code() -> None:
+    """Scripts rely on the table: each code a CLI command can end with is in its exit's row."""
+    from mpcwallet import errors
+
+    text = (ROOT / "README.md").read_text()
+    table = text.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    rows: dict[int, str] = {}
+    for line in table.splitlines():
+        m = re.match(r"^\| (\d+) \| (.*)$", line)
+        if m:
+            assert int(m.group(1)) not in rows, f"exit {m.group(1)} has two rows"
+            rows[int(m.group(1))] = m.group(2)
+    api_only = {"unauthorized", "host_refused", "origin_refused", "body_too_large",
+                "malformed_json", "invalid_request", "no_such_route", "method_not_allowed",
+                "idempotency_conflict", "idempotency_unknown"}  # fmt: skip
+    pending = [errors.MpcError]
+    missing = []
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.code in api_only or cls.code == "error":
+            continue
+        if f"`{cls.code}`" not in rows.get(cls.exit_code, ""):
+            missing.append(f"{cls.code} (exit {cls.exit_code})")
+    assert not missing, f"the README's exit-code table lacks {sorted(missing)}"

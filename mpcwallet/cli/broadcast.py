@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mpcwallet.cli import options
+from mpcwallet.cli import chainopts, options
 from mpcwallet.errors import BadInput, FileFormatError, TransientError
 
 MAX_RAW_FILE_BYTES = 1024 * 1024  # a raw tx is at most ~128 KiB (geth's txMaxSize), hex doubles it
@@ -57,12 +57,18 @@ def read_raw(raw: str | None, sig: Path | None) -> bytes:
 
 def human_broadcast(data: dict[str, Any]) -> str:
     lines = [f"tx hash: {data['hash']}"]
+    if data.get("already_pending"):
+        lines.append("(sent earlier with the same content; no second payment was signed)")
     receipt = data.get("receipt")
     if receipt:
         lines.append(
             f"mined: status {receipt['status']} in block {receipt['block']}, "
             f"gas used {receipt['gas_used']}, {receipt['confirmations']} confirmation(s)"
         )
+        if receipt.get("contract_address"):
+            lines.append(f"contract created at {receipt['contract_address']}")
+    if data.get("state"):
+        lines.append(f"state: {data['state']}")
     return "\n".join(lines)
 
 
@@ -76,12 +82,14 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("--sig", help="sig.json written by `mpc sign`.")
         ] = None,
         wait: Annotated[bool, typer.Option("--wait", help="Wait for the receipt.")] = False,
-        confirmations: options.Confirmations = 1,
+        confirmations: chainopts.Confirmations = None,
+        finalized: chainopts.Finalized = False,
         rpc_url: options.RpcUrl = None,
         timeout: options.RpcTimeout = None,
         receipt_timeout: options.ReceiptTimeout = 300.0,
     ) -> None:
-        """Send a signed transaction to the node; with --wait print its receipt."""
+        """Send a signed transaction to the node (recorded in MPC_HOME first); with --wait
+        follow it to CONFIRMED (or --finalized) and print its receipt."""
         from mpcwallet.cli.frontend import CliUi
         from mpcwallet.cli.output import out
         from mpcwallet.wallet.send import broadcast as run
@@ -94,12 +102,15 @@ def register(app: typer.Typer) -> None:
             retry_seconds=timeout,
             receipt_timeout=receipt_timeout,
             ui=CliUi(),
+            until=chainopts.until(finalized),
         )
         out().success(data, human_broadcast(data))
 
     @app.command("send")
     def send(
-        tx: options.TxFile,
+        tx: options.TxFileOrTransfer = None,
+        to: options.To = None,
+        value: options.Value = None,
         share: options.Share = None,
         key: options.Key = None,
         out_file: Annotated[
@@ -110,7 +121,16 @@ def register(app: typer.Typer) -> None:
         wait: Annotated[
             bool, typer.Option("--wait/--no-wait", help="Wait for the receipt.")
         ] = True,
-        confirmations: options.Confirmations = 1,
+        confirmations: chainopts.Confirmations = None,
+        finalized: chainopts.Finalized = False,
+        again: Annotated[
+            bool,
+            typer.Option(
+                "--again",
+                help="Sign and send even though a transaction with the same content is still "
+                "pending (a second payment).",
+            ),
+        ] = False,
         force: options.ForceOut = False,
         passphrase_file: options.SharePassphraseFile = None,
         timeout: options.RpcTimeout = None,
@@ -121,17 +141,23 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Sign with the co-signer and broadcast in one step (needs an RPC endpoint).
 
+        The transaction is a tx.json (--tx FILE, - for stdin) or an ETH transfer
+        (--to ADDRESS --value 0.01ether) on the wallet's chain (MPC_CHAIN_ID, default Sepolia).
+
         Shows what is signed first and, at a terminal, asks for confirmation (--yes skips it).
+        Recorded in MPC_HOME before it is sent; waits until CONFIRMED (or --finalized). The same
+        tx.json while the first is pending shows that one instead of paying twice (--again).
         """
         from mpcwallet.cli.approve import read_permits
         from mpcwallet.cli.frontend import CliUi, keyring
+        from mpcwallet.cli.home import find_share
         from mpcwallet.cli.output import out
         from mpcwallet.cli.sign import refuse_existing_out, write_out
         from mpcwallet.evm.signature import SignedTx
-        from mpcwallet.evm.txjson import load_tx
         from mpcwallet.wallet.send import require_rpc_for_send, send_transaction
-        from mpcwallet.wallet.shares import find_share
+        from mpcwallet.wallet.transfer import tx_source
 
+        load, source = tx_source(tx, to, value)
         require_rpc_for_send(rpc_url)
         path = find_share(share, key)
         refuse_existing_out(out_file, force)
@@ -144,7 +170,7 @@ def register(app: typer.Typer) -> None:
 
         try:
             data = send_transaction(
-                lambda: load_tx(tx),
+                load,
                 share=path,
                 account=account,
                 permits=read_permits(permit or []),
@@ -154,18 +180,23 @@ def register(app: typer.Typer) -> None:
                 retry_seconds=timeout,
                 receipt_timeout=receipt_timeout,
                 yes=yes,
-                source=str(tx),
+                source=source,
                 keys=keyring(passphrase_file),
                 ui=CliUi(),
                 on_signed=on_signed,
+                again=again,
+                until=chainopts.until(finalized),
             )
         except TransientError as exc:
             from mpcwallet.errors import NotYetMined
 
-            if signed and out_file is None and not isinstance(exc, NotYetMined):
-                # keep the signature usable: a raw tx is public, not a secret
+            if signed and not isinstance(exc, NotYetMined):
+                # recorded before the attempt: it may or may not have reached the node
+                tx_hash = "0x" + signed[0].tx_hash.hex()
                 out().info(
-                    f"not broadcast; retry later with: mpc broadcast --raw 0x{signed[0].raw.hex()}"
+                    f"signed and recorded {tx_hash}, but the node did not confirm receiving it; "
+                    f"send it again with: mpc tx status {tx_hash} --wait (or mpc broadcast "
+                    f"--raw 0x{signed[0].raw.hex()})"
                 )
             raise
         out().success(data, human_broadcast(data))

@@ -29,6 +29,7 @@ from mpcwallet.session.pause import relay_hook
 from mpcwallet.topology.config import ClusterConfig
 
 MAX_FRAME = 16 * 1024 * 1024
+CONNECT_TIMEOUT = 3.0
 
 
 @dataclass
@@ -71,11 +72,14 @@ class _Run:
         async def one(name: str) -> None:
             url = _http_url(self.config.node(name).url) + "/v1/node/session"
             try:
-                ws = await http.ws_connect(
-                    url,
-                    max_msg_size=MAX_FRAME,
-                    heartbeat=None,
-                    timeout=aiohttp.ClientWSTimeout(ws_close=2.0),
+                ws = await asyncio.wait_for(
+                    http.ws_connect(
+                        url,
+                        max_msg_size=MAX_FRAME,
+                        heartbeat=None,
+                        timeout=aiohttp.ClientWSTimeout(ws_close=2.0),
+                    ),
+                    timeout=CONNECT_TIMEOUT,  # a hung node (SIGSTOP, overload) is replaced
                 )
             except (aiohttp.ClientError, OSError, TimeoutError):
                 self.fail(
@@ -128,7 +132,10 @@ class _Run:
                 doc = json.loads(msg.data)
                 if doc.get("type") == "error":
                     self.reports[name] = doc
-                    blame = doc.get("peer") if doc.get("class") == "violation" else None
+                    # a violation names the peer it can pin (or none); a timeout names the peer
+                    # waited for; any other failure is the reporter's own
+                    peer = doc.get("peer")
+                    blame = peer if peer in self.participants and peer != name else None
                     self.fail(
                         {
                             "code": doc.get("code", "error"),

@@ -21,18 +21,20 @@ from aiohttp import WSCloseCode, web
 
 from mpcwallet import __version__
 from mpcwallet.cosigner import logs
+from mpcwallet.cosigner.clients import prepare_home
 from mpcwallet.cosigner.config import CosignerConfig
 from mpcwallet.cosigner.frontdoor import FRONT_DOOR, FrontDoor, mark_authenticated
 from mpcwallet.cosigner.keystore import KeyStore
 from mpcwallet.cosigner.presigner import Presigner
 from mpcwallet.cosigner.service import Service
-from mpcwallet.cosigner.token import ensure_token, read_token
+from mpcwallet.cosigner.token import read_static_key, read_token
 from mpcwallet.engine import get_engine
 from mpcwallet.errors import MpcError
 from mpcwallet.session import wire
 from mpcwallet.session.channel import Channel
 from mpcwallet.session.handshake import server_handshake
 from mpcwallet.session.install_id import cosigner_install_id
+from mpcwallet.session.secure import static_public
 from mpcwallet.storage.envelope import DerivedKey
 from mpcwallet.storage.files import ensure_dir
 
@@ -49,7 +51,8 @@ SESSION_PATH = "/v1/session"
 def create_app(config: CosignerConfig, *, kek: DerivedKey) -> web.Application:
     paths = config.paths
     ensure_dir(paths.root)
-    ensure_token(paths.token_file)
+    if prepare_home(paths):
+        logs.log("token_rotated", "replaced the token shared by clients paired by an older release")
     engine = get_engine(config.engine_name)
     app = web.Application(middlewares=[guard_request])
     app[CONFIG] = config
@@ -61,6 +64,7 @@ def create_app(config: CosignerConfig, *, kek: DerivedKey) -> web.Application:
         read_token(paths.token_file),
         cosigner_install_id(paths.root),
         presigner=Presigner(engine, idle=lambda: not sessions),
+        static_key=read_static_key(paths.static_key_file),
     )
     app[FRONT_DOOR] = FrontDoor(
         max_unauthenticated=config.max_unauthenticated,
@@ -167,6 +171,8 @@ async def healthz(request: web.Request) -> web.Response:
             "keys": service.keystore.count(),
             "pid": os.getpid(),
             "install_id": service.install_id,
+            # public: the static key a client pins at pairing (the handshake proves it)
+            "static_key": static_public(service.auth.static_key).hex(),
             "connections": dataclasses.asdict(app[FRONT_DOOR].stats),
             # idle-time precomputation (portable engine): counts only
             "presign": service.presigner.stats(),
@@ -190,6 +196,7 @@ async def session_endpoint(request: web.Request) -> web.StreamResponse:
                 resolve_secret=service.resolve_secret,
                 round_timeout=config.round_timeout,
                 install_id=service.install_id,
+                static_key=service.auth.static_key,
             )
         except MpcError as exc:
             logs.log(

@@ -1,12 +1,14 @@
-"""Co-signer backups: every share it holds, its pairing token and install id, in one envelope.
+"""Co-signer backups: every share it holds, its identity (install id, static key), the local
+token and the paired-client registry, in one envelope.
 
 The co-signer's shares are encrypted under its KEK (:mod:`mpcwallet.cosigner.keyring`), which
 only its passphrase unlocks. A backup decrypts them with the KEK and re-encrypts them, together,
 under a separate backup passphrase in the same envelope format as every share (Argon2id with the
 backup profile, ChaCha20-Poly1305). Its clear header lists key ids, addresses, engines and
 generations, never a secret. Import re-encrypts each share under the KEK of the home it goes
-into (created from the co-signer passphrase on a fresh home) and restores the pairing token if
-that home has none.
+into (created from the co-signer passphrase on a fresh home) and restores the local token if
+that home has none, and the static key and client registry together, only into a home with the
+backup's install id and no registry of its own (``clients.restore_from_backup``).
 
 Stale: a backup holding an older generation of a key than the co-signer already holds, or than
 a client share in the same MPC_HOME, predates a refresh; it is refused, and nothing is written.
@@ -59,9 +61,10 @@ def export_backup(
     token = paths.token_file.read_text().strip() if paths.token_file.exists() else None
     id_file = paths.root / INSTALL_ID_FILE
     install_id = id_file.read_text().strip() if id_file.exists() else None
-    payload = json.dumps(
-        {"shares": entries, "token": token, "install_id": install_id}, sort_keys=True
-    ).encode()
+    from mpcwallet.cosigner.clients import for_backup
+
+    identity = {"token": token, "install_id": install_id, **for_backup(paths)}
+    payload = json.dumps({"shares": entries, **identity}, sort_keys=True).encode()
     header = {
         "kind": KIND,
         "version": VERSION,
@@ -105,9 +108,12 @@ def read_backup(path: Path, backup_passphrase: str) -> tuple[dict[str, Any], lis
             (dict(e["header"]), ShareBody.decode(base64.b64decode(e["body"], validate=True)))
             for e in doc["shares"]
         ]
-        token = {"token": doc.get("token"), "install_id": doc.get("install_id")}
+        token = {k: doc.get(k) for k in ("token", "install_id", "static_key", "clients")}
     except (ValueError, KeyError, TypeError):
         raise FileFormatError(f"{path}: the backup's contents are malformed", field="in") from None
+    from mpcwallet.cosigner.clients import check_backup_identity
+
+    check_backup_identity(token, path)
     for share_header, _ in shares:
         check_key_id(share_header.get("key_id"))
     return header, shares, token
@@ -185,6 +191,9 @@ def import_backup(
     install_id = token.get("install_id")
     if isinstance(install_id, str) and re.fullmatch(r"[0-9a-f]{32}", install_id):
         write_new(paths.root / INSTALL_ID_FILE, install_id.encode() + b"\n")
+    from mpcwallet.cosigner.clients import restore_from_backup
+
+    restore_from_backup(paths, token, install_id)
     _audit(paths, "backup_imported", f"co-signer backup restored {len(restored)} key(s)", restored)
     return {"restored": restored, "already_present": sorted(already)}
 

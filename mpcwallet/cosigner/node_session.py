@@ -96,7 +96,9 @@ class NodeRun:
         try:
             frame = self.inbox[peer].get(timeout=self.timeout)
         except queue.Empty:
-            raise PeerTimeout(f"node {peer} sent nothing for {self.timeout:g} s") from None
+            exc = PeerTimeout(f"node {peer} sent nothing for {self.timeout:g} s")
+            exc.peer = peer  # type: ignore[attr-defined]  # whom this node waited for
+            raise exc from None
         if frame is None:
             if self.stray is not None:
                 raise self.stray
@@ -165,7 +167,13 @@ def classify(exc: BaseException, run: NodeRun) -> dict[str, Any]:
         }
     if isinstance(exc, MpcError):
         cls = "transient" if exc.kind == "transient" else "permanent"
-        return {"code": exc.code, "class": cls, "peer": None, "proven": False, "message": str(exc)}
+        return {
+            "code": exc.code,
+            "class": cls,
+            "peer": getattr(exc, "peer", None),  # a timeout names the node waited for
+            "proven": False,
+            "message": str(exc),
+        }
     return {
         "code": "internal_error",
         "class": "transient",

@@ -3,18 +3,22 @@
 A pairing code is ``id (5 bytes) || secret (20 bytes)`` in base32, grouped by four
 (e.g. ``ABCD-EFGH-...``, 40 letters). The id is public (it names the code in the session hello);
 the secret never travels. Both sides derive the session PSK from the secret with HKDF-SHA256
-(:meth:`PairingCode.psk`), run one session authenticated by it, and over that session the
-co-signer hands out its pairing token and install id.
+(:meth:`PairingCode.psk`), run one session authenticated by it and by the co-signer's static
+key (the client takes that key from ``/healthz``: a wrong one fails the handshake, since only
+the co-signer holds the code's PSK and the key's private half). Over that session the co-signer
+registers the client and hands it a client id and a secret of its own
+(:mod:`mpcwallet.cosigner.clients`); the client pins the static key the session authenticated.
 
 Why no PAKE: the secret has 160 bits. A captured pairing exchange lets an observer test guesses
 of the code offline, but with 2^160 candidates that is hopeless, so a plain PSK handshake is as
 good as a PAKE here. Online guessing is cut off too: a code is claimed (and so burnt) by the
 first session that names its id, whether that session then authenticates or not, and it
-expires (default 10 minutes).
+expires (default 10 minutes). A wrong code for a known id and an unknown, used or expired id
+get the same refusal (the co-signer uses a dummy PSK for the latter).
 
-The co-signer keeps a pending code as ``pairing-codes/<id>.json`` holding the derived PSK and
-the expiry, never the code itself; claiming renames the file away (atomic, so two sessions
-cannot both claim one code).
+The co-signer keeps a pending code as ``pairing-codes/<id>.json`` holding the derived PSK, the
+expiry and the operator's label for the client, never the code itself; claiming renames the
+file away (atomic, so two sessions cannot both claim one code).
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ _CODE_RE = re.compile(r"^[A-Z2-7]{40}$")
 _INSTALL_ID_RE = re.compile(r"[0-9a-f]{32}")
 _PSK_INFO = b"mpcwallet pairing-code psk v1 "
 _WRAP_AAD = b"mpcwallet pairing token v1"
+_HEX64_RE = re.compile(r"[0-9a-f]{64}")
 
 PAIRING_FILE = "pairing.json"
 
@@ -79,7 +84,7 @@ def parse_code(text: str) -> PairingCode:
     compact = re.sub(r"[\s-]", "", text).upper()
     if not _CODE_RE.match(compact):
         raise BadInput(
-            "--code: a pairing code is 40 letters and digits 2-7 (dashes optional), as printed "
+            "the pairing code is 40 letters and digits 2-7 (dashes optional), as printed "
             "by `mpc cosigner pair`",
             field="code",
         )
@@ -96,24 +101,31 @@ def check_code_id(value: object) -> str:
 # --- co-signer side ----------------------------------------------------------------------------
 
 
-def issue_code(paths: CosignerPaths, ttl_s: float = DEFAULT_TTL_S) -> tuple[PairingCode, float]:
-    """A new one-time code, recorded as pending; ``(code, expires_at)`` (epoch seconds)."""
+def issue_code(
+    paths: CosignerPaths, ttl_s: float = DEFAULT_TTL_S, label: str | None = None
+) -> tuple[PairingCode, float]:
+    """A new one-time code, recorded as pending; ``(code, expires_at)`` (epoch seconds).
+    ``label`` names the client it will pair in ``mpc cosigner pairings list``."""
+    from mpcwallet.cosigner.clients import check_label
+
     if not 0 < ttl_s <= MAX_TTL_S:
         raise BadInput(f"--ttl must be in (0, {MAX_TTL_S}] seconds", field="ttl")
     prune_expired(paths)
     code = new_code()
     expires_at = time.time() + ttl_s
-    doc = {"id": code.code_id, "psk": code.psk().hex(), "expires_at": expires_at}
+    label = check_label(label) if label is not None else f"paired with code {code.code_id}"
+    doc = {"id": code.code_id, "psk": code.psk().hex(), "expires_at": expires_at, "label": label}
     ensure_dir(paths.pairing_codes_dir)
     write_atomic(paths.pairing_codes_dir / f"{code.code_id}.json", json.dumps(doc).encode())
     return code, expires_at
 
 
-def claim_code(paths: CosignerPaths, code_id: str) -> bytes:
-    """Burn the pending code ``code_id`` and return its PSK.
+def claim_code(paths: CosignerPaths, code_id: str) -> tuple[bytes, str]:
+    """Burn the pending code ``code_id``; its PSK and label.
 
-    Unknown, used and expired codes all get the same :class:`AuthFailed` (an unauthenticated
-    peer learns nothing about which ids exist); the log says which it was.
+    Unknown, used and expired codes all raise the same :class:`AuthFailed` with a ``reason``
+    for the log; the caller answers them with a dummy PSK, so a peer learns nothing about
+    which ids exist.
     """
     pending = paths.pairing_codes_dir / f"{check_code_id(code_id)}.json"
     claimed = pending.with_name(f".{code_id}.{secrets.token_hex(8)}.claimed")
@@ -142,7 +154,8 @@ def claim_code(paths: CosignerPaths, code_id: str) -> bytes:
         psk = b""
     if len(psk) != 32:
         raise refused
-    return psk
+    label = doc.get("label")
+    return psk, label if isinstance(label, str) else f"paired with code {code_id}"
 
 
 def prune_expired(paths: CosignerPaths) -> int:
@@ -165,8 +178,8 @@ def prune_expired(paths: CosignerPaths) -> int:
 
 
 # --- what the pairing session hands over --------------------------------------------------------
-# The token travels inside the session, and additionally sealed under a key derived from this
-# session's own export secret, so it is confidential whatever the frame layer does.
+# The client's secret travels inside the session, and additionally sealed under a key derived
+# from this session's own export secret, so it is confidential whatever the frame layer does.
 
 
 def _wrap_cipher(wrap_key: bytes) -> ChaCha20Poly1305:
@@ -197,12 +210,14 @@ def unwrap_token(wrap_key: bytes, sealed: object) -> bytes:
 @dataclass(frozen=True, repr=False)
 class PairingRecord:
     url: str
-    token: bytes  # secret
+    client_id: str  # public: names this client in its hello
+    secret: bytes  # secret: this client's own PSK for keygen and health sessions
     install_id: str
     engine: str
+    cosigner_static: bytes  # the co-signer's static X25519 public key, pinned at pairing
 
     def __repr__(self) -> str:
-        return f"PairingRecord(url={self.url}, install_id={self.install_id})"
+        return f"PairingRecord(url={self.url}, client_id={self.client_id})"
 
 
 def pairing_file(home: Path) -> Path:
@@ -213,7 +228,9 @@ def write_pairing(home: Path, record: PairingRecord) -> Path:
     path = pairing_file(home)
     doc = {
         "url": record.url,
-        "token": record.token.hex(),
+        "client_id": record.client_id,
+        "secret": record.secret.hex(),
+        "cosigner_static": record.cosigner_static.hex(),
         "install_id": record.install_id,
         "engine": record.engine,
         "paired_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -224,6 +241,8 @@ def write_pairing(home: Path, record: PairingRecord) -> Path:
 
 def read_pairing(home: Path) -> PairingRecord | None:
     """This home's pairing with a remote co-signer, or None if it has none."""
+    from mpcwallet.cosigner.clients import CLIENT_ID_RE
+
     path = pairing_file(home)
     try:
         doc: Any = load_file(path, what="the pairing record", max_bytes=64 * 1024)
@@ -231,19 +250,33 @@ def read_pairing(home: Path) -> PairingRecord | None:
         return None
     except BadInput:
         doc = None
+    if isinstance(doc, dict) and "token" in doc and "client_id" not in doc:
+        raise FileFormatError(
+            f"{path} is from an older release (one token shared by every client, no co-signer key "
+            "to pin) and is no longer used: run `mpc cosigner pair` on the co-signer's machine, "
+            f"then `mpc pair --url {str(doc.get('url'))[:200]}` here",
+            field="pairing",
+        )
     try:
         if not isinstance(doc, dict):
             raise ValueError
-        token = bytes.fromhex(str(doc["token"]))
-        url, engine = doc["url"], doc["engine"]
-        if len(token) != 32 or not isinstance(url, str) or not isinstance(engine, str):
+        url, engine, client_id = doc["url"], doc["engine"], doc["client_id"]
+        secret, static = doc["secret"], doc["cosigner_static"]
+        if not (isinstance(url, str) and isinstance(engine, str) and isinstance(client_id, str)):
+            raise ValueError
+        if not (CLIENT_ID_RE.fullmatch(client_id) and _HEX64_RE.fullmatch(str(secret))):
+            raise ValueError
+        if not _HEX64_RE.fullmatch(str(static)):
             raise ValueError
         install_id = doc.get("install_id")
         if not isinstance(install_id, str) or not _INSTALL_ID_RE.fullmatch(install_id):
             raise ValueError
     except (KeyError, ValueError):
         raise FileFormatError(
-            f"{path} is not a pairing record; pair again with `mpc pair --url URL --code CODE`",
+            f"{path} is not a pairing record; pair again: `mpc cosigner pair` on the co-signer's "
+            "machine, then `mpc pair --url URL` here",
             field="pairing",
         ) from None
-    return PairingRecord(url, token, install_id, engine)
+    return PairingRecord(
+        url, client_id, bytes.fromhex(secret), install_id, engine, bytes.fromhex(static)
+    )

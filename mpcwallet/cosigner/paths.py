@@ -39,6 +39,16 @@ class CosignerPaths:
         return self.root / "auth.token"
 
     @property
+    def static_key_file(self) -> Path:
+        """The co-signer's static X25519 key (Noise ``s``), which clients pin."""
+        return self.root / "static.key"
+
+    @property
+    def clients_file(self) -> Path:
+        """The registry of paired clients (id, own secret, label, created time)."""
+        return self.root / "clients.json"
+
+    @property
     def keyring_file(self) -> Path:
         return self.root / "keyring.enc"
 

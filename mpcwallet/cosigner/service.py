@@ -22,7 +22,6 @@ commit the client proves the new pair with ``selftest``: a two-party signature o
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import logging
 import os
@@ -30,6 +29,7 @@ import time
 from typing import Any
 
 from mpcwallet.cosigner import logs
+from mpcwallet.cosigner.clients import AUTH_CODE
 from mpcwallet.cosigner.facts import (
     SignFacts,
     message_facts,
@@ -57,10 +57,8 @@ from mpcwallet.errors import (
 from mpcwallet.lifecycle.generation import generation_of, selftest_digest
 from mpcwallet.session.channel import Channel
 from mpcwallet.session.pause import pause_point, sign_test_hooks
-from mpcwallet.session.wire import AUTH_KEY, AUTH_PAIRING, Hello
+from mpcwallet.session.wire import Hello
 from mpcwallet.storage.body import ShareBody
-
-_DUMMY_PSK_LABEL = b"mpcwallet/cosigner dummy psk\x00"
 
 
 class Service:
@@ -72,15 +70,17 @@ class Service:
         install_id: str,
         *,
         presigner: Presigner | None = None,
+        static_key: bytes | None = None,
     ) -> None:
+        from mpcwallet.cosigner.clients import ClientAuth
         from mpcwallet.cosigner.guard import Guard
+        from mpcwallet.session.secure import new_static_key
 
         self.engine = engine
         self.keystore = keystore
         self.install_id = install_id
-        self._token = token
-        # Per-daemon random secret for dummy PSKs: an unknown key id gets a PSK nobody holds.
-        self._dummy_key = os.urandom(32)
+        # Who may open a session (PSKs, pairing) and the static Noise key the handshake uses.
+        self.auth = ClientAuth(keystore.paths, keystore, token, static_key or new_static_key())
         self.guard = Guard(keystore.paths)
         self.guard.startup()
         self._refreshing: set[str] = set()  # key ids with a refresh in flight (one event loop)
@@ -99,41 +99,8 @@ class Service:
         return f"Service(engine={self.engine.name})"
 
     async def resolve_secret(self, hello: Hello) -> bytes:
-        """The PSK for the hello's auth mode (the handshake's ``resolve_secret``).
-
-        Never reveals whether a key exists before the client is authenticated: an unknown key
-        id gets a dummy PSK, so it fails at Noise message 1 exactly as a wrong secret does
-        (``auth_failed``, same message). A key made with another engine authenticates normally
-        and is refused afterwards, in the encrypted session.
-        """
-        if hello.auth == AUTH_PAIRING and hello.key_id is None:
-            return self._token
-        if hello.auth == "code":
-            from mpcwallet.cosigner.pairing import claim_code
-
-            try:
-                return await asyncio.to_thread(claim_code, self.keystore.paths, str(hello.key_id))
-            except AuthFailed as exc:
-                reason = getattr(exc, "reason", "malformed")
-                logs.log(
-                    "pairing_refused",
-                    f"pairing code refused ({reason})",
-                    level=logging.WARNING,
-                    code=reason,
-                )
-                raise
-        if hello.auth != AUTH_KEY or hello.key_id is None:
-            raise AuthFailed(f"auth mode {hello.auth!r} is not served here, or lacks its key id")
-        try:
-            key_id = check_key_id(hello.key_id)
-        except BadInput:
-            raise AuthFailed("the key id in the hello is malformed") from None
-        if self.keystore.has(key_id):
-            _header, body = await asyncio.to_thread(self.keystore.load, key_id)
-            return body.auth_secret
-        return hmac.new(
-            self._dummy_key, _DUMMY_PSK_LABEL + key_id.encode(), hashlib.sha256
-        ).digest()
+        """The PSK for the hello (see :meth:`mpcwallet.cosigner.clients.ClientAuth.resolve`)."""
+        return await self.auth.resolve(hello)
 
     async def serve(self, ch: Channel, hello: Hello) -> None:
         ctx: dict[str, Any] = {"session": ch.session_id.hex()[:32], "op": "?", "round": 0}
@@ -151,10 +118,10 @@ class Service:
             op = req.get("op")
             ctx["op"] = op if isinstance(op, str) else "?"
             logs.log("request", f"{ctx['op']} requested", **ctx)
-            if hello.auth == "code" and op != "pair":
+            if hello.auth == AUTH_CODE and op != "pair":
                 raise AuthFailed("a pairing-code session may only pair")
             if op == "pair":
-                await self._pair(ch, hello, ctx)
+                await self.auth.pair(ch, hello, ctx, self.install_id, self.engine.name)
             elif op == "keygen":
                 async with self.guard.session_record(ctx):
                     await self._keygen(ch, hello, req, ctx)
@@ -197,23 +164,6 @@ class Service:
             logs.log("failed", err.message, level=logging.ERROR, code=err.code, **ctx)
             if ch.error is None:
                 await ch.abort(err)
-
-    async def _pair(self, ch: Channel, hello: Hello, ctx: dict[str, Any]) -> None:
-        """Hand the pairing token and install id to a client that proved a one-time code."""
-        from mpcwallet.cosigner.pairing import wrap_token
-
-        if hello.auth != "code" or hello.key_id is None:
-            raise AuthFailed("pairing needs a session authenticated with a pairing code")
-        wrap_key = ch.keys.per_key_secret(f"pairing:{hello.key_id}", b"")
-        await ch.send_control(
-            {
-                "type": "paired",
-                "token": wrap_token(wrap_key, self._token),
-                "install_id": self.install_id,
-                "engine": self.engine.name,
-            }
-        )
-        logs.audit("paired", "a client paired with a one-time code", **ctx)
 
     async def _has_key(self, ch: Channel, hello: Hello, req: dict[str, Any]) -> None:
         key_id = check_key_id(req.get("key_id"))

@@ -1,11 +1,12 @@
 """Ethereum JSON-RPC: chain id check, filling nonce/gas/fees, broadcast with retries, receipts.
 
-JSON-RPC through web3's ``HTTPProvider`` (imported only when an endpoint is used, so the
-offline signing path never pays web3's ~0.5 s import). web3's own retries are off; this module
-owns the retry policy and classifies failures:
+JSON-RPC over HTTP POST with ``requests`` (imported only when an endpoint is used; web3's
+``HTTPProvider`` did the same at ~1 s of import). This module owns the retry policy and
+classifies failures:
 
-* transient (retried with exponential backoff, bounded in total time): connection refused or
-  reset, timeouts, HTTP 5xx and 429, JSON-RPC -32005 (rate limit);
+* transient (retried with exponential backoff, bounded in total time): timeouts, connection
+  reset, HTTP 5xx and 429, JSON-RPC -32005 (rate limit); a refused connection only for half a
+  second (nothing listens there: say so at once);
 * permanent: everything the node answers with a JSON-RPC error. The common ones map to
   :class:`NonceTooLow`, :class:`InsufficientFunds`, :class:`Underpriced`,
   :class:`ChainIdMismatch` with what to do; "already known" counts as success.
@@ -27,6 +28,7 @@ from mpcwallet.errors import (
     NonceTooLow,
     PeerTimeout,
     RpcUnavailable,
+    TransientError,
     TxReverted,
     Underpriced,
 )
@@ -39,6 +41,9 @@ from mpcwallet.evm.endpoint import (  # noqa: F401 - re-exported for callers
 from mpcwallet.evm.txjson import TYPE_1559, UnsignedTx
 
 DEFAULT_REQUEST_TIMEOUT = 10.0
+# A refused connection means nothing listens there: a few quick attempts (a node restarting),
+# then a clear error, instead of the whole retry window meant for overloaded or flaky nodes.
+REFUSED_RETRY_SECONDS = 0.5
 DEFAULT_PRIORITY_FEE = 1_000_000_000  # 1 gwei, when the node has no eth_maxPriorityFeePerGas
 RATE_LIMIT_CODE = -32005  # EIP-1474 "limit exceeded"
 
@@ -78,33 +83,38 @@ class RpcClient:
         retry_seconds: float = DEFAULT_RETRY_SECONDS,
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
         on_event: EventFn | None = None,
+        refused_seconds: float = REFUSED_RETRY_SECONDS,
     ) -> None:
         self.url = url
         self.display_url = _redact_url(url)
         self.retry_seconds = retry_seconds
+        self.refused_seconds = min(refused_seconds, retry_seconds)
         self.request_timeout = request_timeout
         self.on_event = on_event or (lambda _msg: None)
         self._http: Any = None
+        self._ids = 0
 
     # -- transport ---------------------------------------------------------------------------
 
     def _provider(self) -> Any:
-        """web3's HTTPProvider with its own retries off: :meth:`call` owns the retry policy."""
+        """A ``requests`` session (keep-alive). Plain JSON-RPC over HTTP POST: web3's
+        ``HTTPProvider`` did the same at ~1 s of import, most of a failing command's time."""
         if self._http is None:
-            from web3 import HTTPProvider
+            import requests
 
-            self._http = HTTPProvider(
-                self.url,
-                request_kwargs={"timeout": self.request_timeout},
-                exception_retry_configuration=None,
-            )
+            self._http = requests.Session()
+            self._http.headers["Content-Type"] = "application/json"
         return self._http
 
     def _post_once(self, method: str, params: list[Any]) -> Any:
         import requests
 
+        self._ids += 1
+        body = {"jsonrpc": "2.0", "id": self._ids, "method": method, "params": params}
         try:
-            obj = self._provider().make_request(method, params)
+            resp = self._provider().post(self.url, json=body, timeout=self.request_timeout)
+            resp.raise_for_status()
+            obj = resp.json()
         except requests.HTTPError as exc:
             status = exc.response.status_code if exc.response is not None else 0
             if status == 429 or status >= 500:
@@ -134,37 +144,53 @@ class RpcClient:
         return obj.get("result")
 
     def call(self, method: str, *params: Any) -> Any:
-        """One JSON-RPC call, retried on transient failures within ``retry_seconds``.
+        """One JSON-RPC call, retried on transient failures.
 
-        The retry window opens at the first failure, so the first attempt's own cost (the
-        lazy web3 import, a slow connect) never eats the retries it bounds.
+        Timeouts, HTTP 5xx/429 and rate limits are retried with exponential backoff within
+        ``retry_seconds``; a refused connection (nothing listens there) only within
+        ``refused_seconds`` (half a second), then fails saying so. Each retry is reported
+        through ``on_event`` with the bound. The retry window opens at the first failure, so
+        the first attempt's own cost (the lazy web3 import, a slow connect) never eats the
+        retries it bounds.
         """
-        deadline: float | None = None
-        delay = 0.25
+        start: float | None = None
+        delay = 0.1
         attempt = 0
         while True:
             attempt += 1
             try:
                 return self._post_once(method, list(params))
             except _Transient as exc:
-                if deadline is None:
-                    deadline = time.monotonic() + self.retry_seconds
-                remaining = deadline - time.monotonic()
+                now = time.monotonic()
+                if start is None:
+                    start = now
+                refused = exc.reason == "connection refused"
+                bound = self.refused_seconds if refused else self.retry_seconds
+                remaining = start + bound - now
                 if remaining <= 0:
-                    cls = PeerTimeout if exc.reason == "timeout" else RpcUnavailable
-                    raise cls(
-                        f"the RPC endpoint {self.display_url} is unavailable ({exc.reason}) "
-                        f"after {attempt} attempts over {self.retry_seconds:g} s; check that "
-                        "the node is running and reachable, then rerun (raise the bound with "
-                        "--timeout or MPC_RPC_RETRY_SECONDS)"
-                    ) from None
+                    raise self._gave_up(exc.reason, attempt, now - start) from None
                 wait = min(delay, remaining)
                 self.on_event(
-                    f"rpc: {method}: retry {attempt}/{max_retries(self.retry_seconds)} in "
-                    f"{wait:.2g} s: {exc.reason}"
+                    f"rpc: {method}: {exc.reason}; retry {attempt} in {wait:.2g} s "
+                    f"(giving up after {bound:g} s)"
                 )
                 time.sleep(wait)
                 delay = min(delay * 2, 4.0)
+
+    def _gave_up(self, reason: str, attempts: int, waited: float) -> TransientError:
+        where = f"the RPC endpoint {self.display_url}"
+        tried = f"{attempts} attempt(s) over {waited:.1f} s"
+        if reason == "connection refused":
+            return RpcUnavailable(
+                f"{where} refused the connection ({tried}): no node is listening there. Start "
+                "the node, or fix --rpc-url / MPC_RPC_URL"
+            )
+        cls = PeerTimeout if reason == "timeout" else RpcUnavailable
+        return cls(
+            f"{where} is unavailable ({reason}) after {tried}; check that the node is running "
+            "and reachable, then rerun (raise the bound with --timeout or "
+            "MPC_RPC_RETRY_SECONDS)"
+        )
 
     # -- queries -------------------------------------------------------------------------------
 
@@ -291,6 +317,7 @@ class RpcClient:
                         "gas_used": int(receipt.get("gasUsed", "0x0"), 16),
                         "effective_gas_price": int(receipt.get("effectiveGasPrice", "0x0"), 16),
                         "confirmations": head - mined_in + 1,
+                        "contract_address": receipt.get("contractAddress"),
                     }
                     if summary["status"] != 1:
                         raise TxReverted(
@@ -307,16 +334,6 @@ class RpcClient:
                 )
             time.sleep(delay)
             delay = min(delay * 1.5, 2.0)
-
-
-def max_retries(retry_seconds: float) -> int:
-    """How many retries :meth:`RpcClient.call` makes at most within ``retry_seconds``."""
-    total, delay, retries = 0.0, 0.25, 0
-    while total < retry_seconds:
-        total += delay
-        retries += 1
-        delay = min(delay * 2, 4.0)
-    return retries
 
 
 def classify_send_error(exc: RpcCallError, what: str) -> ChainError:

@@ -29,9 +29,10 @@ CPU = "Noise handshake CPU (no network)"
 def _noise_cpu_once() -> None:
     from mpcwallet.session import secure, wire
 
-    psk, hello = os.urandom(32), wire.prologue("{}")
-    c = secure.start_handshake(initiator=True, psk=psk, prologue=hello)
-    s = secure.start_handshake(initiator=False, psk=psk, prologue=hello)
+    psk, hello, static = os.urandom(32), wire.prologue("{}"), secure.new_static_key()
+    public = secure.static_public(static)
+    c = secure.start_handshake(initiator=True, psk=psk, prologue=hello, static_key=public)
+    s = secure.start_handshake(initiator=False, psk=psk, prologue=hello, static_key=static)
     s.read_message(bytes(c.write_message(wire.identity_payload("aa" * 16))))
     c.read_message(bytes(s.write_message(wire.identity_payload("bb" * 16))))
     secure.SessionKeys.from_connection(c, initiator=True)
@@ -71,6 +72,7 @@ def register_benchmarks() -> None:
     async def _handshake_once() -> float:
         from mpcwallet.session.handshake import client_handshake
         from mpcwallet.session.install_id import client_install_id
+        from mpcwallet.session.peer import pinned_static_key
         from mpcwallet.session.ws_client import open_websocket
 
         install_id = client_install_id(Path(home))
@@ -84,6 +86,7 @@ def register_benchmarks() -> None:
                 key_id=key_id,
                 round_timeout=30,
                 install_id=install_id,
+                cosigner_static=pinned_static_key(Path(home)),
             )
             elapsed = time.perf_counter() - start
             await ch.aclose()

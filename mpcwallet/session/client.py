@@ -5,11 +5,12 @@ Public API (kept stable for the CLI and the EVM engineer's ``mpc sign``):
 * :func:`resolve_endpoint` - ``MPC_COSIGNER_URL``, else the pairing record (a remote
   co-signer, :func:`run_pair`), else the running daemon's state file, else the remembered port,
   else ``ws://127.0.0.1:7447``.
-* :func:`run_pair` - pair this home with a remote co-signer using a one-time code.
 
 Every session first asks ``/healthz`` for the co-signer's install id and compares it with this
 home's (its own ``cosigner/install.id``, or the one stored at pairing): a client only ever talks
-to the co-signer of its own ``MPC_HOME``, and reaching another is :class:`WrongCosigner`.
+to the co-signer of its own ``MPC_HOME``, and reaching another is :class:`WrongCosigner`. The
+handshake then authenticates the co-signer's static key this home pins, and this client's own
+secret; identity, credentials and pairing live in :mod:`mpcwallet.session.peer`.
 * :func:`run_keygen` - DKG with the co-signer; two-phase commit (see
   :mod:`mpcwallet.cosigner.service`): ``write_pending(result)`` must durably write the client's
   share under a temporary name; after it returns the client commits, and only when the daemon
@@ -54,6 +55,7 @@ from mpcwallet.session import wire
 from mpcwallet.session.channel import Channel, round_timeout_from_env
 from mpcwallet.session.handshake import client_handshake
 from mpcwallet.session.pause import pause_point
+from mpcwallet.session.peer import check_cosigner_identity, pairing_credentials
 
 if TYPE_CHECKING:
     from mpcwallet.storage.body import ShareBody
@@ -124,45 +126,6 @@ def engine_for_home(home: Path | None = None) -> str:
     return default_engine_name()
 
 
-def expected_install_id(home: Path | None = None) -> tuple[str | None, str]:
-    """The install id this home's co-signer must report, and where it comes from."""
-    from mpcwallet.cosigner.pairing import pairing_file, read_pairing
-    from mpcwallet.session.install_id import INSTALL_ID_FILE, ensure_install_id
-
-    home = home or mpc_home()
-    record = read_pairing(home)
-    if record is not None:
-        return record.install_id, f"the pairing record {pairing_file(home)}"
-    path = CosignerPaths.for_home(home).root / INSTALL_ID_FILE
-    # Read, never create: a home that never ran a co-signer has no id to expect.
-    return (ensure_install_id(path) if path.exists() else None), str(path)
-
-
-def check_cosigner_identity(
-    endpoint: str, doc: Mapping[str, Any], home: Path | None = None
-) -> None:
-    """:class:`WrongCosigner` unless ``doc`` (a ``/healthz`` answer) comes from this home's
-    co-signer."""
-    home = home or mpc_home()
-    expected, source = expected_install_id(home)
-    got = doc.get("install_id")
-    if expected is not None and got == expected:
-        return
-    if expected is None:
-        why = (
-            f"this MPC_HOME ({home}) has never run a co-signer and is not paired with one "
-            f"(no {source})"
-        )
-    else:
-        why = f"it reports install id {got!r}, this MPC_HOME ({home}) expects {expected} ({source})"
-    raise WrongCosigner(
-        f"the co-signer at {endpoint} is not the one of this MPC_HOME: {why}. Unset "
-        "MPC_COSIGNER_URL or point it at this home's co-signer, start this home's own with "
-        "`mpc cosigner start`, or pair with `mpc pair --url URL --code CODE`",
-        field="MPC_COSIGNER_URL" if os.environ.get("MPC_COSIGNER_URL") else "endpoint",
-    )
-
-
 def parse_endpoint(endpoint: str) -> tuple[str, int]:
     parts = urlsplit(endpoint)
     if parts.scheme != "ws" or not parts.hostname:
@@ -182,18 +145,6 @@ def parse_endpoint(endpoint: str) -> tuple[str, int]:
 def _http_base(endpoint: str) -> str:
     host, port = parse_endpoint(endpoint)
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
-def read_pairing_token(home: Path | None = None) -> bytes:
-    """The pairing token: from the pairing record of a remote co-signer, else the local one."""
-    from mpcwallet.cosigner.pairing import read_pairing
-    from mpcwallet.cosigner.token import read_token
-
-    home = home or mpc_home()
-    record = read_pairing(home)
-    if record is not None:
-        return record.token
-    return read_token(CosignerPaths.for_home(home).token_file)
 
 
 # --- plumbing --------------------------------------------------------------------------------
@@ -287,6 +238,7 @@ async def _with_session(
     round_timeout: float,
     body: Callable[[Channel], Awaitable[T]],
     check_identity: bool = True,
+    cosigner_static: bytes | None = None,
 ) -> T:
     from mpcwallet.session.ws_client import open_websocket
 
@@ -304,6 +256,7 @@ async def _with_session(
                 auth=auth,
                 key_id=key_id,
                 round_timeout=round_timeout,
+                cosigner_static=cosigner_static,
             )
             observer = session_observer.get()
             if observer is not None:
@@ -407,7 +360,7 @@ def run_keygen(
     share under a temporary name; if this function raises after that, the caller deletes it.
     """
     engine = get_engine(engine_name)
-    secret = token if token is not None else read_pairing_token()
+    creds = pairing_credentials(token=token)
     timeout = round_timeout if round_timeout is not None else round_timeout_from_env()
 
     async def body(ch: Channel) -> KeygenResult:
@@ -451,10 +404,10 @@ def run_keygen(
     return asyncio.run(
         _with_session(
             endpoint,
-            secret=secret,
+            secret=creds.secret,
             engine=engine.name,
             auth="pairing",
-            key_id=None,
+            key_id=creds.client_id,
             round_timeout=timeout,
             body=body,
         )
@@ -617,11 +570,12 @@ def run_refresh(
 def pairing_request(
     endpoint: str, request: dict[str, Any], *, engine_name: str | None = None, timeout: float = 10.0
 ) -> dict[str, Any]:
-    """One control request over a session authenticated with the pairing token (e.g.
-    ``{"op": "policy_reload"}``); the co-signer's answer."""
+    """One control request over a session authenticated with this client's own pairing secret
+    (e.g. ``{"op": "policy_reload"}``); the co-signer's answer."""
     _, doc = fetch_healthz(endpoint)
     engine = engine_name or str(doc.get("engine"))
-    return _ping(endpoint, read_pairing_token(), engine, "pairing", None, request, timeout)
+    creds = pairing_credentials()
+    return _ping(endpoint, creds.secret, engine, "pairing", creds.client_id, request, timeout)
 
 
 def run_selftest(
@@ -669,13 +623,13 @@ def key_info(
 ) -> dict[str, Any]:
     """``{"present": bool, "generation": int | None}`` for ``key_id``, asked over the pairing
     session (no key secret needed, so a stale share's secret is never offered)."""
-    secret = token if token is not None else read_pairing_token()
+    creds = pairing_credentials(token=token)
     answer = _ping(
         endpoint,
-        secret,
+        creds.secret,
         engine_name,
         "pairing",
-        None,
+        creds.client_id,
         {"op": "has_key", "key_id": key_id},
         timeout,
     )
@@ -758,8 +712,9 @@ def health(
         )
     checks["engine"] = "ok"
     try:
-        secret = token if token is not None else read_pairing_token()
-        pong = _ping(endpoint, secret, engine, "pairing", None, {"op": "ping"}, timeout)
+        creds = pairing_credentials(token=token)
+        secret, client_id = creds.secret, creds.client_id
+        pong = _ping(endpoint, secret, engine, "pairing", client_id, {"op": "ping"}, timeout)
         _expect(pong, "pong")
         checks["auth"] = "ok"
         if key_id is not None:
@@ -768,7 +723,7 @@ def health(
                 secret,
                 engine,
                 "pairing",
-                None,
+                client_id,
                 {"op": "has_key", "key_id": key_id},
                 timeout,
             )
@@ -798,53 +753,3 @@ def health(
         "keys": doc.get("keys"),
         "checks": checks,
     }
-
-
-# --- pairing with a remote co-signer ---------------------------------------------------------
-
-
-def run_pair(endpoint: str, code_text: str, *, timeout: float = 10.0) -> Any:
-    """Pair this home with the co-signer at ``endpoint`` using a one-time code; the stored
-    :class:`~mpcwallet.cosigner.pairing.PairingRecord` on return.
-
-    The session is authenticated by a PSK derived from the code (auth mode ``code``); over it the
-    co-signer sends its pairing token (sealed under a key from this session) and install id,
-    which are written to ``MPC_HOME/pairing.json`` (0600, atomic).
-    """
-    from mpcwallet.cosigner.pairing import PairingRecord, parse_code, unwrap_token, write_pairing
-
-    parse_endpoint(endpoint)
-    code = parse_code(code_text)
-    status, doc = fetch_healthz(endpoint)
-    if status != 200 or not isinstance(doc.get("install_id"), str):
-        raise PeerUnreachable(
-            f"{endpoint} did not answer /healthz as a co-signer (HTTP {status}): "
-            f"{doc.get('error', doc.get('message', ''))}"
-        )
-    engine = str(doc.get("engine"))
-    healthz_id = str(doc["install_id"])
-
-    async def run(ch: Channel) -> PairingRecord:
-        await ch.send_control({"op": "pair"})
-        answer = await ch.recv_control()
-        _expect(answer, "paired")
-        wrap_key = ch.keys.per_key_secret(f"pairing:{code.code_id}", b"")
-        token = unwrap_token(wrap_key, answer.get("token"))
-        if answer.get("install_id") != healthz_id:
-            raise SessionViolation("the co-signer's install id differs between healthz and session")
-        return PairingRecord(endpoint.rstrip("/"), token, healthz_id, engine)
-
-    record = asyncio.run(
-        _with_session(
-            endpoint,
-            secret=code.psk(),
-            engine=engine,
-            auth="code",
-            key_id=code.code_id,
-            round_timeout=timeout,
-            body=run,
-            check_identity=False,
-        )
-    )
-    write_pairing(mpc_home(), record)
-    return record

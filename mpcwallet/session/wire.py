@@ -2,16 +2,19 @@
 
 Handshake, over one WebSocket (the client sends its two messages without waiting)::
 
-    C -> S  TEXT   hello: {"type": "hello", "v": 2, "engine": E, "auth": A, "key_id": K|null}
-    C -> S  BINARY Noise message 1 (-> psk, e), payload {"install_id": client install id}
+    C -> S  TEXT   hello: {"type": "hello", "v": 3, "engine": E, "auth": A, "key_id": K|null}
+    C -> S  BINARY Noise message 1 (-> psk, e, es), payload {"install_id": client install id}
     S -> C  BINARY Noise message 2 (<- e, ee), payload {"install_id": co-signer install id}
             or TEXT {"type": "error", "code": C, "message": M[, "field": F]} and close
 
 The hello is the only clear text. It tells the co-signer which PSK to use (``auth`` and
 ``key_id``) and lets both sides report a version or engine mismatch in one clear line. Its exact
 bytes are the Noise prologue (:func:`prologue`), so a hello altered in transit makes the
-handshake fail. ``auth`` is a mode name (today ``pairing`` and ``key``); the co-signer's
-``resolve_secret(hello)`` maps it to a PSK, so a new mode needs no change here.
+handshake fail. ``auth`` is a mode name (today ``pairing``, ``key`` and ``code``) and ``key_id``
+names the secret within it (a paired client's id or null for the local client, a key id, a
+pairing code's id); the co-signer's ``resolve_secret(hello)`` maps them to a PSK, so a new mode
+needs no change here. Version 3 (NKpsk0, per-client secrets) replaced version 2 (NNpsk0, one
+token shared by every client); a mismatch is one clear line.
 
 Every BINARY message after the handshake is one Noise transport message whose plaintext is a
 flags byte and a chunk of a payload (see :class:`mpcwallet.session.secure.FrameCodec`); a payload
@@ -29,7 +32,7 @@ from typing import Any, Literal
 from mpcwallet.engine.base import MAX_MESSAGE_BYTES
 from mpcwallet.errors import AuthFailed, BadInput, EngineMismatch, SessionViolation
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 MAX_HANDSHAKE_BYTES = 4096
 # One engine message and its type byte.
 MAX_PAYLOAD_BYTES = MAX_MESSAGE_BYTES + 1

@@ -174,8 +174,14 @@ def sign_transaction(
     source: str = "tx",
     keys: Keyring,
     ui: Ui,
+    guard: Callable[[UnsignedTx, str], None] | None = None,
 ) -> TxSignature:
-    """Prepare ``tx``, show it for review, and sign it with the co-signer."""
+    """Prepare ``tx``, show it for review, and sign it with the co-signer.
+
+    ``guard`` sees the complete transaction and its sender before anything is shown or signed
+    (``send`` checks the nonce against the chain; by default a nonce that belongs to a pending
+    transaction of this home is refused, see :func:`mpcwallet.wallet.send.guard_pending_nonce`).
+    """
     from mpcwallet.evm.signature import assemble
     from mpcwallet.lifecycle.refresh import settle_for_use
     from mpcwallet.session.client import run_sign
@@ -189,6 +195,11 @@ def sign_transaction(
         ui=ui,
         source=source,
     )
+    if guard is None:
+        from mpcwallet.wallet.send import guard_pending_nonce
+
+        guard = guard_pending_nonce
+    guard(prepared.tx, prepared.sender)
     public_key = prepared.public_key
     shown = _preflight(prepared, rpc_url, retry_seconds, yes, ui)
     if keys.prompts():

@@ -119,7 +119,7 @@ def test_erc20_preview_and_a_token_address_without_code(wallet: Wallet) -> None:
 
 
 @pytest.mark.anvil
-def test_send_after_a_receipt_timeout_says_sent_not_yet_mined(wallet: Wallet) -> None:
+def test_send_after_a_receipt_timeout_says_sent_not_yet_confirmed(wallet: Wallet) -> None:
     node = wallet.node
     tx = wallet.tmp / "slow.json"
     tx.write_text(json.dumps({"chainId": 11155111, "to": RECIPIENT, "value": "1 gwei"}))
@@ -129,12 +129,13 @@ def test_send_after_a_receipt_timeout_says_sent_not_yet_mined(wallet: Wallet) ->
     finally:
         node.call("evm_setAutomine", True)
     assert cp.returncode == 10, cp.stderr
-    assert "sent, not yet mined: 0x" in cp.stderr and "not broadcast" not in cp.stderr
-    tx_hash = cp.stderr.split("sent, not yet mined: ")[1][:66]
+    assert "sent, not yet confirmed: 0x" in cp.stderr and "not broadcast" not in cp.stderr
+    assert "not_yet_mined" in cp.stderr
+    tx_hash = cp.stderr.split("sent, not yet confirmed: ")[1][:66]
     assert node.call("eth_getTransactionByHash", tx_hash) is not None  # it was sent
-    assert "mpc broadcast --raw 0x" in cp.stderr and "--wait" in cp.stderr
-    # the command it names works: the node knows the tx, and now it is mined
-    command = cp.stderr.split("check it with: ")[1].split()
-    assert command[:3] == ["mpc", "broadcast", "--raw"]
-    code, done = wallet.run("broadcast", "--raw", command[3], "--wait")
-    assert code == 0 and done["data"]["receipt"]["status"] == 1
+    # the command it names works: it follows the recorded transaction until it is confirmed
+    command = cp.stderr.split("follow it with: ")[1].split()
+    assert command[:4] == ["mpc", "tx", "status", tx_hash] and command[4] == "--wait"
+    code, done = wallet.run("tx", "status", tx_hash, "--wait")
+    assert code == 0 and done["data"]["receipt"]["status"] == 1, done
+    assert done["data"]["state"] == "CONFIRMED"

@@ -342,3 +342,18 @@ def test_a_cluster_signed_transaction_is_mined_on_anvil(
         assert int(receipt["status"], 16) == 1
         assert receipt["from"].lower() == keyset["address"].lower()
         assert int(node.call("eth_chainId"), 16) == 11155111
+
+
+def test_a_hung_node_is_replaced_within_the_bound(cluster: Cluster, keyset: dict[str, Any]) -> None:
+    import signal
+
+    pid = cluster.node_pid("node-b")
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        doc = _signed(cluster, keyset, prefer=["node-a", "node-b"])
+        assert time.monotonic() - t0 < RETRY_BOUND
+        assert doc["quorum"] == ["node-a", "node-c"]
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    cluster.call("GET", "/v1/status")

@@ -274,6 +274,7 @@ def test_past_the_cap_new_connections_are_refused_and_sessions_keep_working(
                     auth="pairing",
                     key_id=None,
                     round_timeout=30,
+                    cosigner_static=cs.static_public,
                 )
                 # Fill every unauthenticated slot with silent connections.
                 silent = [socket.create_connection(("127.0.0.1", cs.port)) for _ in range(4)]

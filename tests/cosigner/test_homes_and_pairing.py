@@ -44,12 +44,15 @@ def home_env(home: Path) -> dict[str, str]:
     return env
 
 
-def run_in(prefix: list[str], args: list[str], env: dict[str, str]) -> Any:
+def run_in(
+    prefix: list[str], args: list[str], env: dict[str, str], stdin: str | None = None
+) -> Any:
     if not prefix:
-        return run_mpc(args, env)
+        return run_mpc(args, env, input=stdin)
     return subprocess.run(
         [*prefix, *mpc_cmd(), *args],
         env=env,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=120,
@@ -57,8 +60,10 @@ def run_in(prefix: list[str], args: list[str], env: dict[str, str]) -> Any:
     )
 
 
-def ok(args: list[str], env: dict[str, str], prefix: list[str] | None = None) -> dict[str, Any]:
-    cp = run_in(prefix or [], ["--json", *args], env)
+def ok(
+    args: list[str], env: dict[str, str], prefix: list[str] | None = None, stdin: str | None = None
+) -> dict[str, Any]:
+    cp = run_in(prefix or [], ["--json", *args], env, stdin)
     assert cp.returncode == 0, (args, cp.stdout, cp.stderr)
     data = json_result(cp)["data"]
     assert isinstance(data, dict)
@@ -66,9 +71,13 @@ def ok(args: list[str], env: dict[str, str], prefix: list[str] | None = None) ->
 
 
 def fails(
-    args: list[str], env: dict[str, str], exit_code: int, prefix: list[str] | None = None
+    args: list[str],
+    env: dict[str, str],
+    exit_code: int,
+    prefix: list[str] | None = None,
+    stdin: str | None = None,
 ) -> dict[str, Any]:
-    cp = run_in(prefix or [], ["--json", *args], env)
+    cp = run_in(prefix or [], ["--json", *args], env, stdin)
     assert cp.returncode == exit_code, (args, cp.stdout, cp.stderr)
     error = json_result(cp)["error"]
     assert isinstance(error, dict)
@@ -210,6 +219,13 @@ def two_machines() -> Iterator[Machines]:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
 
 
+def started_static(home: Path) -> str:
+    from mpcwallet.session.secure import static_public
+
+    private = bytes.fromhex((home / "cosigner" / "static.key").read_text().strip())
+    return static_public(private).hex()
+
+
 def pairing_code(env: dict[str, str], prefix: list[str], *extra: str) -> dict[str, Any]:
     data = ok(["cosigner", "pair", *extra], env, prefix)
     assert len(data["code"].replace("-", "")) == 40
@@ -242,22 +258,27 @@ def _remote_scenario(
     url = started["url"]
     assert url.startswith(f"ws://{REMOTE_HOST}:")
 
-    # Pairing: the code travels out of band; the client stores URL, token and install id.
+    # Pairing: the code travels out of band (here on stdin); the client stores the URL, its own
+    # client id and secret, the co-signer's install id and the static key it pinned.
     client_home = tmp_path / "client-machine"
     # No MPC_ENGINE on the client: new keys take the paired co-signer's engine.
     client = {k: v for k, v in home_env(client_home).items() if k != "MPC_ENGINE"}
     client.update(client_extra)
     code = pairing_code(server, on_server)
     assert code["url"] == url
-    paired = ok(["pair", "--url", url, "--code", code["code"]], client, on_client)
+    paired = ok(["pair", "--url", url], client, on_client, stdin=code["code"] + "\n")
     record_file = client_home / "pairing.json"
     assert paired["pairing"] == str(record_file)
     assert stat.S_IMODE(record_file.stat().st_mode) == 0o600
     record = json.loads(record_file.read_text())
     token = (server_home / "cosigner" / "auth.token").read_text().strip()
     install_id = (server_home / "cosigner" / "install.id").read_text().strip()
-    assert record["url"] == url and record["token"] == token
+    registry = json.loads((server_home / "cosigner" / "clients.json").read_text())["clients"]
+    assert [row["id"] for row in registry] == [record["client_id"]] == [paired["client_id"]]
+    assert record["url"] == url and record["secret"] == registry[0]["secret"] != token
+    assert "token" not in record  # the local client's token never leaves the co-signer's home
     assert record["install_id"] == install_id
+    assert record["cosigner_static"] == started_static(server_home)
     # The daemon keeps no trace of the code itself.
     raw_code = code["code"].replace("-", "")
     for path in (server_home / "cosigner").rglob("*"):
@@ -275,7 +296,7 @@ def _remote_scenario(
 
     # A code works once: reusing it is auth_failed.
     other = dict(home_env(tmp_path / "second-client"), **client_extra)
-    reused = fails(["pair", "--url", url, "--code", code["code"]], other, 13, on_client)
+    reused = fails(["pair", "--url", url], other, 13, on_client, stdin=code["code"])
     assert reused["code"] == "auth_failed"
     assert not (tmp_path / "second-client" / "pairing.json").exists()
 
@@ -284,15 +305,16 @@ def _remote_scenario(
     racers = [dict(home_env(tmp_path / f"racer-{i}"), **client_extra) for i in (1, 2)]
     procs = [
         subprocess.Popen(
-            [*on_client, *mpc_cmd(), "--json", "pair", "--url", url, "--code", race],
+            [*on_client, *mpc_cmd(), "--json", "pair", "--url", url],
             env=env,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         for env in racers
     ]
-    outputs = [p.communicate(timeout=120)[0] for p in procs]
+    outputs = [p.communicate(race + "\n", timeout=120)[0] for p in procs]
     results = [(p.returncode, out) for p, out in zip(procs, outputs, strict=True)]
     assert sorted(rc for rc, _ in results) == [0, 13], results
     loser = next(json.loads(out)["error"] for rc, out in results if rc == 13)
@@ -304,7 +326,7 @@ def _remote_scenario(
     expiry = calendar.timegm(time.strptime(short["expires_at"], "%Y-%m-%dT%H:%M:%SZ"))
     # expires_at is printed to the second, truncated: the real expiry is up to 1 s later.
     wait_for(lambda: time.time() > expiry + 1.5, 10, "the code to expire")
-    expired = fails(["pair", "--url", url, "--code", short["code"]], other, 13, on_client)
+    expired = fails(["pair", "--url", url], other, 13, on_client, stdin=short["code"])
     assert expired["code"] == "auth_failed" and "expired" in expired["message"]
 
     # Never paired: the install id is public, so a stranger may copy it, but its own token
@@ -316,9 +338,16 @@ def _remote_scenario(
     )
     unknown = fails(["health"], stranger, 14, on_client)
     assert unknown["field"] == "home" and str(stranger_home) in unknown["message"]
-    (stranger_home / "cosigner").mkdir(parents=True, exist_ok=True)
-    (stranger_home / "cosigner" / "install.id").write_text(install_id + "\n")
-    (stranger_home / "cosigner" / "auth.token").write_text(os.urandom(32).hex() + "\n")
+    # A made-up pairing with everything public (install id, the static key /healthz shows) and
+    # a client id it invented: refused like a wrong secret.
+    forged = {**record, "client_id": os.urandom(8).hex(), "secret": os.urandom(32).hex()}
+    stranger_home.mkdir(parents=True, exist_ok=True)
+    (stranger_home / "pairing.json").write_text(json.dumps(forged))
+    assert fails(["keygen"], stranger, 13, on_client)["code"] == "auth_failed"
+    # The real client's id with a wrong secret: the same.
+    (stranger_home / "pairing.json").write_text(
+        json.dumps({**forged, "client_id": record["client_id"]})
+    )
     assert fails(["keygen"], stranger, 13, on_client)["code"] == "auth_failed"
 
     log = (server_home / "cosigner" / "cosigner.log").read_text()

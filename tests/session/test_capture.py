@@ -6,11 +6,12 @@ through the proxy. Then:
 * after each session's clear hello, no plaintext appears on the wire: no JSON key, no field of
   the signed transaction, no digest, public key, address, key id, secret, or any 16-byte window
   of a message the engine sent or received;
-* a passive observer who also holds the pairing token replays the Noise symmetric state from
-  the capture (it can: everything but the ``ee`` DH is public or the PSK), computes the session
-  id and reads the client's install id, but neither the old design's derivation (HKDF over the
-  token and the nonces) nor any derivation from what it knows opens a captured frame or gives
-  the per-key secret keygen and refresh established.
+* a passive observer who also holds the pairing token and the co-signer's static public key
+  replays the Noise symmetric state from the capture (it can: everything but the ``es`` and
+  ``ee`` DH is public or the PSK) and computes the session id, but cannot read message 1 (``es``
+  needs the co-signer's static private key), and neither the old design's derivation (HKDF over
+  the token and the nonces) nor any derivation from what it knows opens a captured frame or
+  gives the per-key secret keygen and refresh established.
 """
 
 from __future__ import annotations
@@ -164,6 +165,7 @@ def sessions(conns: list[Conn]) -> list[Session]:
 class Capture:
     sessions: list[Session]
     token: bytes
+    static_public: bytes  # the co-signer's (public: /healthz)
     header: dict[str, Any]
     keygen_secret: bytes
     refresh_secret: bytes
@@ -243,6 +245,7 @@ def _run_scenario(cs: Cosigner, proxy: RecordingProxy) -> Capture:
     return Capture(
         sessions=sessions(proxy.conns),
         token=token,
+        static_public=cs.static_public,
         header=header,
         keygen_secret=body.auth_secret,
         refresh_secret=new.auth_secret,
@@ -328,18 +331,22 @@ def test_passive_observer_with_the_token_learns_no_key(capture: Capture) -> None
     keygen = next(s for s in capture.sessions if json.loads(s.hello)["auth"] == "pairing")
     m1, m2 = keygen.up[0], keygen.down[0]
     c2s, s2c = keygen.up[1], keygen.down[1]  # the first transport frame each way
-    # Everything the observer can do: the symmetric state without the ee DH.
+    # Everything the observer can do: the symmetric state without the es and ee DH.
+    assert secure.PROTOCOL_NAME == b"Noise_NKpsk0_25519_ChaChaPoly_SHA256"
     h = hashlib.sha256(secure.PROTOCOL_NAME).digest()
     ck = h
     h = hashlib.sha256(h + wire.prologue(keygen.hello)).digest()
+    h = hashlib.sha256(h + capture.static_public).digest()  # pre-message <- s
     ck, temp_h, k = _hkdf(ck, capture.token, 3)  # psk
     h = hashlib.sha256(h + temp_h).digest()
     e_i, ct1 = m1[:32], m1[32:]
     h = hashlib.sha256(h + e_i).digest()
     ck, k = _hkdf(ck, e_i, 2)  # e, with a PSK also MixKey
     nonce0 = b"\0" * 12
-    payload1 = ChaCha20Poly1305(k).decrypt(nonce0, ct1, h)  # the observer reads message 1
-    assert json.loads(payload1)["install_id"] == capture.client_install_id
+    # Message 1 is keyed by es as well: closed to the observer (NNpsk0 let it read this).
+    with pytest.raises(InvalidTag):
+        ChaCha20Poly1305(k).decrypt(nonce0, ct1, h)
+    assert capture.client_install_id.encode() not in m1
     h = hashlib.sha256(h + ct1).digest()
     e_r, ct2 = m2[:32], m2[32:]
     h = hashlib.sha256(h + e_r).digest()

@@ -1,8 +1,9 @@
 """Published Noise test vectors for our exact pattern, through our handshake configuration.
 
-The vectors (``data/noise_vectors.json``, source named inside) fix both ephemerals, so every
-handshake message, the handshake hash (our session id) and every transport message must match
-byte for byte. ``secure.start_handshake`` is the one function our sessions use to set up Noise.
+The vectors (``data/noise_vectors.json``, source named inside) fix both ephemerals and the
+responder's static key (NKpsk0: the initiator knows it beforehand), so every handshake message,
+the handshake hash (our session id) and every transport message must match byte for byte.
+``secure.start_handshake`` is the one function our sessions use to set up Noise.
 """
 
 from __future__ import annotations
@@ -31,16 +32,21 @@ def test_vector(vector: dict[str, Any]) -> None:
         initiator=True,
         psk=bytes.fromhex(vector["init_psks"][0]),
         prologue=bytes.fromhex(vector["init_prologue"]),
+        static_key=bytes.fromhex(vector["init_remote_static"]),
         ephemeral=bytes.fromhex(vector["init_ephemeral"]),
     )
     resp = secure.start_handshake(
         initiator=False,
         psk=bytes.fromhex(vector["resp_psks"][0]),
         prologue=bytes.fromhex(vector["resp_prologue"]),
+        static_key=bytes.fromhex(vector["resp_static"]),
         ephemeral=bytes.fromhex(vector["resp_ephemeral"]),
     )
+    # The pinned key is the responder's public key (our static_public derives it).
+    pinned = secure.static_public(bytes.fromhex(vector["resp_static"]))
+    assert pinned.hex() == vector["init_remote_static"]
     messages = vector["messages"]
-    # Handshake: -> psk, e  then  <- e, ee
+    # Handshake: -> psk, e, es  then  <- e, ee
     for i, (writer, reader) in enumerate(((init, resp), (resp, init))):
         payload, ciphertext = (bytes.fromhex(messages[i][k]) for k in ("payload", "ciphertext"))
         assert bytes(writer.write_message(payload)) == ciphertext

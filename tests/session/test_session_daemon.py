@@ -85,7 +85,9 @@ async def _raw_answer(cs: Cosigner, hello: dict[str, Any], psk: bytes) -> tuple[
     from mpcwallet.session import secure
 
     text = json.dumps(hello, separators=(",", ":"))
-    conn = secure.start_handshake(initiator=True, psk=psk, prologue=wire.prologue(text))
+    conn = secure.start_handshake(
+        initiator=True, psk=psk, prologue=wire.prologue(text), static_key=cs.static_public
+    )
     async with aiohttp.ClientSession() as http:
         ws = await http.ws_connect(cs.url + "/v1/session")
         await ws.send_str(text)
@@ -141,13 +143,13 @@ def test_version_mismatch_is_one_clear_line_on_both_sides(
     kind, data = asyncio.run(_raw_answer(cosigner, _hello(cosigner, "pairing", None, 1), b"x" * 32))
     answer = json.loads(data)
     assert kind == "TEXT" and answer["code"] == "engine_mismatch" and answer["field"] == "version"
-    assert answer["message"].startswith("protocol version differs: client 1, co-signer 2")
+    assert answer["message"].startswith("protocol version differs: client 1, co-signer 3")
     # A newer client: the same line, raised as EngineMismatch(field="version").
-    monkeypatch.setattr(wire, "PROTOCOL_VERSION", 3)
+    monkeypatch.setattr(wire, "PROTOCOL_VERSION", 4)
     with pytest.raises(EngineMismatch) as info:
         asyncio.run(_session(cosigner, _ping))
     assert info.value.field == "version" and "\n" not in info.value.message
-    assert "protocol version differs: client 3, co-signer 2" in info.value.message
+    assert "protocol version differs: client 4, co-signer 3" in info.value.message
     monkeypatch.undo()
     assert any(line.get("code") == "engine_mismatch" for line in cosigner.log_lines()), (
         "the daemon logs the mismatch too"

@@ -11,14 +11,23 @@ from mpcwallet.session import secure, wire
 from mpcwallet.session.wire import Hello
 
 HELLO = wire.encode_hello(Hello(wire.PROTOCOL_VERSION, "portable", "pairing", None))
+STATIC = secure.new_static_key()  # the co-signer's static key
 
 
 def _handshake(
-    psk_c: bytes, psk_s: bytes | None = None, prologue_s: str = HELLO
+    psk_c: bytes,
+    psk_s: bytes | None = None,
+    prologue_s: str = HELLO,
+    pinned: bytes | None = None,
 ) -> tuple[secure.FrameCodec, secure.FrameCodec]:
-    c = secure.start_handshake(initiator=True, psk=psk_c, prologue=wire.prologue(HELLO))
+    c = secure.start_handshake(
+        initiator=True,
+        psk=psk_c,
+        prologue=wire.prologue(HELLO),
+        static_key=pinned or secure.static_public(STATIC),
+    )
     s = secure.start_handshake(
-        initiator=False, psk=psk_s or psk_c, prologue=wire.prologue(prologue_s)
+        initiator=False, psk=psk_s or psk_c, prologue=wire.prologue(prologue_s), static_key=STATIC
     )
     m1 = c.write_message(wire.identity_payload("aa" * 16))
     assert wire.parse_identity(bytes(s.read_message(bytes(m1))), peer="c") == "aa" * 16
@@ -49,14 +58,16 @@ def test_both_sides_agree_and_sessions_differ() -> None:
     assert client.keys._split.hex() not in repr(client.keys) + repr(client)
 
 
-@pytest.mark.parametrize("what", ["psk", "prologue"])
-def test_wrong_psk_or_altered_hello_fails_message_1(what: str) -> None:
+@pytest.mark.parametrize("what", ["psk", "prologue", "static"])
+def test_wrong_psk_altered_hello_or_other_static_key_fails_message_1(what: str) -> None:
     altered = HELLO.replace('"pairing"', '"key"')
     with pytest.raises(secure.handshake_errors()):
         if what == "psk":
             _handshake(os.urandom(32), os.urandom(32))
-        else:
+        elif what == "prologue":
             _handshake(b"\x07" * 32, prologue_s=altered)
+        else:  # the client pinned another co-signer's key: the right PSK is not enough
+            _handshake(b"\x07" * 32, pinned=secure.static_public(secure.new_static_key()))
 
 
 def test_frames_round_trip_in_order_and_fragment() -> None:
@@ -134,7 +145,7 @@ def test_hello_mismatch_is_one_clear_line() -> None:
     with pytest.raises(EngineMismatch) as info:
         wire.parse_hello(old, engine="portable")
     assert info.value.field == "version" and "\n" not in info.value.message
-    assert "protocol version differs: client 1, co-signer 2" in info.value.message
+    assert "protocol version differs: client 1, co-signer 3" in info.value.message
     with pytest.raises(EngineMismatch, match="engine differs: client 'portable'") as info:
         wire.parse_hello(HELLO, engine="cb-mpc")
     assert info.value.field == "engine"

@@ -52,6 +52,13 @@ class Cosigner:
     def log_file(self) -> Path:
         return self.dir / "cosigner.log"
 
+    @property
+    def static_public(self) -> bytes:
+        """The daemon's static X25519 public key (what its clients pin)."""
+        from mpcwallet.session.secure import static_public
+
+        return static_public(bytes.fromhex((self.dir / "static.key").read_text().strip()))
+
     def healthz(self) -> tuple[int, dict[str, Any]]:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=3) as r:
