@@ -411,5 +411,11 @@ class Coordinator:
         }
 
     async def clear(self, node: str) -> dict[str, Any]:
+        before = await self._db(self.store.get_node, node)
         n = await self._db(self.store.clear_node, node)
+        # The operator's release is an audited act: one warning line with what was lifted.
+        log.warning(
+            "node_cleared",
+            extra={"ctx": {"node": node, "was": before.status, "code": before.quarantine_code}},
+        )
         return {"node": n.node_id, "status": n.status}

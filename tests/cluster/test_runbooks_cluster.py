@@ -207,6 +207,12 @@ def test_runbook_a_node_was_compromised(
     _restart_all(cluster)
     code, cleared, _ = mpc(capsys, "cluster", "clear", "node-b", "--dir", str(cluster.dir))
     assert code == 0, cleared
+    cleared_lines = [
+        json.loads(line)
+        for line in (cluster.dir / "coordinator.log").read_text().splitlines()
+        if '"node_cleared"' in line
+    ]
+    assert any("operator_quarantine" in json.dumps(x) for x in cleared_lines), cleared_lines
     code, doc = cluster.call("POST", f"/v1/keysets/{ks}/refresh", {})
     assert code == 200 and doc["generation"] == 3, doc
     for quorum in QUORUMS:
