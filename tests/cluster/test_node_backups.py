@@ -298,3 +298,67 @@ def test_recovery_key_files_paper_and_config_pins(tmp_path: Path) -> None:
         mutate(bad)
         with pytest.raises(FileFormatError, match=rf"^c\.json: {__import__('re').escape(fld)}:"):
             parse_config(bad, "c.json", require_complete=False)
+
+
+def test_recovery_key_new_pins_a_quorum_and_keeps_the_private_half_off_stdout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from mpcwallet.cli.main import main
+    from mpcwallet.topology.config import load_config, save_config
+
+    cfg = tmp_path / "cluster.json"
+    save_config(cfg, dataclasses.replace(_config(_recovery("ecies-p256", 1, 1)[0]), recovery=None))
+    monkeypatch.setenv("MPC_BACKUP_PASSPHRASE", "officer passphrase")
+    for i, extra in enumerate([[], [], ["--quorum", "2"]], start=1):
+        capsys.readouterr()
+        args = [
+            "--json",
+            "cluster",
+            "recovery-key",
+            "new",
+            "--name",
+            f"officer-{i}",
+            "--out",
+            str(tmp_path / f"o{i}.key"),
+            "--pin",
+            str(cfg),
+            "--paper",
+            *extra,
+        ]
+        assert main(args) == 0
+        out, err = capsys.readouterr()
+        _, dk = rk.load_recovery_key(tmp_path / f"o{i}.key", "officer passphrase")
+        assert dk.hex()[-40:] not in out  # JSON: public data only (dk ends in its secret)
+        assert rk.from_paper(err) == dk  # the paper sheet went to stderr
+    pinned = load_config(cfg, require_complete=False).recovery
+    assert pinned is not None and pinned.quorum == 2
+    assert pinned.names == ("officer-1", "officer-2", "officer-3")
+    assert json.loads(out)["data"]["pinned"] == {"quorum": 2, "keys": list(pinned.names)}
+
+
+def test_the_coordinator_refuses_keygen_without_recovery_keys_unless_allowed(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+
+    from mpcwallet.cluster.coordinator import Coordinator, NotEnoughNodes
+    from mpcwallet.session.node_keys import StaticKeypair
+    from mpcwallet.topology.config import NodeEntry
+
+    nodes = tuple(
+        NodeEntry(n, f"http://127.0.0.1:{9 + i}", StaticKeypair.generate().public, "z")
+        for i, n in enumerate(NAMES)
+    )
+    config = dataclasses.replace(
+        _config(_recovery("ecies-p256", 1, 1)[0]), recovery=None, nodes=nodes
+    )
+    with Store.open(tmp_path / "s.sqlite") as store:
+        coordinator = Coordinator(config, store)
+        with pytest.raises(BackupsRequired, match="node-a: missing"):
+            asyncio.run(coordinator.create_keyset(2, 3, "t", "w"))
+        assert store.list_keysets() == []  # refused before anything was made
+        allowed = Coordinator(config, store, allow_without_backups=True, retry_bound=1.0)
+        with pytest.raises(NotEnoughNodes):  # past the gate: it looks for the nodes
+            asyncio.run(allowed.create_keyset(2, 3, "t", "w"))

@@ -8,6 +8,7 @@ was compromised (quarantine, restore on a clean host, refresh, the stolen share 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -132,6 +133,21 @@ def test_keygen_reports_ready_with_every_backup_verified(
     assert [(r["node"], r["status"]) for r in keyset["backups"]] == [(n, "ok") for n in NAMES]
     code, doc, _ = _verify(capsys, cluster)
     assert code == 0 and all(r["status"] == "ok" for r in doc["keysets"][keyset["keyset_id"]])
+    # a damaged backup in the store: exit 4, the node and the reason named
+    with Store.open(str(cluster.dir / "store.sqlite")) as s:
+        good = s.latest_backup(keyset["keyset_id"], "node-b")
+        assert good is not None
+        ct = bytearray(good.ciphertext)
+        ct[len(ct) // 2] ^= 1
+        s.put_backup(dataclasses.replace(good, ciphertext=bytes(ct)))
+        try:
+            code, doc, err = _verify(capsys, cluster)
+        finally:
+            s.put_backup(good)
+    assert code == 4 and doc["error"]["code"] == "backup_unverified", doc
+    assert "node-b: invalid" in doc["error"]["message"]
+    assert "node-b: invalid" in err and "does not verify against node-b" in err, err
+    assert "node-a" not in doc["error"]["message"]  # only the failing node is named
 
 
 def test_runbook_a_node_died(
