@@ -123,13 +123,6 @@ class InconsistentShare(TamperedFile):
     code = "inconsistent_share"
 
 
-class BackupUnverified(TamperedFile):
-    """A node backup is missing, stale or does not verify against the node's public share
-    (PVE verify, public data only); the message names the node and the reason."""
-
-    code = "backup_unverified"
-
-
 class NotFound(MpcError):
     code = "not_found"
     exit_code = 5
@@ -160,13 +153,6 @@ class PolicyFileError(FileFormatError):
     """The co-signer's policy file is invalid; the message names the file, line and key."""
 
     code = "bad_policy"
-
-
-class BackupsRequired(PolicyRefused):
-    """A key set would be made (or reported ready) without verified backups of every node's
-    share; pin recovery keys, or allow keys without backups explicitly."""
-
-    code = "backups_required"
 
 
 class PermitRefused(PolicyRefused):

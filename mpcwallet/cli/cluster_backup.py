@@ -93,7 +93,7 @@ def register(group: typer.Typer) -> None:
     ) -> None:
         """Check every node's latest backup against its public share (public data only: no
         recovery key, nodes may be offline); names each missing, stale or invalid backup."""
-        from mpcwallet.errors import BackupUnverified
+        from mpcwallet.topology.node_backup import BackupUnverified
         from mpcwallet.wallet.cluster_recovery import verify as run
 
         try:

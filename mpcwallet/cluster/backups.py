@@ -16,13 +16,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mpcwallet.errors import BackupsRequired, MpcError
+from mpcwallet.errors import MpcError, PolicyRefused
 from mpcwallet.store.backups import BackupRecord
 from mpcwallet.store.repo import Store
 from mpcwallet.topology.config import ClusterConfig
 from mpcwallet.topology.node_backup import BackupProblem, NodeBackup, check_backup
 
-__all__ = ["collect", "gate", "load_backup", "verify_keyset"]
+__all__ = ["BackupsRequired", "collect", "gate", "load_backup", "verify_keyset"]
+
+
+class BackupsRequired(PolicyRefused):
+    """A key set would be reported ready without a verified backup of every node's share;
+    pin recovery keys, or allow keys without backups explicitly."""
+
+    code = "backups_required"
 
 
 def _engine() -> Any:

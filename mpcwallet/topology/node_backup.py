@@ -24,23 +24,41 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mpcwallet.errors import BackupUnverified, BadInput, MpcError
+from mpcwallet.errors import BadInput, MpcError, TamperedFile
 from mpcwallet.topology.recovery import RecoverySet
 
-__all__ = ["BackupProblem", "NodeBackup", "check_backup", "make_backup", "restore_share"]
+__all__ = [
+    "BackupProblem",
+    "BackupUnverified",
+    "NodeBackup",
+    "check_backup",
+    "make_backup",
+    "restore_share",
+]
 
 CURVE = "secp256k1"
 _TAG = b"mpcwallet/pve-backup/v1"
 
 
+class BackupUnverified(TamperedFile):
+    """A node backup is missing, stale or does not verify against the node's public share
+    (PVE verify, public data only); the message names the node and the reason."""
+
+    code = "backup_unverified"
+
+
 class BackupProblem(BackupUnverified):
     """One node's backup failed a check; ``status`` is missing, stale or invalid."""
 
-    def __init__(self, node: str, status: str, reason: str) -> None:
-        super().__init__(f"node {node}: backup {status}: {reason}", field=node)
-        self.node = node
-        self.status = status
-        self.reason = reason
+    node = ""
+    status = "invalid"
+    reason = ""
+
+    @classmethod
+    def of(cls, node: str, status: str, reason: str) -> BackupProblem:
+        err = cls(f"node {node}: backup {status}: {reason}", field=node)
+        err.node, err.status, err.reason = node, status, reason
+        return err
 
 
 @dataclass(frozen=True)
@@ -172,25 +190,27 @@ def check_backup(
     from mpcwallet.engine import pve
 
     if backup is None:
-        raise BackupProblem(party, "missing", "no backup of this node's share is stored")
+        raise BackupProblem.of(party, "missing", "no backup of this node's share is stored")
     if backup.generation < generation:
-        raise BackupProblem(
+        raise BackupProblem.of(
             party,
             "stale",
             f"the latest backup is of generation "
             f"{backup.generation}; the key set is at generation {generation}",
         )
     if backup.party != party or backup.keyset_id != keyset_id or backup.generation != generation:
-        raise BackupProblem(
+        raise BackupProblem.of(
             party,
             "invalid",
             "it is stored for another slot "
             f"({backup.keyset_id}, {backup.party}, {backup.generation})",
         )
     if backup.label != _label(keyset_id, party, generation, backup.public_blob):
-        raise BackupProblem(party, "invalid", _label_reason(backup, keyset_id, party, generation))
+        raise BackupProblem.of(
+            party, "invalid", _label_reason(backup, keyset_id, party, generation)
+        )
     if backup.recovery != recovery.fingerprint:
-        raise BackupProblem(
+        raise BackupProblem.of(
             party,
             "invalid",
             f"it is encrypted to recovery keys other than the pinned ones ({recovery.describe()})",
@@ -199,11 +219,13 @@ def check_backup(
         blob_pub = engine.public_key(backup.public_blob)
         blob_share = engine.public_share(backup.public_blob)
     except MpcError:
-        raise BackupProblem(party, "invalid", "its public key blob does not parse") from None
+        raise BackupProblem.of(party, "invalid", "its public key blob does not parse") from None
     if blob_pub != public_key:
-        raise BackupProblem(party, "invalid", "its public key blob is of another key")
+        raise BackupProblem.of(party, "invalid", "its public key blob is of another key")
     if blob_share != public_share:
-        raise BackupProblem(party, "invalid", f"its public key blob is not {party}'s (another Qi)")
+        raise BackupProblem.of(
+            party, "invalid", f"its public key blob is not {party}'s (another Qi)"
+        )
     try:
         if recovery.single:
             return pve.verify(recovery.keys[0].ek, backup.ciphertext, public_share, backup.label)
@@ -211,7 +233,7 @@ def check_backup(
             _access(recovery), _eks(recovery), backup.ciphertext, [public_share], backup.label
         )
     except MpcError:
-        raise BackupProblem(
+        raise BackupProblem.of(
             party,
             "invalid",
             f"the ciphertext does not verify against {party}'s "
@@ -252,7 +274,7 @@ def restore_share(
         [scalar] = pve.combine(verified, parts)
     full = engine.attach_private_scalar(backup.public_blob, scalar, public_share)
     if engine.public_share(full) != public_share or engine.public_key(full) != public_key:
-        raise BackupProblem(
+        raise BackupProblem.of(
             backup.party, "invalid", "the restored share does not match the node's public share"
         )
     return bytes(full)

@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mpcwallet.errors import BackupUnverified, BadInput
+from mpcwallet.errors import BadInput
 from mpcwallet.storage.files import ensure_dir, write_atomic
+from mpcwallet.topology.node_backup import BackupUnverified
 
 __all__ = ["demo_recovery", "new_node_home", "new_recovery_key", "restore_node", "verify"]
 

@@ -26,10 +26,11 @@ except ImportError:
     )
 
 from mpcwallet.cluster import backups
+from mpcwallet.cluster.backups import BackupsRequired
 from mpcwallet.engine import get_mp_engine, pve
 from mpcwallet.engine.base_mp import threshold
 from mpcwallet.engine.memory_mp import make_mp_jobs, results, run_parties
-from mpcwallet.errors import BackupsRequired, BadInput, FileFormatError
+from mpcwallet.errors import BadInput, FileFormatError
 from mpcwallet.store.repo import Store
 from mpcwallet.topology import recovery as rk
 from mpcwallet.topology.config import ClusterConfig, new_config, parse_config
