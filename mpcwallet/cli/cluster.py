@@ -110,6 +110,10 @@ def register(app: typer.Typer) -> None:
                 help="Report key sets ready without verified node backups (not recommended).",
             ),
         ] = False,
+        key_file: Annotated[
+            Path | None,
+            typer.Option("--coordinator-key", help="Its static key (default DIR/coordinator.key)."),
+        ] = None,
     ) -> None:
         """Run the coordinator in the foreground (JSON logs on stderr)."""
         from mpcwallet.cluster.server import serve as run
@@ -122,6 +126,7 @@ def register(app: typer.Typer) -> None:
             directory / Path(state).name,
             retry_bound=retry_bound,
             allow_without_backups=allow_without_backups,
+            key_file=key_file,
         )
 
     @group.command("status")

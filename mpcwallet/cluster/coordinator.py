@@ -38,6 +38,7 @@ from mpcwallet.errors import (
 from mpcwallet.evm.address import address_from_public_key
 from mpcwallet.evm.signature import assemble
 from mpcwallet.evm.txjson import parse_tx, signing_digest
+from mpcwallet.session.node_keys import StaticKeypair
 from mpcwallet.store.repo import Store
 from mpcwallet.topology.config import ClusterConfig
 
@@ -66,13 +67,21 @@ class Coordinator:
         self,
         config: ClusterConfig,
         store: Store,
+        keypair: StaticKeypair,
         *,
         retry_bound: float = 30.0,
         round_timeout: float = 20.0,
         allow_without_backups: bool = False,
     ) -> None:
+        """``keypair``: the coordinator's static key, the one cluster.json pins."""
+        if keypair.public != config.coordinator_key:
+            raise BadInput(
+                "the coordinator key is not the one cluster.json pins (coordinator_key)",
+                field="coordinator_key",
+            )
         self.config = config
         self.allow_without_backups = allow_without_backups
+        self.keypair = keypair
         self.store = store
         self.retry_bound = retry_bound
         self.round_timeout = round_timeout
@@ -117,6 +126,7 @@ class Coordinator:
             {**start, "session_id": sid},
             timeout=self.round_timeout,
             two_phase=op != "sign",
+            keypair=self.keypair,
         )
         err = out.error
         if err is None:

@@ -24,7 +24,9 @@ from typing import Any
 import aiohttp
 
 from mpcwallet.errors import MpcError
+from mpcwallet.session.coordinator_link import COORDINATOR, handshake, link
 from mpcwallet.session.node_channel import parse_route
+from mpcwallet.session.node_keys import StaticKeypair
 from mpcwallet.session.pause import relay_hook
 from mpcwallet.topology.config import ClusterConfig
 
@@ -51,9 +53,15 @@ def _http_url(url: str) -> str:
 
 class _Run:
     def __init__(
-        self, config: ClusterConfig, participants: list[str], start: dict[str, Any], deadline: float
+        self,
+        config: ClusterConfig,
+        participants: list[str],
+        start: dict[str, Any],
+        deadline: float,
+        keypair: StaticKeypair,
     ) -> None:
         self.config = config
+        self.keypair = keypair
         self.participants = participants
         self.start = start
         self.deadline = deadline
@@ -168,8 +176,11 @@ class _Run:
             await self.close()
             return self.out
         phase: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
-        for ws in self.socks.values():
-            await ws.send_str(json.dumps(self.start))
+        try:
+            await asyncio.gather(*(self._authenticate(n) for n in self.participants))
+        except (MpcError, aiohttp.ClientError, OSError, TimeoutError, ValueError):
+            await self.close()
+            return self.out
         pumps = [asyncio.create_task(self.pump(n, phase)) for n in self.participants]
         try:
             await self._collect(phase, "prepared" if two_phase else "result")
@@ -227,6 +238,40 @@ class _Run:
         if not self.failed.is_set():
             self.out.results = got
 
+    async def _authenticate(self, name: str) -> None:
+        """KK with the node under the pinned coordinator key, then the sealed request."""
+        ws = self.socks[name]
+        sid = str(self.start["session_id"])
+
+        async def receive() -> bytes:
+            msg = await ws.receive(timeout=CONNECT_TIMEOUT)
+            if msg.type != aiohttp.WSMsgType.BINARY:
+                raise ValueError(f"node {name} did not answer the link handshake")
+            return bytes(msg.data)
+
+        try:
+            await ws.send_str(json.dumps({"session_id": sid}))
+            channel = link(
+                self.config.cluster_id,
+                sid,
+                COORDINATOR,
+                self.keypair,
+                name,
+                self.config.node(name).static_key,
+            )
+            await handshake(channel, ws.send_bytes, receive)
+            await ws.send_bytes(channel.seal(json.dumps(self.start).encode()))
+        except (MpcError, aiohttp.ClientError, OSError, TimeoutError, ValueError):
+            self.fail(
+                {
+                    "code": "peer_unreachable",
+                    "class": "transient",
+                    "node": name,
+                    "message": f"node {name} did not complete the coordinator link",
+                }
+            )
+            raise
+
     async def close(self) -> None:
         for ws in self.socks.values():
             with contextlib.suppress(Exception):
@@ -240,11 +285,12 @@ async def run_session(
     *,
     timeout: float,
     two_phase: bool,
+    keypair: StaticKeypair,
 ) -> Outcome:
     """Run one session among ``participants``; never raises for a node's failure."""
     deadline = asyncio.get_running_loop().time() + timeout
     async with aiohttp.ClientSession() as http:
-        return await _Run(config, participants, start, deadline).run(http, two_phase)
+        return await _Run(config, participants, start, deadline, keypair).run(http, two_phase)
 
 
 async def node_health(config: ClusterConfig, timeout: float = 2.0) -> dict[str, bool]:

@@ -28,6 +28,7 @@ from aiohttp import web
 from mpcwallet.cluster import metrics
 from mpcwallet.cluster.coordinator import Coordinator
 from mpcwallet.errors import BadInput, MpcError, NotFound
+from mpcwallet.session.node_keys import StaticKeypair
 from mpcwallet.store.repo import Store
 from mpcwallet.topology.config import load_config
 
@@ -147,6 +148,18 @@ def create_app(coordinator: Coordinator) -> web.Application:
     return app
 
 
+def load_coordinator_key(path: Path) -> StaticKeypair:
+    """The coordinator's static X25519 key: 64 hex digits in a 0600 file (the demo's form)."""
+    try:
+        return StaticKeypair(bytes.fromhex(path.read_text().strip()))
+    except (OSError, ValueError):
+        raise BadInput(
+            f"{path}: cannot read the coordinator's static key (64 hex digits); "
+            "`mpc cluster init` writes one",
+            field="coordinator_key",
+        ) from None
+
+
 def serve(
     config_path: Path,
     store_location: str,
@@ -156,17 +169,21 @@ def serve(
     *,
     retry_bound: float = 30.0,
     allow_without_backups: bool = False,
+    key_file: Path | None = None,
 ) -> None:
     """Run the coordinator in the foreground until SIGTERM/SIGINT; ``state_file`` gets its URL."""
     setup_logging()
     config = load_config(config_path)
     store = Store.open(store_location)
 
+    keypair = load_coordinator_key(key_file or config_path.parent / "coordinator.key")
+
     async def main() -> None:
         app = create_app(
             Coordinator(
                 config,
                 store,
+                keypair,
                 retry_bound=retry_bound,
                 allow_without_backups=allow_without_backups,
             )

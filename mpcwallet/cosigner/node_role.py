@@ -39,6 +39,7 @@ from mpcwallet.engine.base_mp import MpJob, threshold
 from mpcwallet.errors import BadInput, MpcError, PolicyRefused
 from mpcwallet.evm.address import address_from_public_key
 from mpcwallet.evm.txjson import parse_tx, signing_digest
+from mpcwallet.session.coordinator_link import COORDINATOR, handshake, link
 from mpcwallet.session.node_keys import NAME_RE
 from mpcwallet.storage.envelope import DerivedKey
 from mpcwallet.topology.permit import SigningPermit, check_permit
@@ -105,6 +106,42 @@ def _plan(node: NodeState, doc: Any) -> dict[str, Any]:
     return {**doc, "quorum": list(quorum)}
 
 
+async def _authenticated_request(node: NodeState, ws: web.WebSocketResponse) -> Any:
+    """The session request, sealed on a KK link with the pinned coordinator key."""
+
+    async def receive() -> bytes:
+        msg = await ws.receive(timeout=ROUND_TIMEOUT)
+        if msg.type != WSMsgType.BINARY:
+            raise BadInput("expected a coordinator-link frame", field="request")
+        return bytes(msg.data)
+
+    first = await ws.receive(timeout=ROUND_TIMEOUT)
+    if first.type != WSMsgType.TEXT:
+        raise BadInput("the first message must name the session", field="request")
+    sid = json.loads(first.data).get("session_id") if first.data.startswith("{") else None
+    if not isinstance(sid, str) or not NAME_RE.match(sid):
+        raise BadInput("session_id is not a valid id", field="session_id")
+    channel = link(
+        node.config.cluster_id,
+        sid,
+        node.name,
+        node.keypair,
+        COORDINATOR,
+        node.config.coordinator_key,
+    )
+    try:
+        await handshake(channel, ws.send_bytes, receive)
+        doc = json.loads(channel.open(await receive()))
+    except MpcError as exc:
+        logs.audit(
+            "coordinator_refused", f"session refused: {exc.code}", session=sid, code=exc.code
+        )
+        raise
+    if not isinstance(doc, dict) or doc.get("session_id") != sid:
+        raise BadInput("the sealed request names another session", field="session_id")
+    return doc
+
+
 def _check_sign(node: NodeState, plan: dict[str, Any]) -> bytes:
     """The digest from the tx itself, the permit, and this node's policy (sync parts)."""
     raw = plan.get("tx")
@@ -138,10 +175,7 @@ async def node_endpoint(request: web.Request) -> web.StreamResponse:
     loop = asyncio.get_running_loop()
     sid = "-"
     try:
-        first = await ws.receive(timeout=ROUND_TIMEOUT)
-        if first.type != WSMsgType.TEXT:
-            raise BadInput("the first message must be the session request", field="request")
-        plan = _plan(node, json.loads(first.data))
+        plan = _plan(node, await _authenticated_request(node, ws))
         sid = plan["session_id"]
         digest = b""
         if plan["op"] == "sign":

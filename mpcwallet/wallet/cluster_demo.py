@@ -4,6 +4,7 @@ own MPC_HOME with the node role, and one coordinator, all on loopback, store in 
 Layout of the demo directory::
 
     cluster.json        the cluster configuration (public), also in each node's home
+    coordinator.key     the coordinator's static X25519 key (0600; cluster.json pins it)
     recovery.key        the demo recovery key (ECIES P-256, private half under the passphrase in
                         ``recovery.passphrase``); cluster.json pins its public half. A real
                         deployment keeps recovery keys offline (``mpc cluster recovery-key new``).
@@ -64,6 +65,7 @@ def init_demo(directory: Path, *, t: int = 2, n: int = 3, cluster_id: str = "dem
     permit_pub = permit.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     write_atomic(directory / "permit.key", permit.private_bytes_raw().hex().encode())
     coord = StaticKeypair.generate()
+    write_atomic(directory / "coordinator.key", coord.private_bytes().hex().encode())
     config = new_config(cluster_id, t, n, coord.public, permit_pub)
     entries = []
     for name in NAMES[:n]:

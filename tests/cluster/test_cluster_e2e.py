@@ -118,25 +118,66 @@ def test_same_request_id_signs_once(cluster: Cluster, keyset: dict[str, Any]) ->
     assert len(sessions) == 1
 
 
-def _direct(cluster: Cluster, node: str, start: dict[str, Any]) -> dict[str, Any]:
-    """Talk to a node's session endpoint ourselves (bypassing the coordinator)."""
+def _direct(
+    cluster: Cluster, node: str, start: dict[str, Any], key: bytes | None = None
+) -> dict[str, Any]:
+    """Talk to a node's session endpoint ourselves, as the coordinator (its pinned key, or
+    ``key``), bypassing the coordinator process."""
     import asyncio
 
     import aiohttp
 
-    url = json.loads((cluster.dir / "cluster.json").read_text())
-    node_url = next(n["url"] for n in url["nodes"] if n["name"] == node)
+    from mpcwallet.session.coordinator_link import COORDINATOR, handshake, link
+    from mpcwallet.session.node_keys import StaticKeypair
+    from mpcwallet.topology.config import load_config
+
+    config = load_config(cluster.dir / "cluster.json")
+    keypair = StaticKeypair(key or bytes.fromhex((cluster.dir / "coordinator.key").read_text()))
+    sid = start["session_id"]
 
     async def go() -> dict[str, Any]:
         async with (
             aiohttp.ClientSession() as http,
-            http.ws_connect(node_url + "/v1/node/session") as ws,
+            http.ws_connect(config.node(node).url + "/v1/node/session") as ws,
         ):
-            await ws.send_str(json.dumps(start))
-            msg = await ws.receive(timeout=10)
+
+            async def receive() -> bytes:
+                msg = await ws.receive(timeout=10)
+                if msg.type == aiohttp.WSMsgType.TEXT:
+                    raise RefusedEarly(msg.data)
+                return bytes(msg.data)
+
+            await ws.send_str(json.dumps({"session_id": sid}))
+            ch = link(
+                config.cluster_id, sid, COORDINATOR, keypair, node, config.node(node).static_key
+            )
+            try:
+                await handshake(ch, ws.send_bytes, receive)
+                await ws.send_bytes(ch.seal(json.dumps(start).encode()))
+                msg = await ws.receive(timeout=10)
+            except RefusedEarly as early:
+                return dict(json.loads(str(early)))
             return dict(json.loads(msg.data))
 
     return asyncio.run(go())
+
+
+class RefusedEarly(Exception):
+    pass
+
+
+def test_a_node_runs_nothing_for_a_coordinator_with_another_key(
+    cluster: Cluster, keyset: dict[str, Any]
+) -> None:
+    """Only the pinned coordinator key opens a session on a node (session/coordinator_link.py)."""
+    from mpcwallet.session.node_keys import StaticKeypair
+
+    start = {"op": "refresh", "session_id": "s-impostor", "keyset_id": keyset["keyset_id"],
+             "t": 2, "parties": list(NAMES), "quorum": list(NAMES)}  # fmt: skip
+    reply = _direct(cluster, "node-a", start, key=StaticKeypair.generate().private_bytes())
+    assert (reply["type"], reply["code"]) == ("error", "session_violation")
+    audit = (cluster.dir / "nodes/node-a/cosigner/audit.log").read_text()
+    assert '"event":"coordinator_refused"' in audit and "s-impostor" in audit
 
 
 def test_a_node_refuses_a_sign_without_a_valid_permit(

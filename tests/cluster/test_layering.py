@@ -17,6 +17,7 @@ RULES = {
     "store": HIGH | {"session"},
     "session/node_channel.py": HIGH | {"store"},
     "session/node_keys.py": HIGH | {"store"},
+    "session/coordinator_link.py": HIGH | {"store"},
     "cluster": HIGH - {"cluster"},
     "topology": HIGH | {"store"},
     "cosigner/node_role.py": {"cluster", "cli", "api", "waas", "wallet"},

@@ -352,14 +352,18 @@ def test_the_coordinator_refuses_keygen_without_recovery_keys_unless_allowed(
         NodeEntry(n, f"http://127.0.0.1:{9 + i}", StaticKeypair.generate().public, "z")
         for i, n in enumerate(NAMES)
     )
+    coord = StaticKeypair.generate()
     config = dataclasses.replace(
-        _config(_recovery("ecies-p256", 1, 1)[0]), recovery=None, nodes=nodes
+        _config(_recovery("ecies-p256", 1, 1)[0]),
+        recovery=None,
+        nodes=nodes,
+        coordinator_key=coord.public,
     )
     with Store.open(tmp_path / "s.sqlite") as store:
-        coordinator = Coordinator(config, store)
+        coordinator = Coordinator(config, store, coord)
         with pytest.raises(BackupsRequired, match="node-a: missing"):
             asyncio.run(coordinator.create_keyset(2, 3, "t", "w"))
         assert store.list_keysets() == []  # refused before anything was made
-        allowed = Coordinator(config, store, allow_without_backups=True, retry_bound=1.0)
+        allowed = Coordinator(config, store, coord, allow_without_backups=True, retry_bound=1.0)
         with pytest.raises(NotEnoughNodes):  # past the gate: it looks for the nodes
             asyncio.run(allowed.create_keyset(2, 3, "t", "w"))
