@@ -127,6 +127,36 @@ def _share(home: Path, keyset_id: str) -> bytes:
     return bytes(NodeState(paths.root, kek).load_share(keyset_id))
 
 
+def test_keygen_is_not_ready_while_a_node_backup_does_not_verify(cluster: Cluster) -> None:
+    """node-c encrypts its backup to a recovery key the cluster did not pin: no key set."""
+    from mpcwallet.engine import pve
+    from mpcwallet.topology.config import load_config, save_config
+    from mpcwallet.topology.recovery import RecoveryKey, RecoverySet
+
+    copy = cluster.dir / "nodes/node-c/cosigner/node/cluster.json"
+    pinned = copy.read_bytes()
+    rogue = RecoveryKey(
+        "demo-recovery", "ecies-p256", pve.generate_base_key(pve.BaseKeyKind.ECIES_P256)[0]
+    )
+    save_config(
+        copy, dataclasses.replace(load_config(copy), recovery=RecoverySet((rogue,), 1)), force=True
+    )
+    cluster.kill("node-c")
+    cluster.restart("node-c")
+    try:
+        code, doc = cluster.call(
+            "POST", "/v1/keysets", {"t": 2, "n": 3, "tenant": "t", "wallet_id": "w"}
+        )
+    finally:
+        copy.write_bytes(pinned)
+        cluster.kill("node-c")
+        cluster.restart("node-c")
+    assert code != 200 and doc["error"]["code"] == "backups_required", doc
+    assert "node-c: invalid" in doc["error"]["message"] and "node-a" not in doc["error"]["message"]
+    with Store.open(str(cluster.dir / "store.sqlite")) as s:
+        assert [k.status for k in s.list_keysets()] == ["failed"]
+
+
 def test_keygen_reports_ready_with_every_backup_verified(
     capsys: pytest.CaptureFixture[str], cluster: Cluster, keyset: dict[str, Any]
 ) -> None:
@@ -215,6 +245,9 @@ def test_runbook_a_node_was_compromised(
     shutil.copytree(cluster.dir / "nodes/node-b", stolen)  # the attacker's copy
     stolen_share = _share(stolen, ks)
     cluster_recovery.quarantine(cluster.dir, "node-b")
+    for other in ("node-a", "node-c"):  # the others refuse sessions with it (their own record)
+        record = cluster.dir / "nodes" / other / "cosigner/node/quarantine.json"
+        assert "node-b" in json.loads(record.read_text())
     doc = _signed(cluster, keyset, ("node-b", "node-a"))  # node-b is excluded at once
     assert "node-b" not in doc["quorum"]
     cluster.kill("node-b")
