@@ -153,6 +153,14 @@ def register(group: typer.Typer) -> None:
         )
         _show({**res, **made}, text)
 
+    @group.command("quarantine")
+    def quarantine(name: str, directory: _Dir = _DEFAULT, store: _Store = None) -> None:
+        """Operator: exclude a node (suspected compromised) from every quorum, in the store and
+        in every other node's own record, until `mpc cluster clear`."""
+        from mpcwallet.wallet.cluster_recovery import quarantine as run
+
+        _show(run(directory, name, store), f"{name} quarantined")
+
     @group.command("sweep")
     def sweep(
         keyset_id: str,

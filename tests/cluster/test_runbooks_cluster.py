@@ -244,7 +244,8 @@ def test_runbook_a_node_was_compromised(
     stolen = tmp_path / "stolen-node-b"
     shutil.copytree(cluster.dir / "nodes/node-b", stolen)  # the attacker's copy
     stolen_share = _share(stolen, ks)
-    cluster_recovery.quarantine(cluster.dir, "node-b")
+    code, _, err = mpc(capsys, "cluster", "quarantine", "node-b", "--dir", str(cluster.dir))
+    assert code == 0, err
     for other in ("node-a", "node-c"):  # the others refuse sessions with it (their own record)
         record = cluster.dir / "nodes" / other / "cosigner/node/quarantine.json"
         assert "node-b" in json.loads(record.read_text())
