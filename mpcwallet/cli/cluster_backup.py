@@ -85,6 +85,29 @@ def register(group: typer.Typer) -> None:
             typer.echo(sheet, err=True)  # stderr: never in --json output or a piped stdout
         _show(res, text)
 
+    @rk.command("from-paper")
+    def from_paper(
+        name: Annotated[str, typer.Option("--name", help="The pinned recovery key's name.")],
+        sheet: Annotated[Path, typer.Option("--in", help="The typed-in paper sheet.")],
+        out_path: Annotated[Path, typer.Option("--out", help="Private half (0600, encrypted).")],
+        config: Annotated[Path, typer.Option("--config", help="cluster.json pinning it")],
+        passphrase_file: Annotated[
+            Path | None,
+            typer.Option("--passphrase-file", help="else MPC_BACKUP_PASSPHRASE"),
+        ] = None,
+        force: bool = False,
+    ) -> None:
+        """Make a recovery key file again from its paper sheet (checked against the pin)."""
+        from mpcwallet.jsonio import read_bounded
+        from mpcwallet.wallet.cluster_recovery import recovery_key_from_paper
+
+        raw = read_bounded(sheet, what="paper sheet", max_bytes=64 * 1024, field="in")
+        text = raw.decode("ascii", errors="replace")
+        res = recovery_key_from_paper(
+            config, name, text, _passphrase(passphrase_file, confirm=True), out_path, force=force
+        )
+        _show(res, f"recovery key {name} written to {out_path}")
+
     @backup.command("verify")
     def verify(
         directory: _Dir = _DEFAULT,

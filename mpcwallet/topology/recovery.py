@@ -38,6 +38,7 @@ __all__ = [
     "new_recovery_key",
     "paper_hex",
     "parse_recovery",
+    "save_recovery_key",
 ]
 
 FILE_KIND = "mpc-recovery-key"
@@ -167,6 +168,21 @@ def new_recovery_key(
         raise BadInput(f"the key kind must be one of {', '.join(KEY_KINDS)}", field="kind")
     ek, dk = pve.generate_base_key(pve.BaseKeyKind(kind))
     public = RecoveryKey(name, kind, ek)
+    save_recovery_key(path, public, dk, passphrase, params=params, force=force)
+    return public, dk
+
+
+def save_recovery_key(
+    path: Path,
+    public: RecoveryKey,
+    dk: bytes,
+    passphrase: str | bytes,
+    *,
+    params: KdfParams | None = None,
+    force: bool = False,
+) -> None:
+    """Write a recovery key's private half under ``passphrase`` (0600, atomic)."""
+    name, kind, ek = public.name, public.kind, public.ek
     header = {
         "kind": FILE_KIND,
         "name": name,
@@ -177,7 +193,6 @@ def new_recovery_key(
     }
     data = encrypt_share(dk, header, passphrase, params=params or KdfParams.fresh("backup"))
     write_atomic(Path(path), data, force=force)
-    return public, dk
 
 
 def load_recovery_key(path: Path, passphrase: str | bytes) -> tuple[RecoveryKey, bytes]:

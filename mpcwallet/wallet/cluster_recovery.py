@@ -75,6 +75,37 @@ def new_recovery_key(
     return result
 
 
+def recovery_key_from_paper(
+    config: Path, name: str, sheet: str, passphrase: str, out: Path, *, force: bool = False
+) -> dict[str, Any]:
+    """A recovery key file again from its paper sheet (:func:`paper_hex`'s text) and the
+    public half pinned in ``config`` under ``name``; the pair is checked before it is written
+    (PVE encrypt and decrypt of a test scalar)."""
+    import coincurve
+
+    from mpcwallet.engine import pve
+    from mpcwallet.topology.config import load_config
+    from mpcwallet.topology.recovery import from_paper, save_recovery_key
+
+    pinned = load_config(config, require_complete=False).recovery
+    if pinned is None:
+        raise BadInput(f"{config}: no recovery keys are pinned", field="recovery")
+    public = pinned.key(name)
+    dk = from_paper(sheet)
+    x = coincurve.PrivateKey().secret
+    label = pve.backup_label("paper-check", name, 0)
+    ct = pve.encrypt(public.ek, label, x)
+    point = coincurve.PublicKey.from_secret(x).format()
+    try:
+        ok = pve.decrypt(pve.verify(public.ek, ct, point, label), dk) == [x]
+    except BadInput:
+        ok = False
+    if not ok:
+        raise BadInput(f"the paper key is not the private half of {name}", field="paper")
+    save_recovery_key(out, public, dk, passphrase, force=force)
+    return {"name": name, "kind": public.kind, "file": str(out), "fingerprint": public.fingerprint}
+
+
 def _open(directory: Path, store: str | None) -> tuple[Any, Any]:
     from mpcwallet.store.repo import Store
     from mpcwallet.topology.config import load_config

@@ -94,6 +94,10 @@ class World:
             pub = ENGINE.public_key(blobs["node-a"])
             self.store.activate_keyset(ks, pub.hex(), _address(pub))
             self.collect(ks, 0, blobs)
+        self.fresh_report = self.report()
+        refreshed = _run(lambda j, i: ENGINE.refresh(j, self.gen0[NAMES[i]]), quorum=NAMES)
+        self.gen1 = dict(zip(NAMES, refreshed, strict=True))
+        self.gen1_reports = self.collect("ks1", 1, self.gen1, skip=["node-c"])
 
     def backup(self, ks: str, party: str, gen: int, blob: bytes) -> NodeBackup:
         return make_backup(ENGINE, blob, ks, party, gen, self.recovery)
@@ -137,21 +141,12 @@ def flip(data: bytes, at: int) -> bytes:
 
 
 def test_fresh_backups_verify_and_a_refresh_makes_them_stale(world: World) -> None:
-    assert {s for s, _ in world.report().values()} == {"ok"}
-    refreshed = dict(
-        zip(
-            NAMES,
-            _run(lambda j, i: ENGINE.refresh(j, world.gen0[NAMES[i]]), quorum=NAMES),
-            strict=True,
-        )
-    )
-    world.gen1 = refreshed  # type: ignore[attr-defined]
-    # generation 1 recorded, node-c's backup never arrives
-    reports = world.collect("ks1", 1, refreshed, skip=["node-c"])
-    assert [r["status"] for r in reports] == ["ok", "ok", "missing"]
+    assert world.fresh_report == {n: ("ok", "") for n in NAMES}
+    # generation 1 recorded (World), node-c's backup never arrived
+    assert [r["status"] for r in world.gen1_reports] == ["ok", "ok", "missing"]
     with pytest.raises(BackupsRequired, match="node-c: missing"):
-        backups.gate(reports, allow_without_backups=False)
-    backups.gate(reports, allow_without_backups=True)
+        backups.gate(world.gen1_reports, allow_without_backups=False)
+    backups.gate(world.gen1_reports, allow_without_backups=True)
     status, reason = world.report()["node-c"]
     assert status == "stale" and "generation 0" in reason and "generation 1" in reason
 
@@ -161,7 +156,7 @@ def _slot_a(world: World, b: NodeBackup) -> dict[str, tuple[str, str]]:
     try:
         return world.report()
     finally:
-        world.put(world.backup("ks1", "node-a", 1, world.gen1["node-a"]))  # type: ignore[attr-defined]
+        world.put(world.backup("ks1", "node-a", 1, world.gen1["node-a"]))
 
 
 @pytest.mark.parametrize(
@@ -176,7 +171,7 @@ def _slot_a(world: World, b: NodeBackup) -> dict[str, tuple[str, str]]:
     ],
 )
 def test_verify_names_the_node_and_the_reason(world: World, case: str, expect: str) -> None:
-    gen1 = world.gen1  # type: ignore[attr-defined]
+    gen1 = world.gen1
     good = world.backup("ks1", "node-a", 1, gen1["node-a"])
     bad = {
         "another node's share": world.backup("ks1", "node-b", 1, gen1["node-b"]),
@@ -200,7 +195,7 @@ def test_verify_names_the_node_and_the_reason(world: World, case: str, expect: s
 
 
 def test_a_bit_flipped_anywhere_is_caught(world: World) -> None:
-    good = world.backup("ks1", "node-a", 1, world.gen1["node-a"])  # type: ignore[attr-defined]
+    good = world.backup("ks1", "node-a", 1, world.gen1["node-a"])
     n = len(good.ciphertext)
     spots = [("ciphertext", i) for i in (0, 7, n // 4, n // 2, 3 * n // 4, n - 1)]
     spots += [("label", 0), ("label", len(good.label) - 1)]
@@ -213,7 +208,7 @@ def test_a_bit_flipped_anywhere_is_caught(world: World) -> None:
 
 
 def test_restore_with_one_recovery_key_signs_with_every_other_node(world: World) -> None:
-    gen1 = world.gen1  # type: ignore[attr-defined]
+    gen1 = world.gen1
     qa = ENGINE.public_share(gen1["node-a"])
     b = backups.load_backup(world.store, "ks1", "node-a")
     v = check_backup(
@@ -337,6 +332,40 @@ def test_recovery_key_new_pins_a_quorum_and_keeps_the_private_half_off_stdout(
     assert pinned is not None and pinned.quorum == 2
     assert pinned.names == ("officer-1", "officer-2", "officer-3")
     assert json.loads(out)["data"]["pinned"] == {"quorum": 2, "keys": list(pinned.names)}
+    # officer-3's file is lost; the paper sheet (err, typed back in) makes it again
+    (tmp_path / "sheet.txt").write_text(err)
+    (tmp_path / "o3.key").unlink()
+    paper = ["cluster", "recovery-key", "from-paper", "--config", str(cfg), "--in"]
+    assert (
+        main(
+            [
+                *paper,
+                str(tmp_path / "sheet.txt"),
+                "--name",
+                "officer-3",
+                "--out",
+                str(tmp_path / "o3.key"),
+            ]
+        )
+        == 0
+    )
+    assert rk.load_recovery_key(tmp_path / "o3.key", "officer passphrase")[1] == dk
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                *paper,
+                str(tmp_path / "sheet.txt"),
+                "--name",
+                "officer-1",
+                "--out",
+                str(tmp_path / "x.key"),
+            ]
+        )
+        == 2
+    )  # another officer's pin: refused
+    assert "not the private half of officer-1" in capsys.readouterr().err
+    assert not (tmp_path / "x.key").exists()
 
 
 def test_the_coordinator_refuses_keygen_without_recovery_keys_unless_allowed(
