@@ -89,12 +89,17 @@ def test_a_store_with_an_unknown_version_is_refused_and_gaps_are_applied(
 ) -> None:
     store = open_store()
     with store.db.transaction(write=True) as tx:  # a version no migration of ours has
-        tx.execute("INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
-                   (LATEST - 1, "someone else's", 0))
+        tx.execute(
+            "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+            (LATEST - 1, "someone else's", 0),
+        )
     with pytest.raises(StoreSchemaError, match="does not know"):
         open_store()
-    extra = (MIGRATIONS[0], Migration(7, "a lower number merged later",
-                                      ("CREATE TABLE merged_later (x INTEGER)",)), *MIGRATIONS[1:])
+    extra = (
+        MIGRATIONS[0],
+        Migration(7, "a lower number merged later", ("CREATE TABLE merged_later (x INTEGER)",)),
+        *MIGRATIONS[1:],
+    )
     with store.db.transaction(write=True) as tx:
         tx.execute("DELETE FROM schema_version WHERE version = ?", (LATEST - 1,))
     assert migrate(store.db, extra) == LATEST  # 7 was not applied yet: it is, now
