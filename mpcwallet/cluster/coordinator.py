@@ -191,10 +191,10 @@ class Coordinator:
             raise _error(out.error or {})
         pub = next(iter(out.results.values()))["public_key"]
         address = address_from_public_key(bytes.fromhex(pub))
-        reports = await self._db(
-            backups.collect, self.store, self.config, keyset_id, 0, out.results, pub
-        )
         try:  # not ready until every node's backup verified (issue 25)
+            reports = await self._db(
+                backups.collect, self.store, self.config, keyset_id, 0, out.results, pub
+            )
             backups.gate(reports, allow_without_backups=self.allow_without_backups)
         except MpcError:
             await self._db(self.store.set_keyset_status, keyset_id, "failed", expect="pending")
