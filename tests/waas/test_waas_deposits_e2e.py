@@ -9,16 +9,8 @@ through the pipeline reaches FINALIZED. Slow: runs once."""
 
 from __future__ import annotations
 
-import json
-import os
 import secrets
-import signal
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +26,7 @@ except ImportError:
 
 from evm.evmasm import token_initcode
 from support.anvil import DEV_KEY_0, Anvil, running_anvil
+from support.waas import Serve, call, mpc_json, until
 
 from mpcwallet.store import Store
 
@@ -42,95 +35,26 @@ GWEI = 10**9
 TO = "0x" + "45" * 20
 
 
-def _mpc(*args: str) -> dict[str, Any]:
-    cp = subprocess.run(
-        [sys.executable, "-P", "-m", "mpcwallet", "--json", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return dict(json.loads(cp.stdout)["data"])
-
-
-def _call(url: str, key: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    req = urllib.request.Request(
-        url + path,
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {key}"},
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=120) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
-
-
-class Serve:
-    """One `mpc waas serve` process; start() waits for waas.json (written once listening, after
-    the deposit listener's cursor is set)."""
-
-    def __init__(self, d: Path, anvil: Anvil) -> None:
-        self.d, self.anvil = d, anvil
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.url = ""
-
-    def start(self) -> None:
-        log = open(self.d / "waas.log", "ab")  # the child keeps its copy
-        self.proc = subprocess.Popen(
-            [sys.executable, "-P", "-m", "mpcwallet", "waas", "serve", "--dir", str(self.d),
-             "--local-cluster", "--rpc-url", self.anvil.url, "--deposit-window", "2"],
-            stdout=log, stderr=log, start_new_session=True,
-        )  # fmt: skip
-        log.close()
-        deadline = time.monotonic() + 60
-        while not (self.d / "waas.json").exists():
-            assert self.proc.poll() is None, self.log()
-            assert time.monotonic() < deadline, self.log()
-            time.sleep(0.05)  # poll interval
-        self.url = json.loads((self.d / "waas.json").read_text())["url"]
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=30)
-        self.proc = None
-
-    def log(self) -> str:
-        return (self.d / "waas.log").read_text()[-3000:]
-
-
 @pytest.fixture
 def anvil() -> Iterator[Anvil]:
     with running_anvil() as node:
         yield node
 
 
-def _until(what: str, check: Callable[[], Any], serve: Serve, timeout: float = 90) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = check()
-        if got:
-            return got
-        time.sleep(0.2)  # poll interval
-    raise AssertionError(f"{what}: not within {timeout} s\n{serve.log()}")
-
-
 def test_deposits_reorg_restart_and_a_withdrawal_to_finalized(anvil: Anvil, tmp_path: Path) -> None:
     d = tmp_path / "waas"
     d.mkdir()
     (d / "permit.key").write_text(secrets.token_hex(32))
-    key = _mpc("waas", "principal-add", "--dir", str(d), "--tenant", "t", "--name", "ops",
+    key = mpc_json("waas", "principal-add", "--dir", str(d), "--tenant", "t", "--name", "ops",
                "--role", "admin,requester")["api_key"]  # fmt: skip
-    other = _mpc("waas", "principal-add", "--dir", str(d), "--tenant", "u", "--name", "eve",
+    other = mpc_json("waas", "principal-add", "--dir", str(d), "--tenant", "u", "--name", "eve",
                  "--role", "admin,requester")["api_key"]  # fmt: skip
     token = anvil.send_signed(DEV_KEY_0, {"data": "0x" + token_initcode(10**24).hex()})
     token_address = token["contractAddress"]
     serve = Serve(d, anvil)
     serve.start()
     try:
-        status, wallet = _call(serve.url, key, "POST", "/v1/wallets", {"name": "hot"})
+        status, wallet = call(serve.url, key, "POST", "/v1/wallets", {"name": "hot"})
         assert status == 201, wallet
         address, wid = wallet["address"], wallet["wallet_id"]
 
@@ -138,7 +62,7 @@ def test_deposits_reorg_restart_and_a_withdrawal_to_finalized(anvil: Anvil, tmp_
             out: list[dict[str, Any]] = []
             after = ""
             while True:
-                status, page = _call(
+                status, page = call(
                     serve.url, key, "GET", f"/v1/wallets/{wid}/deposits?limit=2{after}"
                 )
                 assert status == 200, page
@@ -153,18 +77,18 @@ def test_deposits_reorg_restart_and_a_withdrawal_to_finalized(anvil: Anvil, tmp_
         eth = anvil.fund(address, 10**18)
         calldata = "0xa9059cbb" + "00" * 12 + address[2:].lower() + f"{1234:064x}"
         erc20 = anvil.send_signed(DEV_KEY_0, {"to": token_address, "data": calldata})
-        _until("both deposits recorded", lambda: by_tx(erc20["transactionHash"]), serve)
+        until("both deposits recorded", lambda: by_tx(erc20["transactionHash"]), serve)
         got = {(x["asset"].lower(), x["amount"], x["log_index"] >= 0) for x in deposits()}
         assert got == {("eth", str(10**18), False), (token_address.lower(), "1234", True)}
         assert len(by_tx(eth["transactionHash"])) == 1
         # another tenant sees no such wallet
-        assert _call(serve.url, other, "GET", f"/v1/wallets/{wid}/deposits")[0] == 404
+        assert call(serve.url, other, "GET", f"/v1/wallets/{wid}/deposits")[0] == 404
 
         # a reorg removes a recorded deposit's block: DROPPED
         late = anvil.send_signed(DEV_KEY_0, {"to": address, "value": 8 * GWEI, "gas": 21000})
-        _until("late deposit recorded", lambda: by_tx(late["transactionHash"]), serve)
+        until("late deposit recorded", lambda: by_tx(late["transactionHash"]), serve)
         anvil.call("anvil_reorg", 1, [])
-        _until(
+        until(
             "late deposit dropped",
             lambda: [x for x in by_tx(late["transactionHash"]) if x["state"] == "DROPPED"],
             serve,
@@ -173,12 +97,12 @@ def test_deposits_reorg_restart_and_a_withdrawal_to_finalized(anvil: Anvil, tmp_
         # a withdrawal through the pipeline (signed before the restart: --local-cluster keeps
         # its key shares in memory), followed to FINALIZED by the restarted service
         body = {"wallet_id": wid, "request_id": "w1", "to": TO, "value": "1000"}
-        status, tx = _call(serve.url, key, "POST", "/v1/tx-requests", body)
+        status, tx = call(serve.url, key, "POST", "/v1/tx-requests", body)
         assert (status, tx["state"]) == (201, "BROADCAST"), tx
         tid = tx["tx_request_id"]
-        _until(
+        until(
             "withdrawal mined",
-            lambda: _call(serve.url, key, "GET", f"/v1/tx-requests/{tid}")[1]["state"] == "CONFIRM",
+            lambda: call(serve.url, key, "GET", f"/v1/tx-requests/{tid}")[1]["state"] == "CONFIRM",
             serve,
         )
         # stopped, a deposit arrives; the restarted service finds it, and nothing twice
@@ -186,19 +110,19 @@ def test_deposits_reorg_restart_and_a_withdrawal_to_finalized(anvil: Anvil, tmp_
         missed = anvil.send_signed(DEV_KEY_0, {"to": address, "value": 9 * GWEI, "gas": 21000})
         anvil.call("anvil_mine", hex(5))
         serve.start()
-        _until("deposit made while stopped", lambda: by_tx(missed["transactionHash"]), serve)
+        until("deposit made while stopped", lambda: by_tx(missed["transactionHash"]), serve)
         keys = [(x["tx_hash"], x["log_index"]) for x in deposits()]
         assert len(keys) == len(set(keys)) == 4
 
         anvil.call("anvil_mine", hex(70))  # past the finality depth (64) and the finalized tag
-        _until(
+        until(
             "withdrawal finalized",
             lambda: (
-                _call(serve.url, key, "GET", f"/v1/tx-requests/{tid}")[1]["state"] == "FINALIZED"
+                call(serve.url, key, "GET", f"/v1/tx-requests/{tid}")[1]["state"] == "FINALIZED"
             ),
             serve,
         )
-        _until(
+        until(
             "deposits finalized",
             lambda: (
                 sorted(x["state"] for x in deposits())

@@ -21,7 +21,7 @@ except ImportError:
     )
 
 from support.anvil import running_anvil
-from waas.test_waas_deposits_e2e import Serve, _call, _mpc, _until
+from support.waas import Serve, call, mpc_json, until
 
 from mpcwallet.store import Store
 
@@ -38,59 +38,59 @@ def test_speed_up_and_cancel_leave_one_transaction_per_nonce(tmp_path: Path) -> 
     d = tmp_path / "waas"
     d.mkdir()
     (d / "permit.key").write_text(secrets.token_hex(32))
-    key = _mpc("waas", "principal-add", "--dir", str(d), "--tenant", "t", "--name", "ops",
+    key = mpc_json("waas", "principal-add", "--dir", str(d), "--tenant", "t", "--name", "ops",
                "--role", "admin,requester")["api_key"]  # fmt: skip
-    peer = _mpc("waas", "principal-add", "--dir", str(d), "--tenant", "t", "--name", "bob",
+    peer = mpc_json("waas", "principal-add", "--dir", str(d), "--tenant", "t", "--name", "bob",
                 "--role", "requester")["api_key"]  # fmt: skip
     with running_anvil() as anvil:
         serve = Serve(d, anvil)
         serve.start()
         try:
-            _, wallet = _call(serve.url, key, "POST", "/v1/wallets", {"name": "hot"})
+            _, wallet = call(serve.url, key, "POST", "/v1/wallets", {"name": "hot"})
             address, wid = wallet["address"], wallet["wallet_id"]
             anvil.fund(address, 10**18)
             anvil.call("evm_setAutomine", False)
 
             def submit(request_id: str) -> dict[str, Any]:
                 body = {"wallet_id": wid, "request_id": request_id, "to": TO, "value": "1000"}
-                status, tx = _call(serve.url, key, "POST", "/v1/tx-requests", body)
+                status, tx = call(serve.url, key, "POST", "/v1/tx-requests", body)
                 assert (status, tx["state"]) == (201, "BROADCAST"), tx
                 return dict(tx)
 
             def state(tid: str) -> dict[str, Any]:
-                return dict(_call(serve.url, key, "GET", f"/v1/tx-requests/{tid}")[1])
+                return dict(call(serve.url, key, "GET", f"/v1/tx-requests/{tid}")[1])
 
             # 1. cancel: speed-up, then cancel; the cancel is what gets mined
             first = submit("r1")
             tid = first["tx_request_id"]
-            status, err = _call(serve.url, peer, "POST", f"/v1/tx-requests/{tid}/speed-up")
+            status, err = call(serve.url, peer, "POST", f"/v1/tx-requests/{tid}/speed-up")
             assert status == 403, err  # another requester's request
-            status, fast = _call(serve.url, key, "POST", f"/v1/tx-requests/{tid}/speed-up")
+            status, fast = call(serve.url, key, "POST", f"/v1/tx-requests/{tid}/speed-up")
             assert (status, fast["state"], fast["nonce"]) == (200, "BROADCAST", "0"), fast
-            status, cancel = _call(serve.url, key, "POST", f"/v1/tx-requests/{tid}/cancel")
+            status, cancel = call(serve.url, key, "POST", f"/v1/tx-requests/{tid}/cancel")
             assert status == 200, cancel
             hashes = [x["signed_tx"]["hash"] for x in (first, fast, cancel)]
             assert len(set(hashes)) == 3
             anvil.call("evm_mine")
             assert _mined_from(anvil, address) == [hashes[2]]  # one tx at nonce 0: the cancel
             anvil.call("anvil_mine", hex(70))
-            done = _until(
+            done = until(
                 "cancel final", lambda: state(tid)["state"] == "FAILED" and state(tid), serve
             )
             assert done["reason_code"] == "cancelled"
             assert anvil.balance(TO) == 0
             # a mined request is no longer replaceable
-            assert _call(serve.url, key, "POST", f"/v1/tx-requests/{tid}/cancel")[0] == 409
+            assert call(serve.url, key, "POST", f"/v1/tx-requests/{tid}/cancel")[0] == 409
 
             # 2. speed-up: the faster one is mined at the next nonce and pays once
             second = submit("r2")
             tid2 = second["tx_request_id"]
             assert second["nonce"] == "1"
-            _, fast2 = _call(serve.url, key, "POST", f"/v1/tx-requests/{tid2}/speed-up")
+            _, fast2 = call(serve.url, key, "POST", f"/v1/tx-requests/{tid2}/speed-up")
             anvil.call("evm_mine")
             assert _mined_from(anvil, address) == [fast2["signed_tx"]["hash"]]
             anvil.call("anvil_mine", hex(70))
-            _until("speed-up final", lambda: state(tid2)["state"] == "FINALIZED", serve)
+            until("speed-up final", lambda: state(tid2)["state"] == "FINALIZED", serve)
             assert anvil.balance(TO) == 1000
         finally:
             serve.stop()
