@@ -9,7 +9,9 @@ through the pipeline reaches FINALIZED. Slow: runs once."""
 
 from __future__ import annotations
 
+import json
 import secrets
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -81,6 +83,12 @@ def test_deposits_reorg_restart_and_a_withdrawal_to_finalized(anvil: Anvil, tmp_
         got = {(x["asset"].lower(), x["amount"], x["log_index"] >= 0) for x in deposits()}
         assert got == {("eth", str(10**18), False), (token_address.lower(), "1234", True)}
         assert len(by_tx(eth["transactionHash"])) == 1
+        status, bad = call(serve.url, key, "GET", f"/v1/wallets/{wid}/deposits?after=x")
+        assert (status, bad["error"]["field"]) == (422, "after")
+        with urllib.request.urlopen(serve.url + "/openapi.json", timeout=30) as r:
+            paths = json.loads(r.read())["paths"]
+        assert "get" in paths["/v1/wallets/{wallet_id}/deposits"]
+        assert "post" in paths["/v1/tx-requests/{tx_request_id}/speed-up"]
         # another tenant sees no such wallet
         assert call(serve.url, other, "GET", f"/v1/wallets/{wid}/deposits")[0] == 404
 
