@@ -7,10 +7,11 @@ pending file and acks ``committed`` -> only then does the client rename its shar
 A session that ends before ``commit`` removes the daemon's pending file; pending files from a
 killed daemon are removed at its next start.
 
-Sign never trusts the client's digest: the daemon recomputes it from what is signed, which the
-client sends whole (a transaction: ``parse_tx`` + ``signing_digest``; an EIP-191 message; EIP-712
-typed data), and refuses a mismatch. The account's address is derived here from the index in
-the request; a transaction whose ``from`` is another address is refused.
+Sign (its ops: :mod:`mpcwallet.cosigner.signops`) never trusts the client's digest: the daemon
+recomputes it from what is signed, which the client sends whole (a transaction: ``parse_tx`` +
+``signing_digest``; an EIP-191 message; EIP-712 typed data), and refuses a mismatch. The
+account's address is derived here from the index in the request; a transaction whose ``from``
+is another address is refused.
 
 Refresh is exclusive per key: while one runs, a second refresh, a sign or a self-test of that key
 gets :class:`Busy` and changes nothing. Its pending share has a name unique to the session, and
