@@ -18,6 +18,7 @@ DOCS = sorted((ROOT / "docs").glob("*.md"))
 PAGES = [ROOT / "README.md", *DOCS]
 POINTER = re.compile(r"(README\.md|docs/[A-Za-z0-9_.-]+\.md)(?:#([A-Za-z0-9_-]+))?")
 LINK = re.compile(r"\]\(([^)\s]+)\)")
+NAMED = re.compile(r"README(?:\.md)?,? '([^']+)'")  # "see README, 'Fund the wallet'"
 
 
 def slug(heading: str) -> str:
@@ -49,8 +50,11 @@ def test_slug_follows_github() -> None:
 def test_every_section_an_error_message_points_to_exists() -> None:
     pointers: set[tuple[str, str]] = set()
     for source in (ROOT / "mpcwallet").rglob("*.py"):
-        for m in POINTER.finditer(source.read_text()):
+        text = source.read_text()
+        for m in POINTER.finditer(text):
             pointers.add((m.group(1), m.group(2) or ""))
+        for m in NAMED.finditer(text):
+            pointers.add(("README.md", slug(m.group(1))))
     assert ("README.md", "engines-cb-mpc-and-portable") in pointers  # the scan finds them
     missing = []
     for path, anchor in sorted(pointers):
