@@ -22,3 +22,25 @@ def cosigner_dir() -> Path:
 
 def default_share_path(name: str = "default") -> Path:
     return shares_dir() / f"{name}.enc"
+
+
+SEPOLIA = 11155111
+
+
+def chain_id() -> int:
+    """The chain this wallet is set up for: ``MPC_CHAIN_ID``, default 11155111 (Sepolia).
+
+    New tx.json files get it (`mpc tx transfer`, `mpc send --to`), and typed data whose domain
+    names another chain is refused unless the command names that chain on purpose."""
+    from mpcwallet.errors import BadInput
+
+    text = os.environ.get("MPC_CHAIN_ID", "").strip()
+    if not text:
+        return SEPOLIA
+    if not text.isdigit() or not 0 < int(text) < 2**64 or len(text) > 20:
+        raise BadInput(
+            f"MPC_CHAIN_ID: {text[:30]!r} is not a chain id (a positive integer, e.g. 1 for "
+            "mainnet, 11155111 for Sepolia)",
+            field="MPC_CHAIN_ID",
+        )
+    return int(text)

@@ -104,6 +104,12 @@ class PassphraseRequired(MpcError):
     exit_code = 3
 
 
+class KeyringUnavailable(PassphraseRequired):
+    """No OS keyring backend on this machine (`mpc key remember`)."""
+
+    code = "keyring_unavailable"
+
+
 class TamperedFile(MpcError):
     """The file was modified after it was written (AEAD or structure check failed)."""
 

@@ -227,8 +227,11 @@ def read_bounded(
     """The bytes of the regular file ``path`` (symlinks followed), at most ``max_bytes``.
 
     Opens without blocking (a FIFO never hangs us), refuses anything that is not a regular file
-    before reading it, and never reads more than ``max_bytes + 1`` bytes.
+    before reading it, and never reads more than ``max_bytes + 1`` bytes. ``-`` is standard
+    input (read to its end, bounded the same way).
     """
+    if str(path) == STDIN:
+        return _read_stdin(what=what, max_bytes=max_bytes, error=error, field=field)
     path = Path(path)
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
@@ -277,6 +280,21 @@ def read_bounded(
             f"{what} {path} is larger than {max_bytes} bytes; this is not the expected file",
             field=field,
         )
+    return data
+
+
+STDIN = "-"
+
+
+def _read_stdin(*, what: str, max_bytes: int, error: type[MpcError], field: str | None) -> bytes:
+    import sys
+
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        raise BadInput(f"{what}: - means standard input, and there is none", field=field)
+    data: bytes = stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise error(f"{what} on standard input is larger than {max_bytes} bytes", field=field)
     return data
 
 

@@ -132,7 +132,8 @@ class TransactionSignature:
 @dataclass(frozen=True)
 class MessageSignature:
     """An EIP-191 or EIP-712 signature: ``signature`` is r || s || v (65 bytes, hex, v 27 or
-    28), ``hash`` the digest that was signed, ``address`` the signer."""
+    28), ``hash`` the digest that was signed, ``address`` the signer, ``preview`` what
+    ``mpc sign-message``/``sign-typed-data`` would have shown before signing."""
 
     signature: str
     r: int
@@ -141,6 +142,7 @@ class MessageSignature:
     hash: str
     address: str
     account: int
+    preview: dict[str, Any]
 
 
 class Wallet:
@@ -295,6 +297,7 @@ class Wallet:
                 share=self._share(key),
                 account=account,
                 permits=permits,
+                yes=True,
                 keys=self._keyring(),
                 ui=QuietUi(),
             )
@@ -310,7 +313,8 @@ class Wallet:
         permits: list[dict[str, Any]] | None = None,
     ) -> MessageSignature:
         """Sign an EIP-712 document (``eth_signTypedData_v4``). ``chain_id``: refuse it unless
-        its domain names this chain (``chain_id_mismatch``)."""
+        its domain names this chain (``chain_id_mismatch``); without it, a domain chain other
+        than the wallet's (``MPC_CHAIN_ID``, default Sepolia) is refused the same way."""
         from mpcwallet.wallet.messages import sign_typed_data
         from mpcwallet.wallet.ports import QuietUi
 
@@ -321,6 +325,7 @@ class Wallet:
                 share=self._share(key),
                 account=account,
                 permits=permits,
+                yes=True,
                 keys=self._keyring(),
                 ui=QuietUi(),
             )
@@ -463,4 +468,5 @@ def _message_signature(data: Mapping[str, Any]) -> MessageSignature:
         hash=str(data["hash"]),
         address=str(data["address"]),
         account=int(data["account"]),
+        preview=dict(data.get("preview") or {}),
     )

@@ -109,11 +109,17 @@ def test_the_example_message_and_typed_data_sign_and_recover(setup: Setup) -> No
         signable = encode_typed_data(full_message=document)
         assert Account.recover_message(signable, signature=sig.signature) == address
         assert sig.v in (27, 28) and sig.address == address
+        assert sig.preview  # what the CLI would have shown, for the integrator's own review
 
 
 def test_errors_are_the_error_tree_with_stable_codes(setup: Setup) -> None:
     with pytest.raises(MpcError) as info:
         setup.wallet.sign_typed_data(example("typed-data-mail.json"), chain_id=1)
+    assert info.value.code == "chain_id_mismatch"
+    mainnet = {**example("typed-data-mail.json")}
+    mainnet["domain"] = {**mainnet["domain"], "chainId": 1}
+    with pytest.raises(MpcError) as info:  # another chain than the wallet's, not asked for
+        setup.wallet.sign_typed_data(mainnet)
     assert info.value.code == "chain_id_mismatch"
     wrong = Wallet.open(setup.wallet.home, passphrase="not it", cosigner_url=setup.cs.url)
     with pytest.raises(MpcError) as info:

@@ -7,9 +7,11 @@ document cannot drift from what is served.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+from mpcwallet.api.txschema import TX_ANSWER_SCHEMA, TX_SCHEMA
 
 ACCOUNT_MAX = 2**31 - 1  # BIP-32 non-hardened indices
 KEY_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -58,7 +60,11 @@ class AccountsRequest(Request):
 
 
 class TxRequest(KeyRef):
-    tx: dict[str, Any] = Field(description="A tx.json object (see the README).")
+    # validated by the wallet's own tx.json parser (its messages name the field); the schema
+    # documents each field
+    tx: Annotated[dict[str, Any], WithJsonSchema(TX_SCHEMA)] = Field(
+        description="The transaction, as in a tx.json file."
+    )
     rpc_url: str | None = Field(
         None, max_length=2048, description="Node to fill nonce/gas/fees (default: MPC_RPC_URL)."
     )
@@ -95,9 +101,19 @@ class RefreshRequest(Request):
 # --- responses --------------------------------------------------------------------------------
 
 
+class CosignerHealth(Response):
+    state: Literal["ok", "unreachable", "unhealthy"]
+    reason: str | None = Field(None, description="Why it is not ok.")
+    endpoint: str = Field(description="Where this server reaches the co-signer.")
+
+
 class Health(Response):
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"] = Field(
+        description="ok: this server and its co-signer answer; degraded: this server answers "
+        "but cannot sign (see cosigner.reason)."
+    )
     keys: int = Field(description="Keys unlocked by this server.")
+    cosigner: CosignerHealth
 
 
 class KeygenInitResponse(Response):
@@ -139,8 +155,12 @@ class TxPrepareResponse(Response):
     tx_hash: str = Field(pattern=HEX, description="The signing hash (keccak of the payload).")
     sender: str = Field(alias="from")
     account: int
-    tx: dict[str, Any] = Field(description="The complete transaction (tx.json form).")
-    filled: dict[str, Any] = Field(description="What the node filled in.")
+    tx: Annotated[dict[str, Any], WithJsonSchema(TX_ANSWER_SCHEMA)] = Field(
+        description="The complete transaction (tx.json form; amounts in wei, decimal strings)."
+    )
+    filled: dict[str, Any] = Field(
+        description="What the node filled in (field name -> value; amounts as decimal strings)."
+    )
 
 
 class TxSignResponse(Response):
@@ -159,7 +179,7 @@ class TxSendResponse(Response):
     hash: str = Field(pattern=HEX)
     sender: str = Field(alias="from")
     to: str | None
-    value: int
+    value: str = Field(pattern=r"^[0-9]+$", description="Wei, a decimal string.")
     chain_id: int
     nonce: int
     raw_tx: str = Field(pattern=HEX)

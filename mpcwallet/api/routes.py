@@ -53,7 +53,23 @@ def _share(key: str | None) -> Path:
 
 
 def _healthz(_req: None, ctx: Context) -> dict[str, Any]:
-    return {"status": "ok", "keys": len(ctx.keyring.paths)}
+    """ok only while the co-signer answers: without it nothing can be signed."""
+    from mpcwallet.wallet.health import cosigner_state
+
+    cosigner = cosigner_state()
+    status = "ok" if cosigner["state"] == "ok" else "degraded"
+    return {"status": status, "keys": len(ctx.keyring.paths), "cosigner": cosigner}
+
+
+# wei amounts in a tx.json object: decimal strings in answers (JavaScript's numbers lose
+# precision above 2^53 wei, 0.009 ETH)
+_TX_AMOUNTS = ("value", "maxFeePerGas", "maxPriorityFeePerGas", "gasPrice")
+
+
+def _amounts_as_strings(
+    obj: dict[str, Any], names: tuple[str, ...] = _TX_AMOUNTS
+) -> dict[str, Any]:
+    return {k: str(v) if k in names and isinstance(v, int) else v for k, v in obj.items()}
 
 
 def _keygen_init(req: m.KeygenInitRequest, ctx: Context) -> dict[str, Any]:
@@ -128,8 +144,8 @@ def _tx_prepare(req: m.TxRequest, ctx: Context) -> dict[str, Any]:
         "tx_hash": "0x" + prepared.digest.hex(),
         "from": prepared.sender,
         "account": req.account,
-        "tx": prepared.tx.to_json(),
-        "filled": prepared.filled,
+        "tx": _amounts_as_strings(prepared.tx.to_json()),
+        "filled": _amounts_as_strings(prepared.filled),
     }
 
 
@@ -152,7 +168,7 @@ def _tx_sign(req: m.TxSignRequest, ctx: Context) -> dict[str, Any]:
 def _tx_send(req: m.TxSendRequest, ctx: Context) -> dict[str, Any]:
     from mpcwallet.wallet.send import send_transaction
 
-    return send_transaction(
+    data = send_transaction(
         _tx(req),
         share=_share(req.key),
         account=req.account,
@@ -165,6 +181,10 @@ def _tx_send(req: m.TxSendRequest, ctx: Context) -> dict[str, Any]:
         keys=ctx.keyring,
         ui=ctx.ui,
     )
+    data["value"] = str(data["value"])
+    if isinstance(data.get("receipt"), dict):
+        data["receipt"] = _amounts_as_strings(data["receipt"], ("effective_gas_price",))
+    return data
 
 
 def _message_sign(req: m.MessageSignRequest, ctx: Context) -> dict[str, Any]:
@@ -211,7 +231,9 @@ def _refresh(req: m.RefreshRequest, ctx: Context) -> dict[str, Any]:
 
 
 ROUTES: tuple[Route, ...] = (
-    Route("GET", "/healthz", "Liveness", None, m.Health, _healthz, blocking=False),
+    Route(
+        "GET", "/healthz", "Liveness, and whether the co-signer answers", None, m.Health, _healthz
+    ),
     Route(
         "POST",
         "/keygen/init",

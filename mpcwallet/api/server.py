@@ -129,7 +129,15 @@ async def _run(server: Any, sock: socket.socket) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    logs.log("started", url=url, pid=os.getpid(), keys=len(server.context.keyring.paths))
+    from mpcwallet.config import mpc_home
+
+    logs.log(
+        "started",
+        url=url,
+        pid=os.getpid(),
+        keys=len(server.context.keyring.paths),
+        home=str(mpc_home()),  # which MPC_HOME this server signs from
+    )
     try:
         await stop.wait()
     finally:

@@ -8,6 +8,7 @@ tree is 400 (permanent) / 503 (transient) / 502 (violation); an exception outsid
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from mpcwallet import errors as e
@@ -71,9 +72,34 @@ def http_status(err: e.MpcError) -> int:
     return _BY_KIND.get(err.kind, 400)
 
 
+# The wallet's messages are written for the CLI; a caller of the API sends JSON fields, not
+# flags. Each rewrite turns a CLI phrase into the API's words (flags become request fields).
+_FLAG_FIELDS = {"data": "document", "permit": "permits", "hex": "message"}
+_API_TERMS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r",? or pass --share FILE"), ""),
+    (re.compile(r"pass --rpc-url or set MPC_RPC_URL"), 'give "rpc_url" or set MPC_RPC_URL'),
+    (re.compile(r"create one with `mpc keygen`"), "create one with POST /keygen/init"),
+    (re.compile(r"pass --chain-id (\d+)"), r'give "chain_id": \1'),
+)
+_FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9]*(?:-[a-z0-9]+)*)")
+
+
+def api_terms(message: str) -> str:
+    """``message`` with CLI flags named as the API's JSON fields (``--chain-id`` is
+    ``"chain_id"``)."""
+    for pattern, words in _API_TERMS:
+        message = pattern.sub(words, message)
+    return _FLAG.sub(
+        lambda m: '"' + _FLAG_FIELDS.get(m.group(1), m.group(1).replace("-", "_")) + '"', message
+    )
+
+
 def error_body(err: e.MpcError) -> dict[str, Any]:
     detail = err.to_dict()
     detail.setdefault("field", None)
+    message = detail.get("message")
+    if isinstance(message, str):
+        detail["message"] = api_terms(message)
     return {"error": detail}
 
 

@@ -90,4 +90,14 @@ def receipt_summary(receipt: dict[str, Any], head: int) -> dict[str, Any]:
             receipt.get("effectiveGasPrice", "0x0"), "receipt effectiveGasPrice"
         ),
         "confirmations": head - block + 1,
+        # a contract creation: where the contract now lives (EIP-55), else None
+        "contract_address": _checksum_or_none(receipt.get("contractAddress")),
     }
+
+
+def _checksum_or_none(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    from mpcwallet.evm.address import parse_address, to_checksum
+
+    return to_checksum(parse_address(value, "receipt contractAddress"))

@@ -100,11 +100,16 @@ def _full_summaries(app: typer.Typer) -> None:
     for command in app.registered_commands:
         doc = command.help or (command.callback.__doc__ if command.callback else None)
         if command.short_help is None and doc:
-            command.short_help = doc.strip().split("\n\n")[0].replace("\n", " ")
+            command.short_help = _summary(doc)
     for group in app.registered_groups:
         sub = group.typer_instance
         if sub is not None:
             text = getattr(sub.info.help, "value", sub.info.help)
             if isinstance(text, str) and not isinstance(sub.info.short_help, str):
-                sub.info.short_help = text.strip().split("\n\n")[0].replace("\n", " ")
+                sub.info.short_help = _summary(text)
             _full_summaries(sub)
+
+
+def _summary(doc: str) -> str:
+    """A docstring's first paragraph as one line: its indentation is not a run of spaces."""
+    return " ".join(doc.strip().split("\n\n")[0].split())

@@ -98,12 +98,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Approve one request: a one-time, short-lived permit for `mpc sign --permit` (or
         `send`, `sign-message`, `sign-typed-data`)."""
+        from mpcwallet.cli.home import find_share
         from mpcwallet.cli.output import out
         from mpcwallet.cli.passphrase import get_passphrase
         from mpcwallet.cosigner.approvers import load_key_file
         from mpcwallet.cosigner.paths import check_key_id
         from mpcwallet.cosigner.permits import make_permit
-        from mpcwallet.wallet.shares import find_share
 
         if key_id is None:
             from mpcwallet.storage.store import load_header

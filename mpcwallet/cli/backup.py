@@ -57,7 +57,7 @@ def export_backup(
 ) -> None:
     """Re-encrypt a share under a separate backup passphrase (stronger Argon2id)."""
     from mpcwallet.cli.frontend import CliUi
-    from mpcwallet.lifecycle.names import resolve_share
+    from mpcwallet.cli.home import resolve_share
     from mpcwallet.wallet import backups
 
     data = backups.export_backup(
@@ -102,8 +102,10 @@ def import_backup(
     over an existing share even with --force (retire it first with `mpc key retire`).
     """
     from mpcwallet.cli.frontend import CliUi
+    from mpcwallet.cli.home import tell_home
     from mpcwallet.wallet import backups
 
+    tell_home()
     data = backups.import_backup(
         in_path,
         out_path,

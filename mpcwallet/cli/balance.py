@@ -1,4 +1,5 @@
-"""`mpc balance [--token T]`: what the wallet holds, in ETH or in a token's own units."""
+"""`mpc balance [ADDRESS] [--token T]`: what the wallet (or any address) holds, in ETH or in a
+token's own units."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ from mpcwallet.cli import options
 def register(app: typer.Typer) -> None:
     @app.command("balance")
     def balance(
+        address: Annotated[
+            str | None,
+            typer.Argument(help="Any address (default: the wallet's; no key needed then)."),
+        ] = None,
         share: options.Share = None,
         key: options.Key = None,
         token: Annotated[
@@ -21,14 +26,15 @@ def register(app: typer.Typer) -> None:
         timeout: options.RpcTimeout = None,
         account: options.Account = 0,
     ) -> None:
-        """The wallet's balance, from the node (ETH, or with --token an ERC-20 token)."""
+        """The wallet's balance, or ADDRESS's, from the node (ETH, or with --token an ERC-20)."""
         from mpcwallet.cli.frontend import CliUi
+        from mpcwallet.cli.home import find_share
         from mpcwallet.cli.output import out
         from mpcwallet.wallet.balance import balance as run
-        from mpcwallet.wallet.shares import find_share
 
         data = run(
-            share=find_share(share, key),
+            share=None if address is not None else find_share(share, key),
+            address=address,
             account=account,
             token=token,
             rpc_url=rpc_url,

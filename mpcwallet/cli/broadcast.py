@@ -65,6 +65,8 @@ def human_broadcast(data: dict[str, Any]) -> str:
             f"mined: status {receipt['status']} in block {receipt['block']}, "
             f"gas used {receipt['gas_used']}, {receipt['confirmations']} confirmation(s)"
         )
+        if receipt.get("contract_address"):
+            lines.append(f"contract created at {receipt['contract_address']}")
     if data.get("state"):
         lines.append(f"state: {data['state']}")
     return "\n".join(lines)
@@ -106,7 +108,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command("send")
     def send(
-        tx: options.TxFile,
+        tx: options.TxFileOrTransfer = None,
+        to: options.To = None,
+        value: options.Value = None,
         share: options.Share = None,
         key: options.Key = None,
         out_file: Annotated[
@@ -137,19 +141,23 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Sign with the co-signer and broadcast in one step (needs an RPC endpoint).
 
+        The transaction is a tx.json (--tx FILE, - for stdin) or an ETH transfer
+        (--to ADDRESS --value 0.01ether) on the wallet's chain (MPC_CHAIN_ID, default Sepolia).
+
         Shows what is signed first and, at a terminal, asks for confirmation (--yes skips it).
         Recorded in MPC_HOME before it is sent; waits until CONFIRMED (or --finalized). The same
         tx.json while the first is pending shows that one instead of paying twice (--again).
         """
         from mpcwallet.cli.approve import read_permits
         from mpcwallet.cli.frontend import CliUi, keyring
+        from mpcwallet.cli.home import find_share
         from mpcwallet.cli.output import out
         from mpcwallet.cli.sign import refuse_existing_out, write_out
         from mpcwallet.evm.signature import SignedTx
-        from mpcwallet.evm.txjson import load_tx
         from mpcwallet.wallet.send import require_rpc_for_send, send_transaction
-        from mpcwallet.wallet.shares import find_share
+        from mpcwallet.wallet.transfer import tx_source
 
+        load, source = tx_source(tx, to, value)
         require_rpc_for_send(rpc_url)
         path = find_share(share, key)
         refuse_existing_out(out_file, force)
@@ -162,7 +170,7 @@ def register(app: typer.Typer) -> None:
 
         try:
             data = send_transaction(
-                lambda: load_tx(tx),
+                load,
                 share=path,
                 account=account,
                 permits=read_permits(permit or []),
@@ -172,7 +180,7 @@ def register(app: typer.Typer) -> None:
                 retry_seconds=timeout,
                 receipt_timeout=receipt_timeout,
                 yes=yes,
-                source=str(tx),
+                source=source,
                 keys=keyring(passphrase_file),
                 ui=CliUi(),
                 on_signed=on_signed,

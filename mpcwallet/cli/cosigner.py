@@ -2,7 +2,9 @@
 
 The passphrase comes from MPC_COSIGNER_PASSPHRASE, --passphrase-file, --passphrase-stdin or a
 hidden prompt; never from the command line. A background start hands it to the daemon over a
-pipe on its stdin.
+pipe on its stdin. Typed at a terminal, a wrong passphrase for an existing keyring may be
+retyped (three tries, as the share passphrase), checked against the keyring file before the
+daemon starts.
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ def _stdin_passphrase() -> str:
     return line
 
 
-def cosigner_passphrase(passphrase_file: Path | None, *, stdin: bool, first_start: bool) -> str:
+def cosigner_passphrase(
+    passphrase_file: Path | None, *, stdin: bool, first_start: bool, allow_weak: bool = False
+) -> str:
     if stdin:
         if passphrase_file is not None:
             raise BadInput(
@@ -48,13 +52,28 @@ def cosigner_passphrase(passphrase_file: Path | None, *, stdin: bool, first_star
             )
         return _stdin_passphrase()
     from mpcwallet.cli.passphrase import get_passphrase
+    from mpcwallet.config import cosigner_dir
+    from mpcwallet.cosigner.paths import CosignerPaths
 
-    return get_passphrase("cosigner", passphrase_file=passphrase_file, confirm=first_start)
+    keyring_file = CosignerPaths(cosigner_dir()).keyring_file
+
+    def verify(typed: str) -> None:
+        from mpcwallet.cosigner.keyring import unlock
+
+        unlock(keyring_file, typed)  # WrongPassphrase names the file
+
+    return get_passphrase(
+        "cosigner",
+        passphrase_file=passphrase_file,
+        confirm=first_start,
+        verify=None if first_start or not keyring_file.exists() else verify,
+        allow_weak=allow_weak,
+    )
 
 
-def start_passphrase(first_start: bool) -> str:
+def start_passphrase(first_start: bool, *, allow_weak: bool = False) -> str:
     """The co-signer passphrase when a command starts the daemon for you (`mpc keygen`)."""
-    return cosigner_passphrase(None, stdin=False, first_start=first_start)
+    return cosigner_passphrase(None, stdin=False, first_start=first_start, allow_weak=allow_weak)
 
 
 def register(app: typer.Typer) -> None:
@@ -97,6 +116,7 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option("--passphrase-file", help="File holding the co-signer passphrase."),
         ] = None,
+        allow_weak: options.AllowWeakPassphrase = False,
     ) -> None:
         """Start the co-signer (in the background unless --foreground)."""
         from mpcwallet.cli.output import out
@@ -115,7 +135,9 @@ def register(app: typer.Typer) -> None:
                 "stop it with `mpc cosigner stop` first"
             )
         first = not config.paths.keyring_file.exists()
-        passphrase = cosigner_passphrase(passphrase_file, stdin=passphrase_stdin, first_start=first)
+        passphrase = cosigner_passphrase(
+            passphrase_file, stdin=passphrase_stdin, first_start=first, allow_weak=allow_weak
+        )
         if foreground:
             if not detached and not config.port_fallback:
                 daemon.check_port_free(config.host, config.port)

@@ -14,6 +14,16 @@ def _ts(value: object) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(value))
 
 
+def _line(r: dict[str, object]) -> str:
+    """One session a line, ids whole; ``account`` only where the session has one (a keygen or
+    refresh is for the key set, not an account)."""
+    account = "" if r.get("account") is None else f" account={r['account']}"
+    return (
+        f"{r['session']} {r['op']:15} {r['status']:11} {_ts(r['started'])} "
+        f"key={r['key_id']}{account} code={r['code'] or '-'}"
+    )
+
+
 def register(cosigner: typer.Typer) -> None:
     @cosigner.command("sessions")
     def sessions(
@@ -34,9 +44,4 @@ def register(cosigner: typer.Typer) -> None:
             if paths.guard_db.exists()
             else []
         )
-        lines = [
-            f"{r['session'][:16]} {r['op']:15} {r['status']:11} {_ts(r['started'])} "
-            f"key={r['key_id']} account={r['account']} code={r['code'] or '-'}"
-            for r in rows
-        ]
-        out().success({"sessions": rows}, "\n".join(lines) or "no sessions")
+        out().success({"sessions": rows}, "\n".join(map(_line, rows)) or "no sessions")

@@ -34,9 +34,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Check the co-signer: healthz, authenticated handshake, engine, and (--share) key."""
         from mpcwallet.cli.frontend import keyring
+        from mpcwallet.cli.home import tell_home
         from mpcwallet.cli.output import out
         from mpcwallet.wallet.health import health as check
 
+        tell_home()  # which home's co-signer and keys
         result = check(
             share=share,
             key=key,

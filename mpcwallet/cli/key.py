@@ -1,4 +1,5 @@
-"""`mpc key status|unquarantine|retire`: a key's quarantine state, and retiring a key.
+"""`mpc key status|unquarantine|retire|remember|forget`: a key's quarantine state, retiring a
+key, and keeping its share passphrase in the OS keyring (:mod:`mpcwallet.wallet.os_keyring`).
 
 What each computes is in :mod:`mpcwallet.wallet.keys`; this module parses, confirms and prints.
 """
@@ -24,7 +25,8 @@ from mpcwallet.lifecycle.quarantine import (  # noqa: F401 - re-exported for old
 def register(app: typer.Typer) -> None:
     key_app = typer.Typer(
         name="key",
-        help="Key state: quarantine after a protocol violation; retiring a key.",
+        help="Key state: quarantine after a protocol violation; retiring a key; its passphrase "
+        "in the OS keyring.",
         no_args_is_help=True,
     )
     app.add_typer(key_app)
@@ -32,8 +34,8 @@ def register(app: typer.Typer) -> None:
     @key_app.command("status")
     def status(share: options.Share = None, key: options.Key = None) -> None:
         """Whether signing with a key is allowed; exits 7 (key_quarantined) when it is not."""
+        from mpcwallet.cli.home import resolve_share
         from mpcwallet.cli.output import out
-        from mpcwallet.lifecycle.names import resolve_share
         from mpcwallet.wallet.keys import key_status
 
         path = resolve_share(share, key)
@@ -53,8 +55,8 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Allow signing again with a quarantined key (after you checked the co-signer)."""
+        from mpcwallet.cli.home import resolve_share
         from mpcwallet.cli.output import out
-        from mpcwallet.lifecycle.names import resolve_share
         from mpcwallet.wallet.keys import quarantine_record
         from mpcwallet.wallet.keys import unquarantine as lift
 
@@ -95,8 +97,8 @@ def register(app: typer.Typer) -> None:
 
         The retired share still signs (`mpc sign --share PATH`), so funds can be moved out.
         """
+        from mpcwallet.cli.home import resolve_share
         from mpcwallet.cli.output import out
-        from mpcwallet.lifecycle.names import resolve_share
         from mpcwallet.wallet.keys import retire as run
 
         data = run(resolve_share(None, name))
@@ -105,4 +107,44 @@ def register(app: typer.Typer) -> None:
             f"retired key {name} (address {data['address']}); its share is kept at "
             f"{data['retired_to']}.\nMove any funds left at {data['address']} with "
             f"`mpc send --share {data['retired_to']} ...`.",
+        )
+
+    @key_app.command("remember")
+    def remember(
+        share: options.Share = None,
+        key: options.Key = None,
+        passphrase_file: options.SharePassphraseFile = None,
+    ) -> None:
+        """Keep this key's share passphrase in the OS keyring (opt-in, per key); commands then
+        take it from there instead of asking. Says which keyring backend holds it."""
+        from mpcwallet.cli.frontend import keyring
+        from mpcwallet.cli.home import resolve_share
+        from mpcwallet.cli.output import out
+        from mpcwallet.wallet.os_keyring import backend
+        from mpcwallet.wallet.os_keyring import remember as run
+
+        path = resolve_share(share, key)
+        backend()  # no backend: say so before a passphrase is typed
+        passphrase = keyring(passphrase_file, os_keyring=False).passphrase(path, verify=True)
+        data = run(path, passphrase)
+        del passphrase
+        out().success(
+            data,
+            f"remembered the passphrase of {path} (key {data['key_id']}) in the OS keyring "
+            f"(backend {data['backend']}); `mpc key forget` removes it",
+        )
+
+    @key_app.command("forget")
+    def forget(share: options.Share = None, key: options.Key = None) -> None:
+        """Remove this key's share passphrase from the OS keyring."""
+        from mpcwallet.cli.home import resolve_share
+        from mpcwallet.cli.output import out
+        from mpcwallet.wallet.os_keyring import forget as run
+
+        path = resolve_share(share, key)
+        data = run(path)
+        out().success(
+            data,
+            f"forgot the passphrase of {path} (key {data['key_id']}) in the OS keyring "
+            f"(backend {data['backend']})",
         )

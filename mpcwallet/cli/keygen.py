@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from mpcwallet.cli import options
+
 
 def register(app: typer.Typer) -> None:
     @app.command("keygen")
@@ -36,26 +38,31 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         engine: Annotated[str | None, typer.Option("--engine", help="cb-mpc or portable.")] = None,
+        allow_weak: options.AllowWeakPassphrase = False,
     ) -> None:
         """Create a new key with the co-signer; prints its address and key id."""
         from mpcwallet.cli.cosigner import start_passphrase
         from mpcwallet.cli.engine_note import engine_facts, tell
         from mpcwallet.cli.frontend import CliUi
+        from mpcwallet.cli.home import tell_home
         from mpcwallet.cli.output import out
         from mpcwallet.cli.passphrase import get_passphrase
         from mpcwallet.wallet.keygen import check_keygen
         from mpcwallet.wallet.keygen import keygen as run
 
+        tell_home()
         del force  # accepted for old scripts; an existing share is refused regardless
         target, _ = check_keygen(name=name, out=out_path, engine=engine)
-        passphrase = get_passphrase("share", passphrase_file=passphrase_file, confirm=True)
+        passphrase = get_passphrase(
+            "share", passphrase_file=passphrase_file, confirm=True, allow_weak=allow_weak
+        )
         data = run(
             name=name,
             out=target,
             engine=engine,
             passphrase=passphrase,
             ui=CliUi(),
-            cosigner_passphrase=start_passphrase,
+            cosigner_passphrase=lambda first: start_passphrase(first, allow_weak=allow_weak),
         )
         del passphrase
         if data.get("recovered"):

@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(held.getvalue())
             sys.stdout.flush()
     if err is not None:
+        if isinstance(err, Interrupted) and not json_mode and sys.stderr.isatty():
+            # the terminal echoed ^C after a prompt or a status line: start a line of our own
+            sys.stderr.write("\n")
         out.error(err)
     return code
 

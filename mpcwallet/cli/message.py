@@ -1,8 +1,9 @@
 """`mpc sign-message` (EIP-191 personal_sign) and `mpc sign-typed-data` (EIP-712 v4).
 
-The use cases are in :mod:`mpcwallet.wallet.messages`; both print
-``{signature (r||s||v, 65 bytes), r, s, v (27/28), hash, address, account}`` and write it to
-``--out`` atomically when asked.
+The use cases are in :mod:`mpcwallet.wallet.messages`; both show what is about to be signed and
+ask as `mpc sign` does (the same review, --yes and terminal rules), print
+``{signature (r||s||v, 65 bytes), r, s, v (27/28), hash, address, account, preview}`` and write
+it to ``--out`` atomically when asked.
 """
 
 from __future__ import annotations
@@ -66,9 +67,9 @@ def _signed_to_output(
 ) -> None:
     """Which share, --out refused before anything is signed, the signature, --out, stdout."""
     from mpcwallet.cli.frontend import CliUi, keyring
+    from mpcwallet.cli.home import find_share
     from mpcwallet.cli.output import out
     from mpcwallet.cli.sign import refuse_existing_out, write_out
-    from mpcwallet.wallet.shares import find_share
 
     path = find_share(share, key)
     refuse_existing_out(out_file, force)
@@ -103,8 +104,13 @@ def register(app: typer.Typer) -> None:
         force: options.ForceOut = False,
         passphrase_file: options.SharePassphraseFile = None,
         permit: options.Permits = None,
+        yes: options.Yes = False,
     ) -> None:
-        """Sign a message as personal_sign does (EIP-191 version 0x45)."""
+        """Sign a message as personal_sign does (EIP-191 version 0x45).
+
+        Shows the message first and, at a terminal, asks (--yes skips it; without a terminal
+        nothing is asked). --message-file - reads the message from stdin.
+        """
         from mpcwallet.cli.approve import read_permits
         from mpcwallet.wallet.messages import sign_message as run
 
@@ -121,6 +127,7 @@ def register(app: typer.Typer) -> None:
                 share=path,
                 account=account,
                 permits=permits,
+                yes=yes,
                 keys=keys,
                 ui=ui,
             ),
@@ -134,7 +141,10 @@ def register(app: typer.Typer) -> None:
         chain_id: Annotated[
             int | None,
             typer.Option(
-                "--chain-id", min=1, help="Refuse the document unless its domain has this chainId."
+                "--chain-id",
+                min=1,
+                help="Refuse the document unless its domain has this chainId; also how to sign "
+                "for a chain other than the wallet's (MPC_CHAIN_ID, default Sepolia) on purpose.",
             ),
         ] = None,
         share: options.Share = None,
@@ -144,8 +154,14 @@ def register(app: typer.Typer) -> None:
         force: options.ForceOut = False,
         passphrase_file: options.SharePassphraseFile = None,
         permit: options.Permits = None,
+        yes: options.Yes = False,
     ) -> None:
-        """Sign EIP-712 typed data as eth_signTypedData_v4 does."""
+        """Sign EIP-712 typed data as eth_signTypedData_v4 does.
+
+        Shows the domain, primary type, fields and chain first and, at a terminal, asks (--yes
+        skips it). A domain chainId other than the wallet's chain is refused unless --chain-id
+        names it. --data - reads the document from stdin.
+        """
         from mpcwallet.cli.approve import read_permits
         from mpcwallet.evm import eip712
         from mpcwallet.wallet.messages import sign_typed_data as run
@@ -164,6 +180,7 @@ def register(app: typer.Typer) -> None:
                 share=path,
                 account=account,
                 permits=permits,
+                yes=yes,
                 keys=keys,
                 ui=ui,
             ),

@@ -50,8 +50,28 @@ ApproverPassphraseFile = Annotated[
         "--passphrase-file", help="Approver passphrase file (else MPC_APPROVER_PASSPHRASE)."
     ),
 ]
+AllowWeakPassphrase = Annotated[
+    bool,
+    typer.Option(
+        "--allow-weak-passphrase",
+        help="Accept a new passphrase that is short or common (for tests; typed ones are "
+        "otherwise refused).",
+    ),
+]
 ForceOut = Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")]
 TxFile = Annotated[Path, typer.Option("--tx", help="Unsigned transaction (tx.json).")]
+TxFileOrTransfer = Annotated[
+    Path | None,
+    typer.Option("--tx", help="Unsigned transaction (tx.json; - reads stdin). Or --to/--value."),
+]
+To = Annotated[
+    str | None,
+    typer.Option("--to", help="Send ETH to this address (with --value; instead of --tx)."),
+]
+Value = Annotated[
+    str | None,
+    typer.Option("--value", help='Amount with --to: "0.01 ETH", "0.01eth", "30 gwei", or wei.'),
+]
 RpcUrl = Annotated[
     str | None,
     typer.Option("--rpc-url", help="JSON-RPC endpoint (else MPC_RPC_URL, else ETH_RPC_URL)."),
@@ -106,10 +126,10 @@ Yes = Annotated[
 
 # Fields of a prepared tx.json (`mpc tx transfer`, `mpc tx erc20-transfer`).
 TxChainId = Annotated[
-    int,
+    int | None,
     typer.Option(
         "--chain-id",
-        help="Chain id (default 11155111, Sepolia).",
+        help="Chain id (default: MPC_CHAIN_ID, else 11155111, Sepolia).",
         callback=checked("--chain-id"),
     ),
 ]

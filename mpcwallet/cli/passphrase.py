@@ -3,6 +3,10 @@
 Order: ``--passphrase-file`` (one trailing newline stripped) > the purpose's environment
 variable > a hidden prompt (with confirmation when creating) if stdin is a terminal >
 :class:`PassphraseRequired` naming the variable and the flag. An empty passphrase is refused.
+
+A new passphrase (``confirm``) that is too short or common (:mod:`mpcwallet.storage.strength`)
+is refused at a terminal with the reason, and asked again (three tries), unless the command's
+``--allow-weak-passphrase`` accepts it; from a file or a variable (a script) it is a warning.
 """
 
 from __future__ import annotations
@@ -108,6 +112,7 @@ def get_passphrase(
     confirm: bool,
     flag: str | None = None,
     verify: Callable[[str], object] | None = None,
+    allow_weak: bool = False,
 ) -> str:
     """A passphrase for ``purpose`` ("share", "backup" or "cosigner").
 
@@ -120,16 +125,23 @@ def get_passphrase(
     label = _LABELS[purpose]
     flag = flag or FILE_FLAGS[purpose]
     if passphrase_file is not None:
-        return read_passphrase_file(passphrase_file, flag=flag)
+        value = read_passphrase_file(passphrase_file, flag=flag)
+        if confirm and not allow_weak:
+            _warn_weak(label, value, str(passphrase_file))
+        return value
     if env_var in os.environ:
         value = os.environ[env_var]
         if not value:
             raise BadInput(
                 f"{env_var} is set but empty; unset it or set a passphrase", field=env_var
             )
+        if confirm and not allow_weak:
+            _warn_weak(label, value, env_var)
         return value
     if sys.stdin is not None and sys.stdin.isatty():
         hint = _HINTS.get(purpose)
+        if confirm and not allow_weak:
+            return _prompt_strong(label, hint)
         if verify is None:
             return _prompt(label, confirm, hint)
         for attempt in range(1, MAX_TRIES + 1):
@@ -148,4 +160,33 @@ def get_passphrase(
         f"no {label} passphrase: set {env_var} or pass {flag} FILE "
         "(or run in a terminal to be prompted)",
         field=env_var,
+    )
+
+
+def _warn_weak(label: str, value: str, source: str) -> None:
+    from mpcwallet.storage.strength import weakness
+
+    why = weakness(value)
+    if why is not None:
+        from mpcwallet.cli.output import out
+
+        out().warn(f"the new {label} passphrase from {source} {why}")
+
+
+def _prompt_strong(label: str, hint: str | None) -> str:
+    """A new passphrase typed at a terminal: refused with the reason when too weak."""
+    from mpcwallet.cli.output import out
+    from mpcwallet.storage.strength import weakness
+
+    for attempt in range(1, MAX_TRIES + 1):
+        value = _prompt(label, True, hint)
+        why = weakness(value)
+        if why is None:
+            return value
+        if attempt < MAX_TRIES:
+            out().info(f"refused: that {label} passphrase {why}; choose another")
+    raise BadInput(
+        f"the new {label} passphrase {why}; nothing was written. Choose a longer one of several "
+        "words (or pass --allow-weak-passphrase to keep a weak one)",
+        field="passphrase",
     )

@@ -25,8 +25,8 @@ def register(app: typer.Typer) -> None:
         replaced. An interrupted refresh is settled by the next refresh, sign or `mpc keys`.
         """
         from mpcwallet.cli.frontend import CliUi, keyring
+        from mpcwallet.cli.home import resolve_share
         from mpcwallet.cli.output import out
-        from mpcwallet.lifecycle.names import resolve_share
         from mpcwallet.wallet.refresh import refresh as run
 
         path = resolve_share(share, key)

@@ -1,4 +1,5 @@
-"""`mpc sign --tx tx.json`: a two-party signature over an EVM transaction.
+"""`mpc sign --tx tx.json` (or `--to ADDR --value 0.01ETH`): a two-party signature over an EVM
+transaction.
 
 The use case is :func:`mpcwallet.wallet.sign.sign_transaction`; this module reads tx.json and
 the permit files, writes sig.json (atomic) and prints.
@@ -45,7 +46,9 @@ def human_signed(signed: SignedTx, out_file: Path | None) -> str:
 def register(app: typer.Typer) -> None:
     @app.command("sign")
     def sign(
-        tx: options.TxFile,
+        tx: options.TxFileOrTransfer = None,
+        to: options.To = None,
+        value: options.Value = None,
         share: options.Share = None,
         key: options.Key = None,
         out_file: Annotated[
@@ -62,6 +65,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Sign a transaction with the co-signer; prints {from, hash, r, s, v, raw_tx, account}.
 
+        The transaction is a tx.json (--tx FILE, - for stdin) or an ETH transfer
+        (--to ADDRESS --value "0.01 ETH") on the wallet's chain (MPC_CHAIN_ID, default Sepolia).
+
         With an RPC endpoint, a missing nonce, gas or fee is filled from the node (and shown),
         and the node's chain id must equal chainId. Before signing it shows what is signed
         (chain, from, to, value, token transfer, fees, worst-case cost) and, at a terminal,
@@ -69,22 +75,23 @@ def register(app: typer.Typer) -> None:
         """
         from mpcwallet.cli.approve import read_permits
         from mpcwallet.cli.frontend import CliUi, keyring
+        from mpcwallet.cli.home import find_share
         from mpcwallet.cli.output import out
-        from mpcwallet.evm.txjson import load_tx
-        from mpcwallet.wallet.shares import find_share
         from mpcwallet.wallet.sign import sign_transaction
+        from mpcwallet.wallet.transfer import tx_source
 
+        load, source = tx_source(tx, to, value)
         path = find_share(share, key)
         refuse_existing_out(out_file, force)
         result = sign_transaction(
-            lambda: load_tx(tx),
+            load,
             share=path,
             account=account,
             permits=read_permits(permit or []),
             rpc_url=rpc_url,
             retry_seconds=timeout,
             yes=yes,
-            source=str(tx),
+            source=source,
             keys=keyring(passphrase_file),
             ui=CliUi(),
         )

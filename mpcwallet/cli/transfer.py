@@ -22,7 +22,7 @@ def register_transfer(tx_app: typer.Typer) -> None:
         out_file: Annotated[
             Path | None, typer.Option("--out", help="Write tx.json here (else print it).")
         ] = None,
-        chain_id: options.TxChainId = 11155111,
+        chain_id: options.TxChainId = None,
         nonce: options.TxNonce = None,
         gas: options.TxGas = None,
         max_fee: Annotated[
@@ -37,19 +37,20 @@ def register_transfer(tx_app: typer.Typer) -> None:
     ) -> None:
         """Write a tx.json sending ETH (sign it with `mpc sign --tx`, or `mpc send --tx`)."""
         from mpcwallet.cli.output import out
-        from mpcwallet.evm.txjson import parse_tx
         from mpcwallet.evm.units import format_ether
+        from mpcwallet.wallet.transfer import transfer_tx
 
-        obj: dict[str, Any] = {"type": 2, "chainId": chain_id, "to": to, "value": value}
-        for name, given in (
-            ("nonce", nonce),
-            ("gas", gas),
-            ("maxFeePerGas", max_fee),
-            ("maxPriorityFeePerGas", priority_fee),
-        ):
-            if given is not None:
-                obj[name] = given
-        tx = parse_tx(obj)  # the same validation (and unit conversion) `mpc sign` applies
+        # the same validation (and unit conversion) `mpc sign` applies
+        tx = transfer_tx(
+            to,
+            value,
+            chain_id=chain_id,
+            nonce=nonce,
+            gas=gas,
+            max_fee_per_gas=max_fee,
+            max_priority_fee_per_gas=priority_fee,
+        )
+        chain_id = tx.chain_id
         doc = tx.to_json()
         doc["value"] = str(tx.value)  # a decimal string: exact in every JSON reader
         text = json.dumps(doc, indent=2) + "\n"

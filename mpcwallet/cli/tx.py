@@ -36,22 +36,16 @@ def register(app: typer.Typer) -> None:
                 "--decimals", help="The token's decimals().", callback=options.checked("--decimals")
             ),
         ] = 18,
-        chain_id: options.TxChainId = 11155111,
+        chain_id: options.TxChainId = None,
         nonce: options.TxNonce = None,
         gas: options.TxGas = None,
         max_fee: Annotated[
-            int | None,
-            typer.Option(
-                "--max-fee-per-gas", help="wei", callback=options.checked("--max-fee-per-gas")
-            ),
+            str | None,
+            typer.Option("--max-fee-per-gas", help='e.g. "30 gwei"; else filled at signing.'),
         ] = None,
         priority_fee: Annotated[
-            int | None,
-            typer.Option(
-                "--max-priority-fee-per-gas",
-                help="wei",
-                callback=options.checked("--max-priority-fee-per-gas"),
-            ),
+            str | None,
+            typer.Option("--max-priority-fee-per-gas", help='e.g. "1 gwei"; else filled.'),
         ] = None,
         force: options.ForceOut = False,
     ) -> None:
@@ -65,9 +59,11 @@ def register(app: typer.Typer) -> None:
         token_addr = parse_address(token, "token")
         to_addr = parse_address(to, "to")
         units = parse_amount(amount, decimals)
+        from mpcwallet.config import chain_id as wallet_chain
+
         obj: dict[str, Any] = {
             "type": 2,
-            "chainId": chain_id,
+            "chainId": wallet_chain() if chain_id is None else chain_id,
             "to": to_checksum(token_addr),
             "value": 0,
             "data": "0x" + transfer_calldata(to_addr, units).hex(),

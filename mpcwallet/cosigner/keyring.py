@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 from pathlib import Path
 
-from mpcwallet.errors import TamperedFile
+from mpcwallet.errors import TamperedFile, WrongPassphrase
 from mpcwallet.storage import envelope
 from mpcwallet.storage.files import write_atomic
 
@@ -39,7 +39,10 @@ def unlock(path: Path, passphrase: str) -> envelope.DerivedKey:
         return key
     data = path.read_bytes()
     key = envelope.derive_key(passphrase, envelope.read_kdf_params(data))
-    header, body = envelope.decrypt_share_with_key(data, key)
+    try:
+        header, body = envelope.decrypt_share_with_key(data, key)
+    except WrongPassphrase as err:  # say which file, so a forgotten MPC_HOME shows
+        raise WrongPassphrase(f"{path}: {err.message}", field=err.field) from None
     if header.get("kind") != _HEADER["kind"] or not hmac.compare_digest(body, _VERIFIER):
         raise TamperedFile(f"{path} is not a co-signer keyring")
     return key

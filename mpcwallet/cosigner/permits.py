@@ -138,7 +138,7 @@ def verify_permit(
     name = approvers.get(pub)
     if name is None:
         raise PermitUnknownApprover(
-            f"permit {pid}: approver {pub[:16]}... is not registered with this co-signer "
+            f"permit {pid}: approver {pub} is not registered with this co-signer "
             "(`mpc cosigner approvers add`)",
             field="permit",
         )

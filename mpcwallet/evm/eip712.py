@@ -189,6 +189,12 @@ def parse(doc: object, *, expected_chain_id: int | None = None) -> TypedData:
     return td
 
 
+def domain_chain_id(td: TypedData) -> int | None:
+    """The domain's chainId as a number (a JSON number, decimal or 0x-hex), None if absent."""
+    value = td.domain.get("chainId")
+    return None if value is None else _int_value(value, "domain.chainId", 256, False)
+
+
 def load(path: Path, *, expected_chain_id: int | None = None) -> TypedData:
     """A typed-data file, read through the one bounded, strict JSON loader."""
     from mpcwallet.jsonio import load_file

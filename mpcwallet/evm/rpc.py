@@ -317,6 +317,7 @@ class RpcClient:
                         "gas_used": int(receipt.get("gasUsed", "0x0"), 16),
                         "effective_gas_price": int(receipt.get("effectiveGasPrice", "0x0"), 16),
                         "confirmations": head - mined_in + 1,
+                        "contract_address": receipt.get("contractAddress"),
                     }
                     if summary["status"] != 1:
                         raise TxReverted(

@@ -1,9 +1,10 @@
-"""Amounts as people write them: ``"0.01 ether"``, ``"10 gwei"``, ``"0.01ether"``, or wei.
+"""Amounts as people write them: ``"0.01 ETH"``, ``"0.01eth"``, ``"0.01 ether"``, ``"30 gwei"``,
+``"30gwei"`` (units case-insensitive; ``ETH`` is ether, the preview's own spelling), or wei.
 
 The conversion is eth-utils' (``to_wei``/``from_wei``, exact over :class:`~decimal.Decimal`),
 imported only when a unit is actually written, so plain-integer tx.json files and ``mpc --help``
 never load it. An amount without a unit is an integer in wei (JSON number, decimal or 0x-hex),
-exactly as before.
+exactly as before; a decimal without a unit (``0.01``) is refused with the ways to write it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ __all__ = ["format_ether", "format_gwei", "format_units", "has_unit", "parse_wei
 
 _AMOUNT_RE = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*([A-Za-z]+)\s*$")
 _UNIT_RE = re.compile(r"[A-Za-z]\s*$")
+_DECIMAL_RE = re.compile(r"^\s*(\d+\.\d*|\.\d+)\s*$")
 _MAX_CHARS = 100  # longer than any amount of up to 2^256-1 wei with a unit
+ALIASES = {"eth": "ether"}  # what the preview prints ("0.01 ETH") is accepted back
 
 
 def has_unit(value: object) -> bool:
@@ -30,6 +33,7 @@ def has_unit(value: object) -> bool:
 
 def parse_wei(value: object, field: str) -> int:
     """``"0.01 ether"`` -> 10**16 wei; a value without a unit goes to tx.json's integer parser."""
+    _refuse_bare_decimal(value, field)
     if not has_unit(value):
         from mpcwallet.evm.txjson import parse_int
 
@@ -48,9 +52,11 @@ def parse_wei(value: object, field: str) -> int:
     from eth_utils.currency import units as known  # type: ignore[attr-defined]
 
     unit = m.group(2).lower()
+    unit = ALIASES.get(unit, unit)
     if unit not in known:
         raise BadInput(
-            f"{field}: unknown unit {shown(m.group(2))} in {shown(value)}; use wei, gwei or ether",
+            f"{field}: unknown unit {shown(m.group(2))} in {shown(value)}; use wei, gwei, ETH "
+            "(or ether)",
             field=field,
         )
     try:
@@ -66,6 +72,27 @@ def parse_wei(value: object, field: str) -> int:
     from mpcwallet.evm.txjson import parse_int
 
     return parse_int(wei, field)  # the same range check as an integer
+
+
+def _refuse_bare_decimal(value: object, field: str) -> None:
+    """``0.01`` (a string or a JSON float) is ambiguous: ETH, gwei or wei? Say how to write it."""
+    if isinstance(value, float) and value == value and abs(value) != float("inf"):
+        text = repr(value)
+    elif isinstance(value, str) and len(value) <= _MAX_CHARS and _DECIMAL_RE.match(value):
+        text = value.strip()
+    else:
+        return
+    amount = Decimal(text)
+    if "e" in text.lower() or amount < 0:
+        return  # not how a person writes an amount; tx.json's integer parser refuses it
+    shown_text = format(amount.normalize(), "f")
+    wei = amount * Decimal(10**18)
+    as_wei = f', or in wei "{int(wei)}"' if wei == int(wei) else ""
+    raise BadInput(
+        f'{field}: {shown_text} needs a unit: write "{shown_text} ETH" (or "{shown_text}eth", '
+        f'"{shown_text} ether"), "{shown_text} gwei"{as_wei}',
+        field=field,
+    )
 
 
 def format_units(amount: int, decimals: int) -> str:

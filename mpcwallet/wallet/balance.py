@@ -14,7 +14,8 @@ BALANCE_OF = "0x70a08231"  # balanceOf(address)
 
 def balance(
     *,
-    share: Path,
+    share: Path | None,
+    address: str | None = None,
     account: int = 0,
     token: str | None = None,
     rpc_url: str | None = None,
@@ -22,13 +23,21 @@ def balance(
     ui: Ui,
 ) -> dict[str, Any]:
     """``{address, account, chain_id}`` and ``balance_wei``/``balance_eth``, or with ``token``
-    ``{token, balance_units, balance, decimals, symbol}``."""
+    ``{token, balance_units, balance, decimals, symbol}``.
+
+    ``address``: any address instead of the wallet's (then ``share`` is not read)."""
     from mpcwallet.accounts import account_key
+    from mpcwallet.evm.address import parse_address, to_checksum
     from mpcwallet.evm.units import format_ether
     from mpcwallet.storage.store import load_header
     from mpcwallet.wallet.rpc import required_rpc_url, rpc_client
 
-    _, address = account_key(load_header(share), share, account)
+    if address is not None:
+        address = to_checksum(parse_address(address, "address"))
+    elif share is not None:
+        _, address = account_key(load_header(share), share, account)
+    else:
+        raise ValueError("balance: give share or address")
     client = rpc_client(required_rpc_url(rpc_url), retry_seconds, ui)
     data: dict[str, Any] = {
         "address": address,

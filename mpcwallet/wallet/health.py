@@ -74,3 +74,24 @@ def health(
             field="share",
         )
     return result
+
+
+def cosigner_state(timeout: float = 2.0) -> dict[str, Any]:
+    """``{state: ok|unreachable|unhealthy, reason, endpoint}`` of this home's co-signer, from its
+    /healthz (no session, no passphrase): what `mpc serve`'s /healthz reports."""
+    from mpcwallet.errors import PeerUnreachable
+    from mpcwallet.session.client import fetch_healthz, resolve_endpoint
+
+    endpoint = resolve_endpoint()
+    try:
+        status, body = fetch_healthz(endpoint, timeout=timeout)
+    except PeerUnreachable as exc:
+        return {"state": "unreachable", "reason": exc.message, "endpoint": endpoint}
+    if status != 200 or body.get("status") != "ok":
+        why = body.get("message") or body.get("status") or "no status"
+        return {
+            "state": "unhealthy",
+            "reason": f"the co-signer at {endpoint} answered /healthz with {status}: {why}",
+            "endpoint": endpoint,
+        }
+    return {"state": "ok", "reason": None, "endpoint": endpoint}

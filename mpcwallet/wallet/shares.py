@@ -15,14 +15,21 @@ def find_share(share: Path | None, key: str | None = None) -> Path:
 
     path = resolve_share(share, key)
     if share is None and key is None and not path.exists() and not path.is_symlink():
-        from mpcwallet.config import mpc_home
-
-        raise NotFound(
-            f"no key yet in {mpc_home()} ({path} does not exist): create one with "
-            "`mpc keygen`, or pass --share FILE",
-            field="share",
-        )
+        raise NotFound(f"{no_key_hint()}, or pass --share FILE", field="share")
     return path
+
+
+def no_key_hint() -> str:
+    """Where no key was found, that MPC_HOME chooses another home, then keygen."""
+    import os
+
+    from mpcwallet.config import mpc_home
+
+    where = "MPC_HOME" if os.environ.get("MPC_HOME") else "the default home; MPC_HOME unset"
+    return (
+        f"no key in {mpc_home()} ({where}). If your key is in another home, set MPC_HOME to "
+        "that directory; else create one with `mpc keygen`"
+    )
 
 
 def share_summary(path: Path, account: int = 0) -> dict[str, Any]:

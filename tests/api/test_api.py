@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -119,7 +120,8 @@ def test_the_served_document_is_valid_openapi_3_1_and_what_print_openapi_prints(
 def test_every_endpoint_answers_as_documented(world: World) -> None:
     status, health, _ = world.api.call("GET", "/healthz")
     world.check("GET", "/healthz", status, health)
-    assert (status, health) == (200, {"status": "ok", "keys": 1})
+    assert (status, health["status"], health["keys"]) == (200, "ok", 1), health
+    assert health["cosigner"]["state"] == "ok" and health["cosigner"]["reason"] is None
 
     status, addr, _ = world.post("/address", {})
     assert status == 200 and addr["account"] == 0
@@ -352,6 +354,85 @@ def test_no_passphrase_or_token_in_the_log_or_any_answer(world: World) -> None:
             assert secret not in seen
     token_file = world.api.home / "api.token"
     assert token_file.stat().st_mode & 0o777 == 0o600
+
+
+# --- issue 26: the API as a script writer meets it --------------------------------------------
+
+
+def test_healthz_is_degraded_with_the_reason_while_the_cosigner_is_stopped(
+    tmp_path: Path,
+) -> None:
+    """A server whose co-signer does not answer cannot sign: /healthz says so (the world's
+    server, with its co-signer up, answers ok in test_every_endpoint_answers_as_documented)."""
+    from support.inproc import closed_port_url
+
+    env = dict(subprocess_env(tmp_path / "home"), MPC_COSIGNER_URL=closed_port_url())
+    with running_api(env) as api:
+        status, health, _ = api.call("GET", "/healthz")
+    assert status == 200, health
+    assert health["status"] == "degraded" and health["cosigner"]["state"] == "unreachable"
+    assert health["cosigner"]["endpoint"] == env["MPC_COSIGNER_URL"]
+    assert health["cosigner"]["reason"], health
+
+
+@pytest.mark.anvil
+def test_amounts_in_answers_are_decimal_strings(world: World) -> None:
+    big = 2**53 + 1  # a JavaScript number cannot hold it
+    status, prep, _ = world.post(
+        "/tx/prepare",
+        {"tx": {"chainId": CHAIN_ID, "to": RECIPIENT, "value": big, "maxFeePerGas": "30 gwei",
+                "maxPriorityFeePerGas": "1 gwei"}, "rpc_url": world.node.url},
+    )  # fmt: skip
+    assert status == 200, prep
+    assert prep["tx"]["value"] == str(big)
+    assert prep["tx"]["maxFeePerGas"] == str(30 * 10**9)
+    assert all(not isinstance(v, int) for k, v in prep["filled"].items() if "Fee" in k)
+    world.node.fund(prep["from"], 10**18)
+    status, sent, _ = world.post(
+        "/tx/send",
+        {"tx": {"chainId": CHAIN_ID, "to": RECIPIENT, "value": "0.001 ETH"},
+         "rpc_url": world.node.url},
+    )  # fmt: skip
+    assert status == 200, sent
+    assert sent["value"] == str(10**15)
+    assert isinstance(sent["receipt"]["effective_gas_price"], str)
+    for key in ("value_wei", "max_cost_wei", "balance_wei"):
+        assert isinstance(sent["preview"][key], str), key
+
+
+def test_the_document_describes_tx_field_by_field_with_examples(world: World) -> None:
+    """Each example of the served `tx` schema validates against it, and is a transaction the
+    wallet's parser accepts."""
+    from jsonschema import Draft202012Validator
+
+    from mpcwallet.evm.txjson import parse_tx
+
+    tx = world.document["components"]["schemas"]["TxRequest"]["properties"]["tx"]
+    for name in ("chainId", "to", "value", "data", "nonce", "gas", "maxFeePerGas",
+                 "maxPriorityFeePerGas", "gasPrice", "accessList", "type", "from"):  # fmt: skip
+        field = tx["properties"][name]
+        assert field["description"] and field["examples"], name
+    assert "0.01 ETH" in tx["properties"]["value"]["examples"]
+    validator = Draft202012Validator(tx)
+    for example in tx["examples"]:
+        validator.validate(example)
+        parse_tx(example)
+    assert not validator.is_valid({"chainId": 1, "sign_anyway": True})
+
+
+def test_errors_speak_in_api_fields_not_cli_flags(world: World) -> None:
+    status, answer, _ = world.post(
+        "/tx/sign", {"tx": {"chainId": CHAIN_ID, "to": RECIPIENT, "value": "1 wei"}}
+    )
+    assert status == 422, answer
+    message = answer["error"]["message"]
+    assert "--" not in message and '"rpc_url"' in message, message
+    mail = permit(RECIPIENT)
+    mail["domain"]["chainId"] = 1
+    status, answer, _ = world.post("/typed-data/sign", {"document": mail})
+    assert (status, answer["error"]["code"]) == (422, "chain_id_mismatch"), answer
+    assert "--" not in answer["error"]["message"]
+    assert 'give "chain_id": 1' in answer["error"]["message"]
 
 
 def test_sigterm_stops_the_server_cleanly(world: World) -> None:

@@ -314,10 +314,13 @@ def test_messages_and_typed_data(setup: Setup) -> None:
     doc = {k: v for k, v in json.loads(vector.read_text()).items() if not k.startswith("_")}
     mail = setup.tmp / "mail.json"
     mail.write_text(json.dumps(doc))
-    ok(setup.mpc("sign-typed-data", "--data", str(mail), "--share", share))
+    # the Mail vector names chain 1, not the wallet's Sepolia: signed for chain 1 on purpose
+    ok(setup.mpc("sign-typed-data", "--data", str(mail), "--share", share, "--chain-id", "1"))
     doc["domain"]["name"] = "Phish Mail"
     mail.write_text(json.dumps(doc))
-    error = refused(setup.mpc("sign-typed-data", "--data", str(mail), "--share", share))
+    error = refused(
+        setup.mpc("sign-typed-data", "--data", str(mail), "--share", share, "--chain-id", "1")
+    )
     assert error["field"] == "allow_domains" and "Phish Mail" in error["message"]
 
 

@@ -114,3 +114,39 @@ def test_rpc_refused_connection_gives_up_in_half_a_second_and_says_why() -> None
         "rpc: eth_chainId: connection refused; retry 1 in 0.1 s (giving up after 0.5 s)"
     )
     assert 2 <= len(seen) <= 4
+
+
+@pytest.mark.parametrize(
+    "text", ["0.01 ETH", "0.01eth", "0.01 ether", "0.01 Ether", "0.01ETH", " 0.01  eth "]
+)
+def test_ether_as_people_type_it_and_as_the_preview_prints_it(text: str) -> None:
+    """Issue 26: the preview's own "0.01 ETH" and its spellings are accepted back."""
+    assert parse_wei(text, "value") == 10**16
+
+
+@pytest.mark.parametrize("text", ["30 gwei", "30gwei", "30 GWEI", "30Gwei"])
+def test_gwei_in_any_case(text: str) -> None:
+    assert parse_wei(text, "maxFeePerGas") == 30 * 10**9
+
+
+def test_the_preview_line_reads_back_as_the_same_value() -> None:
+    value = 123456789012345678901
+    tx = parse_tx({"chainId": 1, "to": "0x" + "11" * 20, "value": value})
+    (text,) = [
+        t
+        for label, t in lines(build(tx, sender="0x" + "22" * 20, key_name=None))
+        if label == "value"
+    ]
+    assert parse_wei(text, "value") == value
+
+
+@pytest.mark.parametrize("given", ["0.01", 0.01])
+def test_a_decimal_without_a_unit_says_how_to_write_it(given: object) -> None:
+    """`--value 0.01` (or "value": 0.01 in tx.json): ETH, gwei or wei? The message shows the
+    ways to write it instead of "not an integer"."""
+    with pytest.raises(BadInput) as info:
+        parse_tx({"chainId": 1, "to": "0x" + "11" * 20, "value": given})
+    message = info.value.message
+    assert info.value.field == "value" and "needs a unit" in message
+    for way in ('"0.01 ETH"', '"0.01 gwei"', '"10000000000000000"'):
+        assert way in message

@@ -25,10 +25,19 @@ class Terminal:
         env: Mapping[str, str],
         *,
         cwd: str | os.PathLike[str] | None = None,
+        columns: int | None = None,
     ) -> None:
+        """``columns``: the terminal's width as the kernel reports it (TIOCSWINSZ), as a window
+        of that size would; else the pty's default."""
         import pty
 
         master, slave = pty.openpty()
+        if columns is not None:
+            import fcntl
+            import struct
+            import termios
+
+            fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
         os.set_blocking(master, False)
         self.master = master
         self.proc = subprocess.Popen(
