@@ -17,6 +17,7 @@ from conftest import TEST_COSIGNER_PASSPHRASE, TEST_PASSPHRASE
 from eth_account import Account
 from eth_account.messages import encode_defunct, encode_typed_data
 from support.cosigner import Cosigner, running_cosigner
+from support.proc import json_result, run_mpc
 
 import mpcwallet
 from mpcwallet import MpcError, ShareStore, Wallet
@@ -110,6 +111,24 @@ def test_the_example_message_and_typed_data_sign_and_recover(setup: Setup) -> No
         assert Account.recover_message(signable, signature=sig.signature) == address
         assert sig.v in (27, 28) and sig.address == address
         assert sig.preview  # what the CLI would have shown, for the integrator's own review
+
+
+def test_the_readme_message_and_typed_data_commands_sign_the_same(setup: Setup) -> None:
+    """The README's three signing commands, run as written (from the repository's root)."""
+    readme = (ROOT / "README.md").read_text()
+    lines = [line for line in readme.splitlines() if line.startswith(".venv/bin/mpc sign-")]
+    assert len(lines) == 3, lines
+    env = {**setup.cs.env, "MPC_HOME": str(setup.wallet.home), "MPC_PASSPHRASE": TEST_PASSPHRASE}
+    for line in lines:
+        args = line.split()[1:]
+        cp = run_mpc(["--json", *args], env, cwd=ROOT)
+        data = json_result(cp)["data"]
+        assert data["address"] == setup.wallet.address(), cp.stderr
+        if "--message-file" in args:
+            signable = encode_defunct((ROOT / args[args.index("--message-file") + 1]).read_bytes())
+        else:
+            signable = encode_typed_data(full_message=example(args[args.index("--data") + 1][9:]))
+        assert Account.recover_message(signable, signature=data["signature"]) == data["address"]
 
 
 def test_errors_are_the_error_tree_with_stable_codes(setup: Setup) -> None:
