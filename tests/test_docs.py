@@ -106,3 +106,14 @@ def test_the_exit_code_table_appears_once_and_every_page_is_linked() -> None:
 
 def test_the_readme_fits_the_first_hour() -> None:
     assert len((ROOT / "README.md").read_text().splitlines()) <= 220
+
+
+def test_gitignore_covers_what_the_walk_writes() -> None:
+    """The README's walk writes .demo/, tx.json, sig.json (and t.json) in the root; the test
+    command writes .tools/. None of them may end up in a commit; examples/tx.json must."""
+    rules = {line.strip() for line in (ROOT / ".gitignore").read_text().splitlines()}
+    assert {".demo/", ".tools/", "/tx.json", "/sig.json", "/t.json"} <= rules
+    assert "tx.json" not in rules  # unanchored, it would hide examples/tx.json
+    readme = (ROOT / "README.md").read_text()
+    for written in ("--out tx.json", "--out sig.json", '"$PWD/.demo"', ".tools/node_modules"):
+        assert written in readme, written
