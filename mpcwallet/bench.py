@@ -27,7 +27,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Modules with a ``register_benchmarks()`` function that calls :func:`register_benchmark`.
-BENCHMARK_MODULES: tuple[str, ...] = ("mpcwallet.evm.bench_e2e", "mpcwallet.session.bench_session")
+BENCHMARK_MODULES: tuple[str, ...] = (
+    "mpcwallet.evm.bench_e2e",
+    "mpcwallet.session.bench_session",
+    "mpcwallet.wallet.bench_cluster",
+)
 
 
 @dataclass(frozen=True)

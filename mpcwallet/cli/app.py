@@ -38,6 +38,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "approve": ("approve",),
     "serve": ("serve",),
     "bench": ("bench",),
+    "cluster": ("cluster",),
 }
 _COMPLETE_VAR = "_MPC_COMPLETE"  # set by the shell completion scripts Typer installs
 

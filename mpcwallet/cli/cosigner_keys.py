@@ -202,6 +202,7 @@ def register(group: typer.Typer) -> None:
         target = paths.removed_dir / f"{key_id}.{stamp}.enc"
         publish(src, target, force=False)
         paths.unconfirmed_file(key_id).unlink(missing_ok=True)
+        paths.psk_file(key_id).unlink(missing_ok=True)  # derived from the share; rebuilt if needed
         out().success(
             {"key_id": key_id, "removed_to": str(target)},
             f"key {key_id} removed from the co-signer; its encrypted share is kept at {target}",

@@ -1,4 +1,4 @@
-"""The t-of-n signer cluster: configuration, node keys and (next) the coordinator.
+"""The t-of-n signer cluster's coordinator: CreateKeyset, SignTx, Refresh, relay, metrics, HTTP.
 
 Imports ``session`` and ``store`` (below it), never ``cli``.
 """

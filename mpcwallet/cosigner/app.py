@@ -78,6 +78,9 @@ def create_app(config: CosignerConfig, *, kek: DerivedKey) -> web.Application:
     app.cleanup_ctx.append(_keystore_housekeeping)
     app.on_shutdown.append(_going_away)
     app.on_cleanup.append(_stop_presigning)
+    from mpcwallet.cosigner import node_role  # the cluster-node role, when this home is a node
+
+    node_role.attach(app, paths.root, kek)
     return app
 
 
@@ -166,6 +169,7 @@ async def healthz(request: web.Request) -> web.Response:
             "protocol": wire.PROTOCOL_VERSION,
             "uptime_s": round(time.monotonic() - app[STARTED_AT], 3),
             "keys": service.keystore.count(),
+            "shares_loaded": service.keystore.loads,  # shares decrypted since start
             "pid": os.getpid(),
             "install_id": service.install_id,
             # public: the static key a client pins at pairing (the handshake proves it)
@@ -201,15 +205,18 @@ async def session_endpoint(request: web.Request) -> web.StreamResponse:
                 f"handshake failed: {exc.code}",
                 level=logging.WARNING,
                 code=exc.code,
-                remote=request.remote,
+                remote=request.remote or "unix",
             )
             return ws
-        mark_authenticated(request)  # lifts the front door's handshake deadline
+        # Message 1 verified, but it may be a replay: the connection counts as authenticated
+        # (no deadline, no unauthenticated slot) only once the client's first transport frame
+        # decrypts, which takes the keys of this handshake's message 2.
+        channel.on_proven = lambda: mark_authenticated(request)
         logs.log(
             "session_opened",
-            "session authenticated",
+            "handshake complete",
             session=channel.session_id.hex()[:32],
-            remote=request.remote,
+            remote=request.remote or "unix",
         )
         await service.serve(channel, hello)
     except (ConnectionError, RuntimeError) as exc:

@@ -129,6 +129,7 @@ async def _serve(config: CosignerConfig, kek: Any) -> None:
     from mpcwallet.cosigner.frontdoor import (
         FRONT_DOOR,
         GuardedSite,
+        GuardedUnixSite,
         bind_socket,
         quiet_aiohttp_logs,
     )
@@ -158,6 +159,7 @@ async def _serve(config: CosignerConfig, kek: Any) -> None:
     await runner.setup()
     site = GuardedSite(runner, sock, app[FRONT_DOOR])
     await site.start()
+    local = await _start_local_socket(GuardedUnixSite(runner, paths.socket_file, app[FRONT_DOOR]))
     if config.remember_port and port != 0:
         from mpcwallet.cosigner.settings import remember_port
 
@@ -171,6 +173,8 @@ async def _serve(config: CosignerConfig, kek: Any) -> None:
         "engine": config.engine_name,
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    if local:
+        state["socket"] = str(paths.socket_file)
     _write_private(paths.pid_file, f"{os.getpid()}\n".encode())
     _write_private(paths.state_file, json.dumps(state).encode())
     stop = asyncio.Event()
@@ -204,11 +208,27 @@ async def _serve(config: CosignerConfig, kek: Any) -> None:
         logs.log("stopped", "co-signer stopped", pid=os.getpid())
 
 
+async def _start_local_socket(site: Any) -> bool:
+    """Listen on the home's Unix socket too (clients of this home use it); a home whose path
+    is too long for a socket address (about 107 bytes) serves TCP only, and says so."""
+    try:
+        await site.start()
+    except OSError as exc:
+        logs.log(
+            "local_socket_off",
+            f"no Unix socket for local clients ({exc.strerror or type(exc).__name__}); "
+            "they connect over TCP",
+            level=logging.WARNING,
+        )
+        return False
+    return True
+
+
 def start_background(
     config: CosignerConfig, passphrase: str, *, timeout: float = 60.0
 ) -> dict[str, Any]:
     """Spawn a detached daemon and wait until its /healthz answers; its state on return."""
-    from mpcwallet.session.client import fetch_healthz
+    from mpcwallet.session.endpoint import fetch_healthz
 
     paths = config.paths
     pid = running_pid(paths)
@@ -331,7 +351,7 @@ def stop(paths: CosignerPaths, *, timeout: float = 30.0) -> int:
 
 
 def status(paths: CosignerPaths) -> dict[str, Any]:
-    from mpcwallet.session.client import fetch_healthz
+    from mpcwallet.session.endpoint import fetch_healthz
 
     pid = running_pid(paths)
     if pid is None:

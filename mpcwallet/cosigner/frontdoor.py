@@ -1,16 +1,27 @@
 """The co-signer's front door: what a peer gets before it has authenticated.
 
-Every accepted TCP connection is tracked from the moment of accept until the session endpoint
-calls :func:`mark_authenticated` (the session handshake succeeded). Until then it
+Every accepted connection (TCP, or the daemon's Unix socket) is tracked from the moment of
+accept until the session endpoint calls :func:`mark_authenticated`: when the client's first
+transport frame after the handshake decrypts, which a replayed handshake message 1 never gets to
+(it is not when message 1 verifies). Until then it
 
 * counts against a cap (``max_unauthenticated`` in all, ``max_unauthenticated_per_peer`` per
-  peer address): past either cap a new connection is closed at once, before any byte is read;
-* must finish the whole handshake (HTTP request, WebSocket upgrade, session handshake) within
-  ``handshake_deadline`` seconds counted from the accept, or it is aborted. aiohttp's own timers
-  do not bound this: half-sent headers and WebSocket pings both keep its connection alive.
+  peer address; the Unix socket is one peer of its own): past either cap the door closes the
+  OLDEST unauthenticated connection (of that peer, or of all) to admit the new one, as OpenSSH's
+  MaxStartups drops early. Refusing the newest instead let anyone who holds a few idle sockets
+  lock every client out; evicting the oldest means a flood must keep reconnecting to hold its
+  slots, and a client that finishes its handshake quickly gets through (the client also retries
+  once when it is closed at accept);
+* must finish the whole handshake (HTTP request, WebSocket upgrade, session handshake, first
+  frame) within ``handshake_deadline`` seconds counted from the accept, or it is aborted.
+  aiohttp's own timers do not bound this: half-sent headers and WebSocket pings both keep its
+  connection alive.
 
 Authenticated connections are neither counted nor cut. ``/healthz`` requests never authenticate,
 so their connections also close at the deadline (a keep-alive client simply reconnects).
+
+Every byte a client sends passes :class:`~mpcwallet.cosigner.maskcheck.MaskCheck` first: a
+WebSocket frame without a mask closes the connection with 1002 (RFC 6455 section 5.1).
 
 The door wraps aiohttp's protocol factory (:class:`GuardedSite`), so aiohttp's request handler
 only ever sees admitted connections; no aiohttp internals are patched.
@@ -24,15 +35,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from mpcwallet.cosigner import logs
+from mpcwallet.cosigner.maskcheck import CLOSE_PROTOCOL_ERROR, MaskCheck
 
 
 @dataclass
@@ -51,7 +65,9 @@ class DoorStats:
     authenticated: int = 0
     peak_unauthenticated: int = 0
     refused: int = 0
+    evicted: int = 0  # the oldest unauthenticated connection, closed to admit a new one
     expired: int = 0
+    wire_refused: int = 0  # closed for an unmasked frame or an oversized request head
 
 
 @dataclass
@@ -63,19 +79,30 @@ class FrontDoor:
     _per_peer: dict[str, int] = field(default_factory=dict)
     stats: DoorStats = field(default_factory=DoorStats)
     _last_full_log: float = 0.0
+    _last_violation_log: float = 0.0
 
     def factory(self, inner: Callable[[], asyncio.Protocol]) -> Callable[[], asyncio.Protocol]:
         return lambda: _Guard(self, inner)
 
     def admit(self, transport: asyncio.BaseTransport) -> bool:
-        peername = transport.get_extra_info("peername")
-        peer = str(peername[0]) if isinstance(peername, tuple) and peername else "?"
+        peer = _peer_of(transport)
+        if self._per_peer.get(peer, 0) >= self.max_per_peer:
+            victim = self._oldest(peer)
+        elif self.stats.unauthenticated >= self.max_unauthenticated:
+            victim = self._oldest(None)
+        else:
+            victim = None
+        if victim is not None:
+            self.release(victim)
+            self.stats.evicted += 1
+            self._log_full()
+            if isinstance(victim, asyncio.WriteTransport):
+                victim.abort()
         if (
             self.stats.unauthenticated >= self.max_unauthenticated
             or self._per_peer.get(peer, 0) >= self.max_per_peer
-        ):
+        ):  # nothing to evict (not reached while the counts are right)
             self.stats.refused += 1
-            self._log_full()
             return False
         loop = asyncio.get_running_loop()
         timer = loop.call_later(self.handshake_deadline, self._expire, transport)
@@ -86,6 +113,13 @@ class FrontDoor:
             self.stats.peak_unauthenticated, self.stats.unauthenticated
         )
         return True
+
+    def _oldest(self, peer: str | None) -> asyncio.BaseTransport | None:
+        """The unauthenticated connection accepted first (of ``peer``, or of all)."""
+        for transport, conn in self._conns.items():  # in order of accept
+            if not conn.authenticated and (peer is None or conn.peer == peer):
+                return transport
+        return None
 
     def authenticate(self, transport: asyncio.BaseTransport | None) -> None:
         conn = self._conns.get(transport) if transport is not None else None
@@ -133,10 +167,31 @@ class FrontDoor:
             self._last_full_log = now
             logs.log(
                 "front_door_full",
-                "refused new connections: too many unauthenticated connections",
+                "too many unauthenticated connections: closed the oldest to admit new ones",
                 level=logging.WARNING,
-                refused=self.stats.refused,
+                removed=self.stats.evicted,
             )
+
+    def violation(self, why: str) -> None:
+        """A connection broke the wire rules before aiohttp saw it (one line a second)."""
+        self.stats.wire_refused += 1
+        now = time.monotonic()
+        if now - self._last_violation_log >= 1.0:
+            self._last_violation_log = now
+            logs.log(
+                "wire_refused",
+                f"closed a connection that sent {why}",
+                level=logging.WARNING,
+                removed=self.stats.wire_refused,
+            )
+
+
+def _peer_of(transport: asyncio.BaseTransport) -> str:
+    """The peer's address; every client of the Unix socket is the one peer ``unix``."""
+    peername = transport.get_extra_info("peername")
+    if isinstance(peername, tuple) and peername:
+        return str(peername[0])
+    return "unix" if isinstance(transport.get_extra_info("sockname"), str) else "?"
 
 
 FRONT_DOOR = web.AppKey("front_door", FrontDoor)
@@ -158,6 +213,8 @@ class _Guard(asyncio.Protocol):
         self._inner_factory = inner_factory
         self._inner: asyncio.Protocol | None = None
         self._transport: asyncio.BaseTransport | None = None
+        self._check = MaskCheck()
+        self._refused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if not self._door.admit(transport):
@@ -169,8 +226,21 @@ class _Guard(asyncio.Protocol):
         self._inner.connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
-        if self._inner is not None:
+        if self._inner is None or self._refused:
+            return
+        why = self._check.feed(data)
+        if why is None:
             self._inner.data_received(data)
+            return
+        # RFC 6455 section 5.1: close the connection (with 1002, section 7.4.1); aiohttp never
+        # sees these bytes.
+        self._refused = True
+        self._door.violation(why)
+        transport = self._transport
+        if isinstance(transport, asyncio.WriteTransport):
+            if self._check.frames:
+                transport.write(CLOSE_PROTOCOL_ERROR)
+            transport.abort()
 
     def eof_received(self) -> bool | None:
         return self._inner.eof_received() if self._inner is not None else None
@@ -218,6 +288,43 @@ class GuardedSite(web.BaseSite):
         self._server = await asyncio.get_running_loop().create_server(
             self._door.factory(server), sock=self._sock, backlog=self._backlog
         )
+
+
+class GuardedUnixSite(web.BaseSite):
+    """The daemon's Unix socket (for clients of its own home), through the same door.
+
+    The socket lives in the home's private ``cosigner/`` directory and is made 0600, so only
+    the owner (and root) can connect; its clients are one peer of the door, ``unix``, so a flood
+    of TCP connections never takes their slots."""
+
+    def __init__(self, runner: web.BaseRunner, path: Path, door: FrontDoor) -> None:
+        super().__init__(runner, backlog=LISTEN_BACKLOG)
+        self._path = path
+        self._door = door
+        self._bound = False
+
+    @property
+    def name(self) -> str:
+        return f"http://unix:{self._path}:"
+
+    async def start(self) -> None:
+        await super().start()
+        server = self._runner.server
+        assert server is not None
+        old = os.umask(0o177)  # never, even for a moment, a socket others may open
+        try:
+            self._server = await asyncio.get_running_loop().create_unix_server(
+                self._door.factory(server), path=str(self._path), backlog=self._backlog
+            )
+        finally:
+            os.umask(old)
+        self._bound = True
+        os.chmod(self._path, 0o600)
+
+    async def stop(self) -> None:
+        await super().stop()
+        if self._bound:
+            self._path.unlink(missing_ok=True)
 
 
 def bind_socket(host: str, port: int, *, fallback: bool) -> socket.socket:

@@ -5,6 +5,13 @@ Keygen writes ``<key_id>.enc.pending`` first and renames it only when the client
 tag unique to its session and only ever removes its own. Pending files left by a killed run are
 removed at start. A share is decrypted only for the duration of one protocol call.
 
+The key's session PSK (the per-key secret, also inside the share body) is kept a second time in
+``<key_id>.psk``, encrypted under the KEK and bound to the exact share file it came from (the
+SHA-256 of its bytes in the AEAD header). A handshake needs the PSK before the client has proved
+anything; with this file it never decrypts a share for that (a replayed handshake message, say).
+A PSK file that is missing or belongs to other share bytes (a backup import, a crash between the
+two renames of a commit) is rebuilt from the share once.
+
 A committed key whose client has not confirmed it yet (the ack may have been lost) has a marker
 in ``unconfirmed/``; ``mpc cosigner keys`` shows such keys as orphans until a client asks about
 them.
@@ -12,12 +19,14 @@ them.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from collections.abc import Mapping
 from typing import Any
 
 from mpcwallet.cosigner.paths import KEY_ID_RE, CosignerPaths
-from mpcwallet.errors import NotFound
+from mpcwallet.errors import MpcError, NotFound
 from mpcwallet.lifecycle.generation import generation_of
 from mpcwallet.storage import envelope
 from mpcwallet.storage.body import ShareBody
@@ -28,6 +37,7 @@ class KeyStore:
     def __init__(self, paths: CosignerPaths, kek: envelope.DerivedKey) -> None:
         self.paths = paths
         self._kek = kek
+        self.loads = 0  # shares decrypted since start (reported by /healthz)
         ensure_dir(paths.shares_dir)
 
     def __repr__(self) -> str:
@@ -54,6 +64,8 @@ class KeyStore:
         self, key_id: str, header: Mapping[str, Any], body: ShareBody, tag: str | None = None
     ) -> None:
         data = envelope.encrypt_share_with_key(body.encode(), header, self._kek)
+        psk = self._seal_psk(key_id, data, body.auth_secret)
+        write_atomic(self.paths.psk_file(key_id, tag, pending=True), psk, force=True)
         write_atomic(self.paths.pending_file(key_id, tag), data)
 
     def commit(self, key_id: str, tag: str | None = None) -> None:
@@ -61,6 +73,38 @@ class KeyStore:
         ensure_dir(self.paths.unconfirmed_dir)
         write_atomic(self.paths.unconfirmed_file(key_id), b"", force=True)
         publish(self.paths.pending_file(key_id, tag), self.paths.share_file(key_id), force=True)
+        publish(
+            self.paths.psk_file(key_id, tag, pending=True), self.paths.psk_file(key_id), force=True
+        )
+
+    def _seal_psk(self, key_id: str, share: bytes, secret: bytes) -> bytes:
+        header = {
+            "key_id": key_id,
+            "kind": "psk",
+            "share_sha256": hashlib.sha256(share).hexdigest(),
+        }
+        return envelope.encrypt_share_with_key(secret, header, self._kek)
+
+    def auth_secret(self, key_id: str) -> bytes:
+        """The key's session PSK, from its PSK file when that belongs to the share on disk; else
+        from the share (decrypted once, and the PSK file rebuilt)."""
+        share = self._read(key_id)
+        try:
+            header, secret = envelope.decrypt_share_with_key(
+                self.paths.psk_file(key_id).read_bytes(), self._kek
+            )
+            bound = str(header.get("share_sha256", ""))
+            if header.get("key_id") == key_id and hmac.compare_digest(
+                bound, hashlib.sha256(share).hexdigest()
+            ):
+                return secret
+        except (OSError, MpcError):
+            pass  # missing, unreadable or not ours: rebuilt below
+        _header, body = self._decrypt(share)
+        write_atomic(
+            self.paths.psk_file(key_id), self._seal_psk(key_id, share, body.auth_secret), force=True
+        )
+        return body.auth_secret
 
     def confirm(self, key_id: str) -> None:
         """A client showed it holds this key's current share: no longer an orphan candidate."""
@@ -73,6 +117,7 @@ class KeyStore:
         return self.paths.unconfirmed_file(key_id).exists()
 
     def discard_pending(self, key_id: str, tag: str | None = None) -> bool:
+        self.paths.psk_file(key_id, tag, pending=True).unlink(missing_ok=True)
         try:
             self.paths.pending_file(key_id, tag).unlink()
         except FileNotFoundError:
@@ -83,7 +128,8 @@ class KeyStore:
         removed = []
         for path in self.paths.shares_dir.glob("*.pending"):
             path.unlink(missing_ok=True)
-            removed.append(path.name.split(".", 1)[0])
+            if ".enc." in path.name:  # its PSK file goes too, without a line of its own
+                removed.append(path.name.split(".", 1)[0])
         for path in self.paths.shares_dir.glob(".*.tmp*"):
             path.unlink(missing_ok=True)
         return removed
@@ -101,10 +147,15 @@ class KeyStore:
         return generation_of(self.load_header(key_id), where=f"the co-signer's share {key_id}")
 
     def load(self, key_id: str) -> tuple[dict[str, Any], ShareBody]:
-        path = self.paths.share_file(key_id)
+        return self._decrypt(self._read(key_id))
+
+    def _read(self, key_id: str) -> bytes:
         try:
-            data = path.read_bytes()
+            return self.paths.share_file(key_id).read_bytes()
         except FileNotFoundError:
             raise NotFound(f"the co-signer holds no key {key_id}", field="key_id") from None
+
+    def _decrypt(self, data: bytes) -> tuple[dict[str, Any], ShareBody]:
+        self.loads += 1
         header, raw = envelope.decrypt_share_with_key(data, self._kek)
         return header, ShareBody.decode(raw)

@@ -35,6 +35,11 @@ class CosignerPaths:
         return self.root / "state.json"
 
     @property
+    def socket_file(self) -> Path:
+        """The daemon's Unix socket, for clients of this home (see ``session.endpoint``)."""
+        return self.root / "cosigner.sock"
+
+    @property
     def token_file(self) -> Path:
         return self.root / "auth.token"
 
@@ -94,6 +99,14 @@ class CosignerPaths:
         if not TAG_RE.match(tag):
             raise BadInput("a pending tag is 8-32 lower-case hex digits", field="tag")
         return self.shares_dir / f"{check_key_id(key_id)}.enc.{tag}.pending"
+
+    def psk_file(self, key_id: str, tag: str | None = None, *, pending: bool = False) -> Path:
+        """The key's session PSK under the KEK, apart from its share (see ``KeyStore``); with
+        ``pending``, the one written beside the share's pending file (same ``tag``)."""
+        if not pending:
+            return self.shares_dir / f"{check_key_id(key_id)}.psk"
+        share = self.pending_file(key_id, tag)
+        return share.with_name(share.name.replace(".enc.", ".psk.", 1))
 
     @property
     def unconfirmed_dir(self) -> Path:

@@ -33,13 +33,16 @@ from mpcwallet.cosigner.clients import AUTH_CODE
 from mpcwallet.cosigner.facts import (
     SignFacts,
     message_facts,
-    permits_from_request,
     tx_facts,
     typed_data_facts,
 )
 from mpcwallet.cosigner.keystore import KeyStore
 from mpcwallet.cosigner.paths import check_key_id
 from mpcwallet.cosigner.presigner import Presigner
+from mpcwallet.cosigner.requests import OPS
+from mpcwallet.cosigner.requests import account as _account
+from mpcwallet.cosigner.requests import key_session as _key_session
+from mpcwallet.cosigner.requests import permits as _permits
 from mpcwallet.engine import Engine, Role
 from mpcwallet.errors import (
     AuthFailed,
@@ -116,7 +119,7 @@ class Service:
         try:
             req = await ch.recv_control()
             op = req.get("op")
-            ctx["op"] = op if isinstance(op, str) else "?"
+            ctx["op"] = op if op in OPS else "unknown"  # the peer's own words never reach a log
             logs.log("request", f"{ctx['op']} requested", **ctx)
             if hello.auth == AUTH_CODE and op != "pair":
                 raise AuthFailed("a pairing-code session may only pair")
@@ -145,7 +148,7 @@ class Service:
             elif op == "selftest":
                 await self._selftest(ch, hello, req, ctx)
             else:
-                raise BadInput(f"unknown operation {op!r}", field="op")
+                raise BadInput(f"unknown operation {str(op)[:64]!r}", field="op")
             logs.log("done", f"{ctx['op']} finished", **ctx)
         except MpcError as exc:
             logs.log(
@@ -538,21 +541,3 @@ class Service:
         logs.audit("sign_completed", "sign completed", **fields, **ctx)
         await ch.send_control({"type": "done"})
         self.presigner.after_sign(key.key_blob)
-
-
-def _permits(req: dict[str, Any]) -> tuple[dict[str, Any], ...]:
-    """The signing permits sent with a sign request (checked by the guard)."""
-    return tuple(dict(p) for p in permits_from_request(req.get("permits")))
-
-
-def _key_session(hello: Hello, req: dict[str, Any], op: str) -> str:
-    key_id = hello.key_id
-    if hello.auth != "key" or key_id is None or req.get("key_id") != key_id:
-        raise AuthFailed(f"{op} needs a session authenticated with that key's own secret")
-    return key_id
-
-
-def _account(req: dict[str, Any]) -> int:
-    from mpcwallet.engine.base import check_account
-
-    return check_account(req.get("account", 0))

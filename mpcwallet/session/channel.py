@@ -8,6 +8,14 @@ engine messages to a thread-safe queue that the engine's blocking :class:`Engine
 reads in a worker thread, control messages to an asyncio queue. Any failure (bad frame, peer
 closed, peer aborted) is delivered to both queues, so a blocked engine thread wakes at once.
 A silent peer becomes :class:`PeerTimeout` after the per-round timeout.
+
+Both queues are bounded in count and bytes (:data:`MAX_QUEUED_ENGINE`, :data:`MAX_QUEUED_CONTROL`):
+a peer that runs that far ahead of the protocol (e.g. engine messages before it named an op) ends
+the session as a violation. With the frame codec's reassembly bound and aiohttp's or
+``websockets``' own read limits, nothing a peer sends is held without bound.
+
+The first transport message that decrypts is the peer's proof of liveness (a replayed handshake
+message 1 cannot produce one); :attr:`Channel.on_proven` is called then, once.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import queue
+import threading
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
@@ -44,6 +53,10 @@ CLOSE_POLICY = 1008
 WS_TEXT = 0x1
 WS_BINARY = 0x2
 WS_CLOSE = 0x8
+# (messages, bytes) a peer may have waiting unread. The two-party protocols alternate, so a
+# peer is at most a message or two ahead; control messages are requests and acks, one at a time.
+MAX_QUEUED_ENGINE = (16, 8 * MAX_MESSAGE_BYTES)
+MAX_QUEUED_CONTROL = (16, 4 * wire.MAX_CONTROL_BYTES)
 
 
 def round_timeout_from_env() -> float:
@@ -98,10 +111,17 @@ class Channel:
         self.round_timeout = round_timeout
         self.peer_label = peer_label
         self.on_round = on_round
+        # Called once, when the peer's first transport message decrypts (it proved liveness).
+        self.on_proven: Callable[[], None] | None = None
         self.error: MpcError | None = None
         self.rounds = 0
         self._engine_q: queue.Queue[bytes | _Failed] = queue.Queue()
-        self._control_q: asyncio.Queue[dict[str, Any] | _Failed] = asyncio.Queue()
+        # (message, its size on the wire)
+        self._control_q: asyncio.Queue[tuple[dict[str, Any], int] | _Failed] = asyncio.Queue()
+        # Bytes waiting in each queue; the engine queue is read in a worker thread.
+        self._engine_bytes = 0
+        self._engine_lock = threading.Lock()
+        self._control_bytes = 0
         self._send_lock = asyncio.Lock()
         self._reader: asyncio.Task[None] | None = None
 
@@ -146,24 +166,23 @@ class Channel:
             if msg.type == WS_BINARY:
                 try:
                     payload = self.codec.open(msg.data)
+                    self._proven()
                     if payload is None:
                         continue  # a fragment; the rest follows
                     kind, body = wire.parse_payload(payload)
                     if kind == wire.ENGINE:
-                        self.rounds += 1
-                        if self.on_round is not None:
-                            self.on_round("in", self.rounds, len(body))
-                        self._engine_q.put(body)
+                        self._queue_engine(body)
                         continue
                     obj = wire.parse_control(body)
+                    if obj.get("type") != "abort":
+                        self._queue_control(obj, len(body))
+                        continue
                 except SessionViolation as exc:
                     self._fail(exc)
                     await self._abort_peer(exc)
                     return
-                if obj.get("type") == "abort":
-                    self._fail(self._peer_error(obj))
-                    return
-                self._control_q.put_nowait(obj)
+                self._fail(self._peer_error(obj))
+                return
             elif msg.type == WS_TEXT:
                 violation = SessionViolation(
                     "an unauthenticated message arrived after the handshake"
@@ -178,6 +197,35 @@ class Channel:
                 else:
                     self._fail(PeerUnreachable(f"{self.peer_label} closed the session"))
                 return
+
+    def _proven(self) -> None:
+        hook, self.on_proven = self.on_proven, None
+        if hook is not None:
+            hook()
+
+    def _queue_engine(self, body: bytes) -> None:
+        count, size = MAX_QUEUED_ENGINE
+        with self._engine_lock:
+            if self._engine_q.qsize() >= count or self._engine_bytes + len(body) > size:
+                raise SessionViolation(
+                    f"{self.peer_label} sent engine messages far ahead of the protocol "
+                    f"(the queue holds at most {count} messages, {size} bytes)"
+                )
+            self._engine_bytes += len(body)
+        self.rounds += 1
+        if self.on_round is not None:
+            self.on_round("in", self.rounds, len(body))
+        self._engine_q.put(body)
+
+    def _queue_control(self, obj: dict[str, Any], size: int) -> None:
+        count, limit = MAX_QUEUED_CONTROL
+        if self._control_q.qsize() >= count or self._control_bytes + size > limit:
+            raise SessionViolation(
+                f"{self.peer_label} sent control messages far ahead of the protocol "
+                f"(the queue holds at most {count} messages, {limit} bytes)"
+            )
+        self._control_bytes += size
+        self._control_q.put_nowait((obj, size))
 
     def _peer_error(self, obj: dict[str, Any]) -> MpcError:
         code = obj.get("code")
@@ -213,7 +261,9 @@ class Channel:
         if isinstance(item, _Failed):
             self._control_q.put_nowait(item)
             raise item.error
-        return item
+        obj, size = item
+        self._control_bytes -= size
+        return obj
 
     # --- sending -----------------------------------------------------------------------------
 
@@ -294,6 +344,8 @@ class EngineTransport:
         if isinstance(item, _Failed):
             self._channel._engine_q.put(item)
             raise item.error
+        with self._channel._engine_lock:
+            self._channel._engine_bytes -= len(item)
         if len(item) > MAX_MESSAGE_BYTES:
             raise ProtocolViolation(
                 f"received a {len(item)}-byte message (limit {MAX_MESSAGE_BYTES})"

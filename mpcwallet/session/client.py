@@ -36,7 +36,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit
 
 from mpcwallet.config import mpc_home
 from mpcwallet.cosigner.paths import DEFAULT_HOST, DEFAULT_PORT, CosignerPaths
@@ -53,6 +52,7 @@ from mpcwallet.errors import (
 )
 from mpcwallet.session import wire
 from mpcwallet.session.channel import Channel, round_timeout_from_env
+from mpcwallet.session.endpoint import fetch_healthz, parse_endpoint, source_address
 from mpcwallet.session.handshake import client_handshake
 from mpcwallet.session.pause import pause_point
 from mpcwallet.session.peer import check_cosigner_identity, pairing_credentials
@@ -126,89 +126,12 @@ def engine_for_home(home: Path | None = None) -> str:
     return default_engine_name()
 
 
-def parse_endpoint(endpoint: str) -> tuple[str, int]:
-    parts = urlsplit(endpoint)
-    if parts.scheme != "ws" or not parts.hostname:
-        raise BadInput(
-            f"co-signer endpoint {endpoint!r} must look like ws://127.0.0.1:7447",
-            field="MPC_COSIGNER_URL",
-        )
-    try:
-        port = parts.port or DEFAULT_PORT
-    except ValueError:
-        raise BadInput(
-            f"co-signer endpoint {endpoint!r} has a bad port", field="MPC_COSIGNER_URL"
-        ) from None
-    return parts.hostname, port
-
-
 def _http_base(endpoint: str) -> str:
     host, port = parse_endpoint(endpoint)
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 # --- plumbing --------------------------------------------------------------------------------
-
-
-def source_address() -> str | None:
-    """``MPC_COSIGNER_SOURCE_ADDRESS``: the local address outgoing co-signer connections use
-    (for a machine with several addresses), else None (the kernel chooses)."""
-    value = os.environ.get("MPC_COSIGNER_SOURCE_ADDRESS") or None
-    if value is not None:
-        import ipaddress
-
-        try:
-            ipaddress.ip_address(value)
-        except ValueError:
-            raise BadInput(
-                f"MPC_COSIGNER_SOURCE_ADDRESS {value!r} is not an IP address",
-                field="MPC_COSIGNER_SOURCE_ADDRESS",
-            ) from None
-    return value
-
-
-def unreachable_message(endpoint: str, exc: BaseException) -> str:
-    """Why the co-signer does not answer, and the fix: a URL the user set, or a daemon to start."""
-    reason = type(exc).__name__
-    env = os.environ.get("MPC_COSIGNER_URL")
-    if env and env.rstrip("/") == endpoint.rstrip("/"):
-        return (
-            f"nothing answers at MPC_COSIGNER_URL={env} ({reason}); check that URL "
-            "(host and port of a running co-signer), or unset it to use the local co-signer"
-        )
-    return f"the co-signer at {endpoint} is not answering ({reason}); start it with " + (
-        "`mpc cosigner start`"
-    )
-
-
-def fetch_healthz(endpoint: str, timeout: float = 3.0) -> tuple[int, dict[str, Any]]:
-    """``(HTTP status, JSON body)`` of ``/healthz``; :class:`PeerUnreachable` if no answer."""
-    import http.client
-
-    host, port = parse_endpoint(endpoint)
-    src = source_address()
-    conn = http.client.HTTPConnection(
-        host, port, timeout=timeout, source_address=(src, 0) if src else None
-    )
-    try:
-        conn.request("GET", "/healthz", headers={"Connection": "close"})
-        resp = conn.getresponse()
-        status, raw = resp.status, resp.read(1 << 20)
-    except (http.client.HTTPException, OSError) as exc:
-        raise PeerUnreachable(unreachable_message(endpoint, exc)) from None
-    finally:
-        conn.close()
-    return status, _healthz_body(raw)
-
-
-def _healthz_body(raw: bytes) -> dict[str, Any]:
-    from mpcwallet.jsonio import loads
-
-    try:
-        body = loads(raw, what="the co-signer's /healthz answer", max_bytes=64 * 1024)
-    except BadInput:
-        body = None
-    return body if isinstance(body, dict) else {}
 
 
 def _session_healthz(endpoint: str) -> dict[str, Any]:

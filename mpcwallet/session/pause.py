@@ -16,6 +16,8 @@ from typing import Any
 from mpcwallet.engine.base import Job
 
 TEST_HOOK_VARIABLES = ("MPC_TEST_PAUSE_AT", "MPC_TEST_PAUSE_DIR", "MPC_TEST_TAMPER")
+# MPC_TEST_TAMPER values: "sign" (co-signer P2), "node_sign" (a cluster node's cb-mpc message,
+# before its channel seals it), "relay" (the coordinator flips a bit of a relayed frame).
 
 
 def active_test_hooks() -> list[str]:
@@ -70,3 +72,25 @@ def sign_test_hooks(job: Job) -> Job:
     if os.environ.get("MPC_TEST_TAMPER") != "sign" and not os.environ.get("MPC_TEST_PAUSE_AT"):
         return job
     return dataclasses.replace(job, transport=_SignHookTransport(job.transport))
+
+
+def node_send_hook(op: str, count: int, data: bytes) -> bytes:
+    """A cluster node's outgoing cb-mpc message, before its node channel seals it.
+
+    ``MPC_TEST_PAUSE_AT=node_sign_before_send`` pauses before the node's first sign message (a
+    test kills it there). ``MPC_TEST_TAMPER=node_sign`` flips one bit of its first sign message:
+    it authenticates on the channel and fails the peer's cb-mpc check. No-op without them."""
+    if op != "sign" or count != 1:
+        return data
+    pause_point("node_sign_before_send")
+    if os.environ.get("MPC_TEST_TAMPER") == "node_sign" and data:
+        return data[:-1] + bytes([data[-1] ^ 0x01])
+    return data
+
+
+def relay_hook(frame: bytes) -> bytes:
+    """The coordinator's relay: ``MPC_TEST_TAMPER=relay`` flips the last bit of every frame it
+    forwards (a relay that tampers). No-op without it."""
+    if os.environ.get("MPC_TEST_TAMPER") == "relay" and frame:
+        return frame[:-1] + bytes([frame[-1] ^ 0x01])
+    return frame

@@ -124,7 +124,8 @@ def run_pair(endpoint: str, code_text: str, *, timeout: float = 10.0) -> Any:
 
     from mpcwallet.cosigner.pairing import PairingRecord, parse_code, unwrap_token, write_pairing
     from mpcwallet.session.channel import Channel
-    from mpcwallet.session.client import _expect, _with_session, fetch_healthz, parse_endpoint
+    from mpcwallet.session.client import _expect, _with_session
+    from mpcwallet.session.endpoint import fetch_healthz, parse_endpoint
 
     parse_endpoint(endpoint)
     code = parse_code(code_text)

@@ -10,7 +10,8 @@ same code on both sides.
 Settings, as aiohttp's client had them: no compression (frames are ciphertext), no proxy from the
 environment, no keepalive pings of our own (pings from the co-signer are answered), the message
 limit :data:`~mpcwallet.session.wire.WS_MAX_MSG_SIZE`, 10 s to connect and upgrade, 5 s to close,
-the local address ``MPC_COSIGNER_SOURCE_ADDRESS`` when set.
+the local address ``MPC_COSIGNER_SOURCE_ADDRESS`` when set. This home's own co-signer is
+reached through its Unix socket (:func:`mpcwallet.session.endpoint.local_socket`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mpcwallet.errors import AuthFailed, PeerUnreachable
 from mpcwallet.session import wire
@@ -97,6 +98,28 @@ class ClientWebSocket:
         return self._conn.close_code
 
 
+async def _connect(url: str, endpoint: str, source_address: str | None) -> ClientConnection:
+    """One connection and upgrade: through this home's co-signer's Unix socket when ``endpoint``
+    is that co-signer (:func:`~mpcwallet.session.endpoint.local_socket`), else TCP."""
+    from websockets.asyncio.client import connect, unix_connect
+
+    from mpcwallet.session.endpoint import local_socket
+
+    options: dict[str, Any] = {
+        "compression": None,
+        "proxy": None,
+        "ping_interval": None,
+        "max_size": wire.WS_MAX_MSG_SIZE,
+        "open_timeout": CONNECT_TIMEOUT,
+        "close_timeout": CLOSE_TIMEOUT,
+    }
+    path = local_socket(endpoint)
+    if path is not None:
+        return await unix_connect(path, url, **options)
+    local_addr = (source_address, 0) if source_address else None
+    return await connect(url, local_addr=local_addr, **options)
+
+
 @asynccontextmanager
 async def open_websocket(
     url: str, *, endpoint: str, source_address: str | None = None
@@ -105,30 +128,27 @@ async def open_websocket(
 
     Fails as :class:`AuthFailed` when the co-signer answers the upgrade with an HTTP status
     other than 101 (its front door refusing), :class:`PeerUnreachable` when nothing usable
-    answers (refused, timed out, not HTTP).
+    answers (refused, timed out, not HTTP). A connection closed before any answer (the front
+    door evicting it) is tried once more after a short random pause.
     """
-    from websockets.asyncio.client import connect
     from websockets.exceptions import InvalidHandshake, InvalidStatus
 
-    from mpcwallet.session.client import unreachable_message
+    from mpcwallet.session.endpoint import backoff, closed_at_accept, unreachable_message
 
-    try:
-        conn = await connect(
-            url,
-            compression=None,
-            proxy=None,
-            ping_interval=None,
-            max_size=wire.WS_MAX_MSG_SIZE,
-            open_timeout=CONNECT_TIMEOUT,
-            close_timeout=CLOSE_TIMEOUT,
-            local_addr=(source_address, 0) if source_address else None,
-        )
-    except InvalidStatus as exc:
-        raise AuthFailed(
-            f"the co-signer at {endpoint} refused the WebSocket (HTTP {exc.response.status_code})"
-        ) from None
-    except (InvalidHandshake, OSError, TimeoutError) as exc:
-        raise PeerUnreachable(unreachable_message(endpoint, exc)) from None
+    for attempt in (1, 2):
+        try:
+            conn = await _connect(url, endpoint, source_address)
+            break
+        except InvalidStatus as exc:
+            raise AuthFailed(
+                f"the co-signer at {endpoint} refused the WebSocket "
+                f"(HTTP {exc.response.status_code})"
+            ) from None
+        except (InvalidHandshake, OSError, TimeoutError) as exc:
+            if attempt == 1 and closed_at_accept(exc):
+                await asyncio.sleep(backoff())  # evicted at the door: once more
+                continue
+            raise PeerUnreachable(unreachable_message(endpoint, exc)) from None
     ws = ClientWebSocket(conn)
     try:
         yield ws

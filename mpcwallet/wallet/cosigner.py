@@ -83,7 +83,7 @@ def ensure_running(
     from mpcwallet.cosigner.pairing import read_pairing
     from mpcwallet.cosigner.paths import CosignerPaths
     from mpcwallet.errors import PeerUnreachable
-    from mpcwallet.session.client import fetch_healthz, parse_endpoint
+    from mpcwallet.session.endpoint import fetch_healthz, parse_endpoint
 
     home = mpc_home()
     if read_pairing(home) is not None:

@@ -80,7 +80,8 @@ def cosigner_state(timeout: float = 2.0) -> dict[str, Any]:
     """``{state: ok|unreachable|unhealthy, reason, endpoint}`` of this home's co-signer, from its
     /healthz (no session, no passphrase): what `mpc serve`'s /healthz reports."""
     from mpcwallet.errors import PeerUnreachable
-    from mpcwallet.session.client import fetch_healthz, resolve_endpoint
+    from mpcwallet.session.client import resolve_endpoint
+    from mpcwallet.session.endpoint import fetch_healthz
 
     endpoint = resolve_endpoint()
     try:

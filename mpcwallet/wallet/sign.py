@@ -203,7 +203,7 @@ def sign_transaction(
     public_key = prepared.public_key
     shown = _preflight(prepared, rpc_url, retry_seconds, yes, ui)
     if keys.prompts():
-        from mpcwallet.session.client import fetch_healthz
+        from mpcwallet.session.endpoint import fetch_healthz
 
         fetch_healthz(endpoint())  # PeerUnreachable now, before a passphrase is typed
     passphrase = keys.passphrase(share, verify=True)

@@ -190,7 +190,7 @@ def test_client_killed_before_commit_leaves_nothing(
     assert cp.returncode == 0, cp.stdout
     assert not pending.exists()
     key_id = json_result(cp)["data"]["key_id"]
-    assert [p.name for p in shares.iterdir()] == [f"{key_id}.enc"]
+    assert sorted(p.name for p in shares.iterdir()) == [f"{key_id}.enc", f"{key_id}.psk"]
     health = run_mpc(["--json", "health", "--share", str(_client_share(mpc_home))], cosigner.env)
     assert health.returncode == 0, health.stdout
     _scan(cosigner, mpc_home, key_id)

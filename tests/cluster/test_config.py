@@ -12,8 +12,6 @@ from typing import Any
 
 import pytest
 
-from mpcwallet.cluster import config as cc
-from mpcwallet.cluster.node_key import create_node_key, load_node_key
 from mpcwallet.errors import (
     AlreadyExists,
     BadInput,
@@ -24,6 +22,8 @@ from mpcwallet.errors import (
 )
 from mpcwallet.session.node_channel import Binding, NodeChannel, StaticKeypair
 from mpcwallet.storage.envelope import KDF_FLOOR, KdfParams
+from mpcwallet.topology import config as cc
+from mpcwallet.topology.node_key import create_node_key, load_node_key
 
 PASSPHRASE = "node key passphrase: violet harbour 4"
 FAST_KDF = KdfParams(m_kib=KDF_FLOOR.m_kib, t=KDF_FLOOR.t, p=KDF_FLOOR.p)

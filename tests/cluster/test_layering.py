@@ -1,6 +1,8 @@
-"""The cluster's foundations keep DESIGN.md's one-way dependencies (imports anywhere in a module,
-lazy ones included): store/ and the node channel import nothing above them; cluster/ imports
-store/ and session/ but no daemon, CLI or API code."""
+"""The cluster's parts keep DESIGN.md's one-way dependencies (imports anywhere in a module,
+lazy ones included): store/ and the node channel import nothing above them; topology/ (the
+configuration, node keys and the signing permit, shared by the coordinator and the nodes) sits
+below both; cluster/ (the coordinator) imports store/, session/ and topology/ but no daemon, CLI
+or API code; the daemon's node role (cosigner/node_*.py) never imports the coordinator."""
 
 from __future__ import annotations
 
@@ -15,7 +17,12 @@ RULES = {
     "store": HIGH | {"session"},
     "session/node_channel.py": HIGH | {"store"},
     "session/node_keys.py": HIGH | {"store"},
+    "session/coordinator_link.py": HIGH | {"store"},
     "cluster": HIGH - {"cluster"},
+    "topology": HIGH | {"store"},
+    "cosigner/node_role.py": {"cluster", "cli", "api", "waas", "wallet"},
+    "cosigner/node_session.py": {"cluster", "cli", "api", "waas", "wallet"},
+    "cosigner/node_state.py": {"cluster", "cli", "api", "waas", "wallet"},
 }
 
 

@@ -1,5 +1,6 @@
-"""The co-signer's front door against a real daemon process: connection caps, the handshake
-deadline counted from accept, malformed HTTP, and the Host check (DNS rebinding)."""
+"""The co-signer's front door against a real daemon process: connection caps (the oldest
+unauthenticated connection evicted), the handshake deadline counted from accept, malformed
+HTTP, and the Host check (DNS rebinding)."""
 
 from __future__ import annotations
 
@@ -234,23 +235,23 @@ def test_unauthenticated_flood_stays_bounded_while_a_sign_succeeds(
         lifetimes, signed = asyncio.run(flood())
         assert signed.returncode == 0, signed.stdout + signed.stderr
         assert json_result(signed)["data"]["from"] == json_result(keygen)["data"]["address"]
-        # Each connection was either refused at once or cut at the deadline, whatever it did
-        # meanwhile (nothing, half its headers, or WebSocket pings after the upgrade).
-        # (The bounds leave room for this test's own event loop, busy with 500 connections, to
-        # notice a connect or a close late.)
-        refused = [t for t in lifetimes if t < deadline / 2]
+        # Each connection was either evicted early (a newer one took its slot) or cut at the
+        # deadline, whatever it did meanwhile (nothing, half its headers, or WebSocket pings
+        # after the upgrade). (The bounds leave room for this test's own event loop, busy with
+        # 500 connections, to notice a connect or a close late.)
+        evicted = [t for t in lifetimes if t < deadline / 2]
         cut = [t for t in lifetimes if deadline / 2 <= t < deadline + 3.0]
-        assert len(refused) + len(cut) == 500, sorted(lifetimes)[-20:]
+        assert len(evicted) + len(cut) == 500, sorted(lifetimes)[-20:]
         assert 16 <= len(cut) <= 3 * 16, len(cut)
         # The daemon never held more unauthenticated connections than its caps allow.
         conns = healthz_doc(cs)["connections"]
         assert max(samples) <= 16 + 1  # + the healthz request asking
         assert conns["peak_unauthenticated"] <= 32
-        assert conns["refused"] >= len(refused)
+        assert conns["evicted"] + conns["refused"] >= len(evicted)
         assert conns["expired"] >= len(cut)
 
 
-def test_past_the_cap_new_connections_are_refused_and_sessions_keep_working(
+def test_past_the_cap_the_oldest_is_evicted_and_sessions_keep_working(
     mpc_env: dict[str, str],
 ) -> None:
     env = dict(
@@ -276,32 +277,47 @@ def test_past_the_cap_new_connections_are_refused_and_sessions_keep_working(
                     round_timeout=30,
                     cosigner_static=cs.static_public,
                 )
+                # Its first transport frame (an engine message, which waits for an op) makes it
+                # authenticated.
+                await ch.send_engine(b"first frame")
+                await asyncio.to_thread(
+                    wait_for,
+                    lambda: healthz_doc(cs)["connections"]["authenticated"] == 1,
+                    30,
+                    "the session to count as authenticated",
+                )
                 # Fill every unauthenticated slot with silent connections.
                 silent = [socket.create_connection(("127.0.0.1", cs.port)) for _ in range(4)]
                 try:
+                    # One more: the door closes the oldest silent one to admit it.
                     extra = socket.create_connection(("127.0.0.1", cs.port), timeout=10)
                     t0 = time.monotonic()
                     try:
-                        got = extra.recv(1)
+                        got = silent[0].recv(1)
                     except ConnectionResetError:
                         got = b""
-                    refused_after = time.monotonic() - t0
+                    evicted_after = time.monotonic() - t0
+                    # The newest is admitted: it gets an answer to a request.
+                    extra.sendall(
+                        f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{cs.port}\r\n\r\n".encode()
+                    )
+                    answer = extra.recv(12)
                     extra.close()
-                    # The authenticated session is not counted and still works.
+                    # The authenticated session is not counted, never evicted, and still works.
                     await ch.send_control({"op": "ping"})
                     pong = await ch.recv_control()
                 finally:
                     for sock in silent:
                         sock.close()
                 await ch.aclose()
-                return {"got": got, "refused_after": refused_after, "pong": pong}
+                return {"got": got, "after": evicted_after, "answer": answer, "pong": pong}
 
         result = asyncio.run(scenario())
-        assert result["got"] == b"" and result["refused_after"] < 5.0
+        assert result["got"] == b"" and result["after"] < 5.0
+        assert result["answer"] == b"HTTP/1.1 200"
         assert result["pong"]["type"] == "pong"
-        # Once the silent ones are gone, new connections are admitted again.
-        doc = wait_for(lambda: _healthz_if_ok(cs), 30, "healthz after the cap frees")
-        assert doc["connections"]["refused"] >= 1
+        doc = wait_for(lambda: _healthz_if_ok(cs), 30, "healthz after the flood")
+        assert doc["connections"]["evicted"] >= 1
         assert doc["connections"]["peak_unauthenticated"] <= 4
 
 

@@ -61,9 +61,11 @@ def _assert_clean(home: Path, key_id: str) -> None:
     daemon_shares = home / "cosigner" / "shares"
     # A session that ended uncommitted drops its pending file as the daemon notices the close.
     wait_for(
-        lambda: [p.name for p in daemon_shares.iterdir()] == [f"{key_id}.enc"],
+        lambda: (
+            sorted(p.name for p in daemon_shares.iterdir()) == [f"{key_id}.enc", f"{key_id}.psk"]
+        ),
         10,
-        f"only {key_id}.enc in {daemon_shares}",
+        f"only {key_id}.enc and its PSK file in {daemon_shares}",
     )
     unconfirmed = home / "cosigner" / "unconfirmed"
     assert not unconfirmed.exists() or not list(unconfirmed.iterdir())

@@ -41,6 +41,7 @@ from mpcwallet.session import secure, wire
 from mpcwallet.storage.store import load_share
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tx.json"
+REPLAY_DEADLINE = 4.0  # the daemon's handshake deadline in this module (seconds)
 
 
 # --- the recording proxy ----------------------------------------------------------------------
@@ -173,6 +174,8 @@ class Capture:
     digest: bytes
     engine_messages: list[bytes]
     session_ids: list[str]  # as the daemon logged them (the first 16 bytes, hex)
+    cosigner: Cosigner
+    proxy: RecordingProxy
 
 
 @pytest.fixture(scope="module")
@@ -188,6 +191,7 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Capture]:
         MPC_HOME=str(home),
         MPC_PASSPHRASE=TEST_PASSPHRASE,
         MPC_COSIGNER_PASSPHRASE=TEST_COSIGNER_PASSPHRASE,
+        MPC_COSIGNER_HANDSHAKE_DEADLINE=str(REPLAY_DEADLINE),
     )
     if os.environ.get("MPC_ENGINE"):
         env["MPC_ENGINE"] = os.environ["MPC_ENGINE"]
@@ -253,6 +257,8 @@ def _run_scenario(cs: Cosigner, proxy: RecordingProxy) -> Capture:
         digest=signing_digest(parse_tx(tx)),
         engine_messages=seen,
         session_ids=logged,
+        cosigner=cs,
+        proxy=proxy,
     )
 
 
@@ -378,3 +384,62 @@ def test_passive_observer_with_the_token_learns_no_key(capture: Capture) -> None
                 algorithm=hashes.SHA256(), length=32, salt=salt, info=info + b"\x00" + pk
             ).derive(ikm)
             assert guess not in (capture.keygen_secret, capture.refresh_secret)
+
+
+# --- a replayed hello and message 1 (issue 20, item 5) -------------------------------------------
+
+
+def test_a_replayed_hello_and_message_1_never_count_as_authenticated(capture: Capture) -> None:
+    """Replaying a real key session's first two messages gets the daemon's message 2 (message 1
+    verifies: it was made with the right secret), but nothing more: the connection stays
+    unauthenticated, is cut at the handshake deadline, and no share is decrypted for it."""
+    import time
+
+    from websockets.asyncio.client import connect
+
+    cs, proxy = capture.cosigner, capture.proxy
+    cp = run_mpc(["--json", "keygen", "--name", "replayed"], cs.env)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    key_id = json_result(cp)["data"]["key_id"]
+    seen = len(proxy.conns)
+    env = {**cs.env, "MPC_COSIGNER_URL": f"ws://127.0.0.1:{proxy.port}"}
+    cp = run_mpc(["--json", "sign", "--key", "replayed", "--tx", str(EXAMPLE)], env)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    recorded = next(
+        s for s in sessions(proxy.conns[seen:]) if json.loads(s.hello)["key_id"] == key_id
+    )
+
+    def connections() -> dict[str, Any]:
+        status, doc = cs.healthz()
+        assert status == 200
+        return dict(doc["connections"], shares_loaded=doc.get("shares_loaded"))
+
+    before = connections()
+
+    async def replay() -> tuple[float, bytes, list[dict[str, Any]]]:
+        samples = []
+        async with connect(cs.url + "/v1/session", compression=None) as ws:
+            t0 = time.monotonic()
+            await ws.send(recorded.hello)
+            await ws.send(recorded.up[0])
+            answer = await ws.recv()  # message 2: the daemon verified message 1
+            assert isinstance(answer, bytes)
+            samples.append(await asyncio.to_thread(connections))
+            try:
+                await asyncio.wait_for(ws.recv(), REPLAY_DEADLINE + 10)
+            except Exception:
+                pass
+            closed_after = time.monotonic() - t0
+        samples.append(await asyncio.to_thread(connections))
+        return closed_after, answer, samples
+
+    closed_after, answer, (during, after) = asyncio.run(replay())
+    assert len(answer) > 32
+    # While it waits it is one more unauthenticated connection, never an authenticated one ...
+    assert during["authenticated"] == before["authenticated"], (before, during)
+    assert during["unauthenticated"] >= before["unauthenticated"] + 1, (before, during)
+    # ... it is cut at the deadline like any other stranger ...
+    assert REPLAY_DEADLINE * 0.9 <= closed_after < REPLAY_DEADLINE + 5, closed_after
+    assert after["expired"] == before["expired"] + 1, (before, after)
+    # ... and the daemon decrypted no share for it (the PSK does not come from the share).
+    assert after["shares_loaded"] == before["shares_loaded"], (before, after)

@@ -11,11 +11,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from mpcwallet.cluster.config import key_fingerprint
 from mpcwallet.errors import FileFormatError, InconsistentShare, MpcError
 from mpcwallet.session.node_keys import StaticKeypair, check_name
 from mpcwallet.storage.envelope import KdfParams, decrypt_share, encrypt_share
 from mpcwallet.storage.files import read_share_file, write_atomic
+from mpcwallet.topology.config import key_fingerprint
 
 __all__ = ["KIND", "create_node_key", "load_node_key"]
 
