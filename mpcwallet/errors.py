@@ -150,6 +150,10 @@ class KeyQuarantined(PolicyRefused):
     code = "key_quarantined"
 
 
+class QuarantineUnavailable(PolicyRefused):  # no session: its quarantine could not be recorded
+    code = "quarantine_unavailable"
+
+
 class PolicyFileError(FileFormatError):
     """The co-signer's policy file is invalid; the message names the file, line and key."""
 

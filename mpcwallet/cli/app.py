@@ -39,6 +39,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "serve": ("serve",),
     "bench": ("bench",),
     "cluster": ("cluster",),
+    "waas": ("waas",),
 }
 _COMPLETE_VAR = "_MPC_COMPLETE"  # set by the shell completion scripts Typer installs
 

@@ -130,7 +130,8 @@ def verify_backup(
     in_path: _In,
     backup_passphrase_file: _BackupPassFile = None,
 ) -> None:
-    """Decrypt a backup and check it: structure, AEAD, body, public key (if its engine loads)."""
+    """Decrypt a backup and check it: structure, AEAD, body, public key (if its engine loads),
+    generation (exit 11, stale_share, when the key was refreshed after the backup)."""
     from mpcwallet.wallet import backups
 
     data = backups.verify_backup(

@@ -7,25 +7,42 @@ from typing import Annotated
 import typer
 
 
+def _anchor_line(head: dict[str, object] | None) -> str:
+    if head is None:
+        return "head: none (an empty trail)"
+    return (
+        f"head: record {head['seq']} {head['hash']} (keep it elsewhere; "
+        "`mpc cosigner audit verify --expect-head HASH` checks the trail still holds it)"
+    )
+
+
 def register(cosigner: typer.Typer) -> None:
     group = typer.Typer(
         name="audit", help="The co-signer's hash-chained audit trail.", no_args_is_help=True
     )
 
     @group.command("verify")
-    def verify() -> None:
-        """Check the hash chain; names the first bad record (exit 4 if broken)."""
+    def verify(
+        expect_head: Annotated[
+            str | None,
+            typer.Option(
+                "--expect-head",
+                help="A head hash printed earlier (kept elsewhere): it must still be in the trail.",
+            ),
+        ] = None,
+    ) -> None:
+        """Check the hash chain, the anchor and the session records (exit 4 if broken)."""
         from mpcwallet.cli.output import out
         from mpcwallet.config import cosigner_dir
-        from mpcwallet.cosigner.audit import AuditTrail
-        from mpcwallet.cosigner.audit import verify as run
-        from mpcwallet.errors import AuditTampered
+        from mpcwallet.cosigner.audit_check import verify_all
 
-        verdict = run(AuditTrail(cosigner_dir()))
-        if not verdict.ok:
-            where = f"record {verdict.bad_line}" if verdict.bad_line else "the trail"
-            raise AuditTampered(f"audit trail broken at {where}: {verdict.reason}", field="audit")
-        out().success(verdict.to_dict(), f"audit trail intact: {verdict.records} records")
+        data = verify_all(cosigner_dir(), expect_head)
+        anchored = f"; holds the expected head (record {data['anchor_seq']})" if expect_head else ""
+        out().success(
+            data,
+            f"audit trail intact: {data['records']} records, {data['sessions_checked']} sessions "
+            f"cross-checked with guard.db{anchored}\n{_anchor_line(data['head'])}",
+        )
 
     @group.command("show")
     def show(
@@ -43,8 +60,11 @@ def register(cosigner: typer.Typer) -> None:
         from mpcwallet.cli.output import out
         from mpcwallet.config import cosigner_dir
         from mpcwallet.cosigner.audit import AuditTrail
+        from mpcwallet.cosigner.audit_check import head_of
 
-        records = AuditTrail(cosigner_dir()).records()
+        trail = AuditTrail(cosigner_dir())
+        head = head_of(trail)
+        records = trail.records()
         if since is not None:
             records = [r for r in records if str(r.get("ts", "")) >= since]
         if key is not None:
@@ -54,6 +74,7 @@ def register(cosigner: typer.Typer) -> None:
             + (f" key={r['key_id']}" if r.get("key_id") else "")
             for r in records
         ]
-        out().success({"records": records}, "\n".join(lines) or "no records")
+        human = "\n".join([*lines, _anchor_line(head)]) if lines else "no records"
+        out().success({"records": records, "head": head}, human)
 
     cosigner.add_typer(group)

@@ -83,6 +83,22 @@ def register(group: typer.Typer) -> None:
     @backup.command("import")
     def import_(
         in_path: Annotated[Path, typer.Option("--in", help="Co-signer backup to restore.")],
+        expect_generation: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--expect-generation",
+                help="KEY_ID=N: the key's latest generation, as the client's `mpc keys` shows "
+                "it (repeat per key). Needed for keys no client share in this MPC_HOME names.",
+            ),
+        ] = None,
+        allow_older: Annotated[
+            bool,
+            typer.Option(
+                "--allow-older",
+                help="Restore keys older than, or not checked against, their latest generation "
+                "(prints each one): pre-refresh client shares sign again.",
+            ),
+        ] = False,
         passphrase_file: _CosignerPassFile = None,
         backup_passphrase_file: _BackupPassFile = None,
     ) -> None:
@@ -90,13 +106,28 @@ def register(group: typer.Typer) -> None:
         from mpcwallet.cli.output import out
         from mpcwallet.cli.passphrase import get_passphrase
         from mpcwallet.cosigner.backup import import_backup
+        from mpcwallet.cosigner.restore_check import parse_expected
 
+        expected = parse_expected(expect_generation or [])
         paths = _paths()
         backup_pw = get_passphrase("backup", passphrase_file=backup_passphrase_file, confirm=False)
         cosigner_pw = get_passphrase(
             "cosigner", passphrase_file=passphrase_file, confirm=not paths.keyring_file.exists()
         )
-        data = import_backup(paths, cosigner_pw, backup_pw, in_path)
+        data = import_backup(
+            paths, cosigner_pw, backup_pw, in_path, expected=expected, allow_older=allow_older
+        )
+        for key in data["unchecked"]:
+            latest = key["latest"]
+            how = "not checked against its latest one"
+            if latest is not None:
+                how = f"older than its latest one ({latest})"
+            out().warn(
+                f"key {key['key_id']} came back at generation {key['generation']}, {how}"
+                ": client shares from before any later refresh sign again, and newer ones "
+                "cannot. Refresh it now (`mpc refresh`) if a client share of this generation "
+                "is the one you hold."
+            )
         out().success(
             data,
             f"restored {len(data['restored'])} key(s) into {paths.root}"

@@ -10,8 +10,11 @@ into (created from the co-signer passphrase on a fresh home) and restores the lo
 that home has none, and the static key and client registry together, only into a home with the
 backup's install id and no registry of its own (``clients.restore_from_backup``).
 
-Stale: a backup holding an older generation of a key than the co-signer already holds, or than
-a client share in the same MPC_HOME, predates a refresh; it is refused, and nothing is written.
+Stale: a backup holding an older generation of a key than the latest one known outside it (the
+co-signer's own share, a client share in the same MPC_HOME, ``--expect-generation``) predates a
+refresh; it is refused, and so is a key whose latest generation nothing here knows, unless the
+operator allows older generations (:mod:`mpcwallet.cosigner.restore_check`). Nothing is written
+then.
 """
 
 from __future__ import annotations
@@ -20,14 +23,14 @@ import base64
 import json
 import re
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mpcwallet.config import shares_dir
 from mpcwallet.cosigner import keyring
 from mpcwallet.cosigner.keystore import KeyStore
 from mpcwallet.cosigner.paths import CosignerPaths, check_key_id
-from mpcwallet.errors import FileFormatError, MpcError, StaleShare
+from mpcwallet.errors import FileFormatError, MpcError
 from mpcwallet.lifecycle.generation import generation_of
 from mpcwallet.session.install_id import INSTALL_ID_FILE
 from mpcwallet.storage import envelope
@@ -119,60 +122,23 @@ def read_backup(path: Path, backup_passphrase: str) -> tuple[dict[str, Any], lis
     return header, shares, token
 
 
-def _client_generations() -> dict[str, tuple[int, Path]]:
-    from mpcwallet.storage.store import load_header
-
-    found: dict[str, tuple[int, Path]] = {}
-    directory = shares_dir()
-    for path in sorted(directory.glob("*.enc")) if directory.is_dir() else []:
-        try:
-            header = load_header(path)
-            found[str(header.get("key_id"))] = (generation_of(header), path)
-        except MpcError:
-            continue
-    return found
-
-
-def check_fresh(shares: list[Any], store_generation: Any) -> dict[str, int]:
-    """Raise :class:`StaleShare` if any key in the backup is older than what exists here;
-    else the generations the co-signer already holds of the backup's keys."""
-    clients = _client_generations()
-    notes: dict[str, int] = {}
-    for header, _ in shares:
-        key_id = str(header["key_id"])
-        mine = generation_of(header)
-        theirs = store_generation(key_id)
-        if theirs is not None and theirs > mine:
-            raise StaleShare(
-                f"the backup holds generation {mine} of key {key_id}, but this co-signer already "
-                f"holds generation {theirs}: the backup predates a refresh. Use a co-signer "
-                "backup made after the last refresh (docs/runbooks.md).",
-                field="in",
-            )
-        if key_id in clients and clients[key_id][0] > mine:
-            gen, path = clients[key_id]
-            raise StaleShare(
-                f"the backup holds generation {mine} of key {key_id}, but the client share "
-                f"{path} is generation {gen}: the backup predates a refresh and could never sign "
-                "with it. Use a co-signer backup made after the last refresh (docs/runbooks.md).",
-                field="in",
-            )
-        if theirs is not None:
-            notes[key_id] = theirs
-    return notes
-
-
 def import_backup(
-    paths: CosignerPaths, cosigner_passphrase: str, backup_passphrase: str, src: Path
+    paths: CosignerPaths,
+    cosigner_passphrase: str,
+    backup_passphrase: str,
+    src: Path,
+    *,
+    expected: Mapping[str, int] | None = None,
+    allow_older: bool = False,
 ) -> dict[str, Any]:
+    """Restore ``src``; every key's generation is checked first (:mod:`restore_check`), and
+    nothing (not even a new home's keyring) is written when one is refused."""
+    from mpcwallet.cosigner.restore_check import check_restore
+
     _, shares, token = read_backup(src, backup_passphrase)
+    plan = check_restore(paths, [h for h, _ in shares], expected or {}, allow_older=allow_older)
+    present = plan.present
     kek = keyring.unlock(paths.keyring_file, cosigner_passphrase)
-    store = KeyStore(paths, kek)
-
-    def held(key_id: str) -> int | None:
-        return store.generation(key_id) if store.has(key_id) else None
-
-    present = check_fresh(shares, held)
     restored = []
     already = []
     for header, body in shares:
@@ -195,7 +161,9 @@ def import_backup(
 
     restore_from_backup(paths, token, install_id)
     _audit(paths, "backup_imported", f"co-signer backup restored {len(restored)} key(s)", restored)
-    return {"restored": restored, "already_present": sorted(already)}
+    if plan.unchecked:
+        _audit(paths, "backup_older_allowed", "restored with --allow-older", plan.unchecked)
+    return {"restored": restored, "already_present": sorted(already), "unchecked": plan.unchecked}
 
 
 def verify_backup(src: Path, backup_passphrase: str) -> dict[str, Any]:

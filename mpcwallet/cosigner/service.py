@@ -532,12 +532,12 @@ class Service:
                 lambda job: self.engine.sign(sign_test_hooks(job), key.key_blob, digest, account),
             )
         except BaseException as exc:
-            await self.guard.record(decision, error=exc)
             code = exc.code if isinstance(exc, MpcError) else "internal"
             logs.audit("sign_failed", f"sign failed: {code}", code=code, **fields, **ctx)
+            await self.guard.record(decision, error=exc)
             raise
-        await self.guard.record(decision)
-        # audited before the client hears "done", so the record exists once the client has it
+        # the trail before the ledger (audit verify) and before the client hears "done"
         logs.audit("sign_completed", "sign completed", **fields, **ctx)
+        await self.guard.record(decision)
         await ch.send_control({"type": "done"})
         self.presigner.after_sign(key.key_blob)

@@ -10,6 +10,12 @@ secret): ``<share>.quarantine`` next to the share, and ``MPC_HOME/quarantine/<ke
 The check reads both and goes by key id, so a copy or a symlink of the share is refused too.
 If a record cannot be written the violation is still reported as one (exit 9), and the message
 says which record exists; if neither could be written it says so and tells the user not to sign.
+
+So that a write error never leaves a key that should be quarantined signing again (issue 20.8),
+no session that could end in a violation starts unless the record by key id can be written:
+:func:`ensure_can_quarantine` creates, fsyncs and removes a file in ``MPC_HOME/quarantine/`` and
+checks nothing but a regular file (or nothing) sits at the record's own path, else
+:class:`QuarantineUnavailable` (exit 7) and no session runs.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from typing import Any
 
 from mpcwallet.config import mpc_home
 from mpcwallet.cosigner.paths import check_key_id
-from mpcwallet.errors import BadInput, KeyQuarantined, MpcError
+from mpcwallet.errors import BadInput, KeyQuarantined, MpcError, QuarantineUnavailable
 
 QUARANTINE_SUFFIX = ".quarantine"
 
@@ -144,6 +150,64 @@ def ensure_not_quarantined(share: Path, key_id: str | None = None) -> None:
         "fresh key made with `mpc keygen`.",
         field="share",
     )
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why a record could not be written at ``path`` now, or None if it could."""
+    import secrets
+    import stat
+
+    from mpcwallet.storage.files import ensure_dir
+
+    try:
+        mode = os.lstat(path).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+            return "something other than a file is in the way"
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    probe = path.parent / f".{path.name}.{secrets.token_hex(6)}.probe"
+    try:
+        ensure_dir(path.parent)
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, b"{}\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.unlink(probe)
+    except (MpcError, OSError) as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(probe)
+        return getattr(exc, "message", None) or getattr(exc, "strerror", None) or str(exc)
+    return None
+
+
+def ensure_can_quarantine(share: Path, key_id: str | None) -> None:
+    """Before a session: :class:`QuarantineUnavailable` unless this key's quarantine record (by
+    key id) can be written, so a violation in the session is always recorded."""
+    kid = _valid_key_id(key_id)
+    if kid is None:
+        from mpcwallet.storage.store import load_header
+
+        kid = _valid_key_id(load_header(share).get("key_id"))
+    if kid is None:
+        raise QuarantineUnavailable(
+            f"{share}: the share header names no valid key id, so a quarantine could not be "
+            "recorded by key id; refusing to start a session",
+            field="share",
+        )
+    target = key_quarantine_path(kid)
+    why = _unwritable(target)
+    if why is not None:
+        raise QuarantineUnavailable(
+            f"refusing to start a session with key {kid}: its quarantine record {target} could "
+            f"not be written ({why}), so a protocol violation could not be recorded and the key "
+            "could sign again after one. Make that path writable (free space, remove what is in "
+            "the way, check permissions) and retry.",
+            field="share",
+        )
 
 
 def lift_quarantine(share: Path, key_id: str | None) -> None:

@@ -33,7 +33,7 @@ from mpcwallet.errors import (
     StaleShare,
 )
 from mpcwallet.lifecycle.generation import generation_of
-from mpcwallet.lifecycle.quarantine import quarantine_violation
+from mpcwallet.lifecycle.quarantine import ensure_can_quarantine, quarantine_violation
 from mpcwallet.session.pause import pause_point
 from mpcwallet.storage.body import ShareBody
 from mpcwallet.storage.files import publish
@@ -103,6 +103,7 @@ def _selftest(endpoint: str, path: Path, header: dict[str, Any], body: ShareBody
     from mpcwallet.session.client import run_selftest
 
     key_id = header.get("key_id")
+    ensure_can_quarantine(path, key_id if isinstance(key_id, str) else None)
     try:
         run_selftest(endpoint, share_header=header, body=body, generation=gen)
     except ProtocolViolation as err:
@@ -208,6 +209,7 @@ def refresh(
             raise stale_error(share, mine, theirs)
         if theirs < mine:
             raise stale_cosigner(key_id, share, mine, theirs)
+        ensure_can_quarantine(share, key_id)  # no session unless a violation can be recorded
         pending = new_pending_path(share)
 
         def write_pending(new_body: ShareBody, generation: int) -> None:

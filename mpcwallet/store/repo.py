@@ -18,11 +18,12 @@ from mpcwallet.store.backend import connect
 from mpcwallet.store.keysets import KeysetsAndSessions
 from mpcwallet.store.nodes import NodesAndRequests
 from mpcwallet.store.schema import migrate
+from mpcwallet.store.waas_txs import WaasTxs
 
 __all__ = ["Store"]
 
 
-class Store(KeysetsAndSessions, NodesAndRequests):
+class Store(KeysetsAndSessions, NodesAndRequests, WaasTxs):
     """One connection to the session store; thread-safe (one transaction at a time)."""
 
     @classmethod

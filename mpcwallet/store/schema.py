@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from mpcwallet.errors import StoreSchemaError
 from mpcwallet.store.backend import Database, Tx
 
-__all__ = ["MIGRATIONS", "Migration", "current_version", "migrate"]
+__all__ = ["MIGRATIONS", "Migration", "all_migrations", "current_version", "migrate"]
 
 # A fixed key for pg_advisory_xact_lock: "mpcw" "schm" as two int32 halves.
 _PG_LOCK_KEY = 0x6D70_6377_7363_686D
@@ -127,29 +127,63 @@ def _table_names(db: Database, tx: Tx) -> set[str]:
     return {str(r[0]) for r in rows}
 
 
-def migrate(db: Database, migrations: tuple[Migration, ...] = MIGRATIONS) -> int:
-    """Apply every pending migration in one transaction; the resulting version."""
+EXTENSION_BASE = 100  # the WaaS service's migrations are numbered 100, 101, ... (waas_schema)
+
+
+def _check_numbering(versions: list[int]) -> None:
+    core = [v for v in versions if v < EXTENSION_BASE]
+    ext = [v for v in versions if v >= EXTENSION_BASE]
+    if core != list(range(1, len(core) + 1)) or ext != list(
+        range(EXTENSION_BASE, EXTENSION_BASE + len(ext))
+    ):
+        raise ValueError(
+            f"migrations must be numbered 1, 2, 3, ... and {EXTENSION_BASE}, "
+            f"{EXTENSION_BASE + 1}, ... in order"
+        )
+
+
+def all_migrations() -> tuple[Migration, ...]:
+    """The cluster's migrations (1..99) and then the WaaS service's (100..)."""
+    from mpcwallet.store.waas_schema import WAAS_MIGRATIONS
+
+    return MIGRATIONS + WAAS_MIGRATIONS
+
+
+def migrate(db: Database, migrations: tuple[Migration, ...] | None = None) -> int:
+    """Apply every pending migration in one transaction; the resulting (highest) version.
+
+    Two numbered series share ``schema_version``: 1, 2, ... (the cluster) and 100, 101, ...
+    (WaaS); each must be applied as a prefix of its series."""
+    if migrations is None:
+        migrations = all_migrations()
     versions = [m.version for m in migrations]
-    if versions != list(range(1, len(migrations) + 1)):
-        raise ValueError("migrations must be numbered 1, 2, 3, ... in order")
-    latest = len(migrations)
+    _check_numbering(versions)
+    known = set(versions)
+    latest = max(versions, default=0)
     with db.transaction(write=True) as tx:
         if db.dialect == "postgres":
             tx.execute("SELECT pg_advisory_xact_lock(?)", (_PG_LOCK_KEY,))
         tx.execute(_VERSION_TABLE)
         applied = {int(r[0]) for r in tx.execute("SELECT version FROM schema_version")}
-        current = max(applied, default=0)
-        if current > latest:
+        unknown = sorted(applied - known)
+        if unknown:
             raise StoreSchemaError(
-                f"the session store {db.where} is at schema version {current}; this mpcwallet "
-                f"knows versions up to {latest}: upgrade mpcwallet (never downgrade a store)"
+                f"the session store {db.where} has schema versions {unknown} this mpcwallet "
+                "does not know: upgrade mpcwallet (never downgrade a store)"
             )
-        if applied != set(range(1, current + 1)):
-            raise StoreSchemaError(
-                f"the session store {db.where} has gaps in its schema versions "
-                f"({sorted(applied)}); it was not made by mpcwallet's migrations"
-            )
-        for migration in migrations[current:]:
+        for series in (
+            [v for v in versions if v < EXTENSION_BASE],
+            [v for v in versions if v >= EXTENSION_BASE],
+        ):
+            done = [v for v in series if v in applied]
+            if done != series[: len(done)]:
+                raise StoreSchemaError(
+                    f"the session store {db.where} has gaps in its schema versions "
+                    f"({sorted(applied)}); it was not made by mpcwallet's migrations"
+                )
+        for migration in migrations:
+            if migration.version in applied:
+                continue
             for statement in migration.statements:
                 tx.execute(statement)
             tx.execute(

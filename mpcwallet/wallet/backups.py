@@ -217,7 +217,8 @@ def _public_key_check(header: dict[str, Any], body: ShareBody, path: Path) -> st
 
 
 def verify_backup(backup: Path, *, backup_passphrase: Secret) -> dict[str, Any]:
-    """Decrypt a backup and check it: structure, AEAD, body, public key (if its engine loads).
+    """Decrypt a backup and check it: structure, AEAD, body, public key (if its engine loads),
+    generation against the co-signer's (:class:`StaleShare` when the key was refreshed since).
 
     The result's ``checks`` maps each check to ``"passed"`` or why it was skipped."""
     header = load_header(backup, what="backup file")
@@ -230,5 +231,28 @@ def verify_backup(backup: Path, *, backup_passphrase: Secret) -> dict[str, Any]:
         "aead": "passed",
         "body": "passed",
         "public_key": _public_key_check(header, body, backup),
+        "generation": _generation_check(backup, header),
     }
     return {"path": str(backup), **_summary(header), "checks": checks}
+
+
+def _generation_check(path: Path, header: dict[str, Any]) -> str:
+    """``current`` when the co-signer holds the backup's generation; :class:`StaleShare` when
+    the key has moved on (a stale backup is not sound: import refuses it); else why not known."""
+    from mpcwallet.lifecycle.generation import generation_of
+    from mpcwallet.lifecycle.refresh import cosigner_generation, stale_error
+    from mpcwallet.session.client import resolve_endpoint
+
+    key_id, engine = header.get("key_id"), header.get("engine")
+    if not isinstance(key_id, str) or not isinstance(engine, str):
+        return "skipped: the header names no key id or engine"
+    mine = generation_of(header, where=f"{path}'s header")
+    try:
+        theirs = cosigner_generation(resolve_endpoint(), key_id, engine)
+    except MpcError as exc:
+        return f"skipped: the co-signer could not say ({exc.code})"
+    if theirs > mine:
+        raise stale_error(path, mine, theirs, what="backup")
+    if theirs < mine:
+        return f"newer than the co-signer's generation {theirs} (restore the co-signer)"
+    return "current"

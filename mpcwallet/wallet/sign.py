@@ -72,10 +72,11 @@ def check_account_key(
 
 def quarantine_on_violation(path: Path, header: dict[str, Any], run: Callable[[], T]) -> T:
     """``run()``; a protocol violation quarantines the key (Lindell 2017 §1.2/§4: never retry)."""
-    from mpcwallet.lifecycle.quarantine import quarantine_violation
+    from mpcwallet.lifecycle.quarantine import ensure_can_quarantine, quarantine_violation
     from mpcwallet.lifecycle.refresh import check_not_stale
 
     key_id = header.get("key_id") if isinstance(header.get("key_id"), str) else None
+    ensure_can_quarantine(path, key_id)  # no session unless a violation can be recorded
     try:
         return run()
     except ProtocolViolation as err:

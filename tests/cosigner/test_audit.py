@@ -131,3 +131,80 @@ def test_a_duplicate_key_edit_is_detected(trail: AuditTrail) -> None:
     trail.log_file.write_text("\n".join(lines) + "\n")
     verdict = verify(trail)
     assert not verdict.ok and verdict.bad_line == 2
+
+
+def _rechain(trail: AuditTrail, docs: list[dict[str, object]]) -> None:
+    """What an attacker who can write the files does: drop records, recompute every hash and
+    the head, so the chain alone is consistent again."""
+    from mpcwallet.cosigner.audit import GENESIS, record_hash
+
+    prev, lines = GENESIS, []
+    for n, doc in enumerate(docs, start=1):
+        doc = {k: v for k, v in doc.items() if k != "hash"}
+        doc.update(seq=n, prev=prev)
+        doc["hash"] = prev = record_hash(doc)
+        lines.append(json.dumps(doc, sort_keys=True, separators=(",", ":")))
+    trail.log_file.write_text("".join(line + "\n" for line in lines))
+    trail.head_file.write_text(json.dumps({"seq": len(docs), "hash": prev}) + "\n")
+
+
+def test_a_truncation_with_a_rewritten_head_fails_against_the_anchor(
+    trail: AuditTrail, mpc_env: dict[str, str]
+) -> None:
+    """Issue 20.10: each `audit show`/`verify` prints the head as an anchor to keep elsewhere;
+    `verify --expect-head` then finds a trail cut back behind it, head rewritten to match."""
+    shown = json_result(run_mpc(["--json", "cosigner", "audit", "show"], mpc_env))["data"]
+    checked = json_result(run_mpc(["--json", "cosigner", "audit", "verify"], mpc_env))["data"]
+    anchor = trail.records()[-1]["hash"]
+    assert shown["head"] == checked["head"] == {"seq": 6, "hash": anchor}
+    human = run_mpc(["cosigner", "audit", "verify"], mpc_env)
+    assert anchor in human.stdout
+    ok = run_mpc(["--json", "cosigner", "audit", "verify", "--expect-head", anchor], mpc_env)
+    assert ok.returncode == 0, ok.stdout
+    older = trail.records()[3]["hash"]  # an older anchor is still in the chain: fine
+    assert run_mpc(["cosigner", "audit", "verify", "--expect-head", older], mpc_env).returncode == 0
+    trail.append("sign_completed", "after the anchor", {"key_id": "ab" * 16})
+    grown = run_mpc(["cosigner", "audit", "verify", "--expect-head", anchor], mpc_env)
+    assert grown.returncode == 0, grown.stdout
+
+    _rechain(trail, trail.records()[:4])
+    assert verify(trail).ok  # the chain alone cannot tell
+    cp = run_mpc(["--json", "cosigner", "audit", "verify", "--expect-head", anchor], mpc_env)
+    error = json_result(cp)["error"]
+    assert cp.returncode == 4 and error["code"] == "audit_tampered", cp.stdout
+    assert anchor[:16] in error["message"]
+    bad = run_mpc(["--json", "cosigner", "audit", "verify", "--expect-head", "xyz"], mpc_env)
+    assert bad.returncode == 2 and json_result(bad)["error"]["field"] == "expect_head"
+
+
+def test_verify_finds_sessions_whose_records_were_dropped(
+    mpc_home: Path, mpc_env: dict[str, str]
+) -> None:
+    """Issue 20.10: the session records (guard.db) say which sessions ended; a trail rewritten
+    without one of them fails verify, naming the session."""
+    from mpcwallet.cosigner.ledger import Ledger
+    from mpcwallet.cosigner.paths import CosignerPaths
+
+    paths = CosignerPaths(mpc_home / "cosigner")
+    trail = AuditTrail(paths.root)
+    ledger = Ledger(paths.guard_db)
+    outcomes = {"s1": "completed", "s2": "failed", "s3": "completed", "s4": "refused"}
+    events = {"completed": "sign_completed", "failed": "sign_failed", "refused": "policy_refused"}
+    try:
+        for session, status in outcomes.items():
+            ledger.session_started(session, op="sign", key_id="ab" * 16, account=0, digest="00")
+            trail.append(events[status], status, {"session": session, "key_id": "ab" * 16})
+            ledger.session_status(session, status, None if status == "completed" else "x")
+        ledger.session_started("s5", op="sign", key_id="ab" * 16, account=0, digest="00")
+    finally:
+        ledger.close()
+    cp = run_mpc(["--json", "cosigner", "audit", "verify"], mpc_env)
+    assert cp.returncode == 0, cp.stdout  # s5 is still running: no record is due yet
+    assert json_result(cp)["data"]["sessions_checked"] == 4
+
+    _rechain(trail, [r for r in trail.records() if r.get("session") != "s3"])
+    assert verify(trail).ok
+    cp = run_mpc(["--json", "cosigner", "audit", "verify"], mpc_env)
+    error = json_result(cp)["error"]
+    assert cp.returncode == 4 and error["code"] == "audit_tampered", cp.stdout
+    assert "s3" in error["message"] and "sign_completed" in error["message"]

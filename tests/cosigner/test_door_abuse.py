@@ -62,7 +62,13 @@ async def pairing_session(cs: Cosigner) -> Channel:
     stack = open_websocket(cs.url + "/v1/session", endpoint=cs.url)
     ws = await stack.__aenter__()
     ch = await client_handshake(
-        ws, secret=token, engine=cs.engine, auth="pairing", key_id=None, round_timeout=30
+        ws,
+        secret=token,
+        engine=cs.engine,
+        auth="pairing",
+        key_id=None,
+        round_timeout=30,
+        cosigner_static=cs.static_public,
     )
     ch._test_stack = stack  # type: ignore[attr-defined]  # closed with the channel below
     return ch

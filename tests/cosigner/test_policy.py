@@ -173,7 +173,11 @@ def test_the_documented_example_is_valid() -> None:
     import re
 
     page = (Path(__file__).resolve().parents[2] / "docs" / "policy.md").read_text()
-    [example] = re.findall(r"```toml\n(.*?)```", page, flags=re.S)
+    [example] = [
+        block
+        for block in re.findall(r"```toml\n(.*?)```", page, flags=re.S)
+        if block.startswith("[default]")
+    ]
     policy = parse_policy(example, "docs/policy.md")
     rules = policy.rules_for(KEY, "treasury", 1)
     assert rules.scope == "keys.treasury.accounts.1" and rules.max_value_per_tx == 10**16
@@ -185,8 +189,8 @@ def test_the_cosigner_does_not_start_with_a_bad_policy(
 ) -> None:
     policy = mpc_home / "cosigner" / "policy.toml"
     policy.parent.mkdir(parents=True)
-    policy.write_text('[default]\nmax_value_per_tx = "5 eth"\n')
+    policy.write_text('[default]\nmax_value_per_tx = "5 ethers"\n')
     cp = run_mpc(["--json", "cosigner", "start", "--foreground", "--port", "0"], mpc_env)
     error = json_result(cp)["error"]
     assert cp.returncode == 2 and error["code"] == "bad_policy"
-    assert f"{policy}:2: default.max_value_per_tx: unknown unit 'eth'" in error["message"]
+    assert f"{policy}:2: default.max_value_per_tx: unknown unit 'ethers'" in error["message"]

@@ -36,8 +36,14 @@ def test_cosigner_backup_round_trip_stale_and_orphans(
         assert sorted(r["key_id"] for r in trail if r["event"] == "backup_exported") == sorted(
             [one["key_id"], two["key_id"]]
         )
+        c0 = tmp_path / "one-gen0.backup"
+        _ok(mpc("backup", "export", "--key", "one", "--out", str(c0)))
+        assert _ok(mpc("backup", "verify", "--in", str(c0)))["checks"]["generation"] == "current"
         _ok(mpc("refresh", "--key", "one"))
         _ok(mpc("cosigner", "backup", "export", "--out", str(b1)))
+        # A client backup made before the refresh is stale, and verify says so (issue 20.7).
+        stale_client = _err(mpc("backup", "verify", "--in", str(c0)), 11, "stale_share")
+        assert "stale" in stale_client["message"] and "generation 1" in stale_client["message"]
         listed = _ok(mpc("cosigner", "keys"))["keys"]
         assert [(k["key_id"], k["orphan"]) for k in listed] == sorted(
             [(one["key_id"], False), (two["key_id"], False)]
@@ -61,6 +67,27 @@ def test_cosigner_backup_round_trip_stale_and_orphans(
         assert Path(removed["removed_to"]).exists()
         assert orphan_id not in [k["key_id"] for k in _ok(mpc("cosigner", "keys"))["keys"]]
     (mpc_home / "shares" / "three.enc.pending").unlink(missing_ok=True)
+
+    # A co-signer rebuilt on another machine: an empty home with no client share to compare
+    # with. The stale backup must not come back silently (issue 20.7): the key's latest
+    # generation has to come from outside the backup, or the operator says --allow-older.
+    rebuilt = dict(mpc_env, MPC_HOME=str(tmp_path / "rebuilt"))
+    cosigner_import = ["--json", "cosigner", "backup", "import", "--in"]
+    unknown = _err(run_mpc([*cosigner_import, str(b0)], rebuilt), 2, "bad_input")
+    assert "--expect-generation" in unknown["message"] and one["key_id"] in unknown["message"]
+    assert not list((tmp_path / "rebuilt").glob("cosigner/shares/*.enc"))
+    expect = ["--expect-generation", f"{one['key_id']}=1", "--expect-generation",
+              f"{two['key_id']}=0"]  # fmt: skip
+    older = _err(run_mpc([*cosigner_import, str(b0), *expect], rebuilt), 11, "stale_share")
+    assert one["key_id"] in older["message"] and "generation 0" in older["message"]
+    assert not list((tmp_path / "rebuilt").glob("cosigner/shares/*.enc"))
+    allowed = run_mpc(["cosigner", "backup", "import", "--in", str(b0), "--allow-older"], rebuilt)
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    assert f"{one['key_id']}" in allowed.stdout and "generation 0" in allowed.stdout
+    assert "not checked" in allowed.stdout + allowed.stderr
+    fresh = dict(mpc_env, MPC_HOME=str(tmp_path / "rebuilt-2"))
+    good = _ok(run_mpc([*cosigner_import, str(b1), *expect], fresh))
+    assert sorted(k["generation"] for k in good["restored"]) == [0, 1]
 
     # The co-signer machine is lost: a fresh co-signer home.
     (mpc_home / "cosigner").rename(tmp_path / "lost-cosigner")

@@ -130,6 +130,9 @@ def test_runbook(number: int, mpc_env: dict[str, str], tmp_path: Path) -> None:
         made: dict[str, Any] = json_result(walk.mpc("keygen"))["data"]
         for block in RUNBOOKS[number]["before"]:
             walk.sh(block)
+        # KEY_ID and GENERATION as the client's `mpc keys` shows them (docs/runbooks.md).
+        [key] = json_result(walk.mpc("keys"))["data"]["keys"]
+        walk.env.update(KEY_ID=key["key_id"], GENERATION=str(key["generation"]))
         INCIDENTS[number](walk)
         for block in RUNBOOKS[number]["steps"]:
             walk.sh(block)

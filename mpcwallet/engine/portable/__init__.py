@@ -36,7 +36,8 @@ def _recv(job: Job, decode: Callable[[bytes], M]) -> M:
 
 class PortableEngine:
     name: ClassVar[str] = "portable"
-    protocol_version: ClassVar[int] = 1
+    # 2: P1 sends the verified signature to P2 as a last message (issue 20.9), as on cb-mpc.
+    protocol_version: ClassVar[int] = 2
 
     def dkg(self, job: Job) -> bytes:
         s = _session(job)
@@ -85,13 +86,19 @@ class PortableEngine:
             p1 = signing.SignP1(s, hd.derive_p1(keys.decode_p1(blob), account), digest)
             t.send(signing.encode1(p1.msg1()))
             t.send(signing.encode3(p1.on_msg2(_recv(job, signing.decode2))))
-            return p1.on_msg4(_recv(job, signing.decode4))
+            der = p1.on_msg4(_recv(job, signing.decode4))  # verified against Q before release
+            # The outcome for P2, as the cb-mpc engine does (cbmpc.py, after ecdsa_2p_sign): the
+            # signature only once it verified; a rejection aborts the session instead.
+            t.send(der)
+            return der
         # the account's key: x2 + tweak, same Paillier modulus (hd.py), so the pool applies
         key2 = hd.derive_p2(keys.decode_p2(blob), account)
         # a warm pool element if there is one (removed from the pool, never reused)
         p2 = signing.SignP2(s, key2, digest, presign.POOL.take(key2.n))
         t.send(signing.encode2(p2.on_msg1(_recv(job, signing.decode1))))
         t.send(signing.encode4(p2.on_msg3(_recv(job, signing.decode3))))
+        # P2 learns the outcome from P1: the signature, which it checks itself, or an abort.
+        signing.check_confirmation(key2.Q, job.transport.receive(), digest)
         return None
 
     def presign(self, blob: bytes, count: int | None = None) -> int:

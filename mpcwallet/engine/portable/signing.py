@@ -8,6 +8,8 @@ Flights::
     P1 -> P2  SignMsg3: opening (R1, proof of k1)
     P2 -> P1  SignMsg4: c3 = Enc(k2^-1·m + (k2^-1·x2 mod q)·r + rho·q) ⊕ (c_key ⊕ SHIFT)^(k2^-1·r),
               and the proof that c3 is so formed
+    P1 -> P2  the DER signature, once it verified (P2 learns the outcome, as on cb-mpc: our
+              cbmpc.py engine sends the same confirmation after ``ecdsa_2p_sign``)
 
 P1 decrypts, s = k1^-1 · Dec(c3) mod q, takes the low s, and verifies (r, s) against Q before it
 returns the signature. A failed check raises :class:`SignatureVerificationFailed`: the key must
@@ -37,10 +39,12 @@ from mpcwallet.errors import (
     BadInput,
     InvalidProof,
     KeyVersionMismatch,
+    ProtocolViolation,
     SignatureVerificationFailed,
 )
 
 TAG1, TAG2, TAG3, TAG4 = 0x21, 0x22, 0x23, 0x24
+MAX_DER = 72  # a DER secp256k1 signature: 2 + (2 + 33) + (2 + 33)
 STEP = "sign"
 
 
@@ -297,3 +301,16 @@ class SignP2:
 
     def __repr__(self) -> str:
         return "SignP2(<secret>)"
+
+
+def check_confirmation(Q_account: PublicKey, der: bytes, digest: bytes) -> None:
+    """P2's check of P1's last message: a valid low-s signature of ``digest`` under the
+    account's key (libsecp256k1 rejects high s), else :class:`ProtocolViolation`."""
+    try:
+        ok = len(der) <= MAX_DER and Q_account.verify(der, digest, hasher=None)
+    except (ValueError, TypeError):
+        ok = False
+    if not ok:
+        raise ProtocolViolation(
+            "P1's confirmation is not a valid signature for this digest and key"
+        )
