@@ -103,6 +103,13 @@ def register(app: typer.Typer) -> None:
         port: int = 0,
         retry_bound: Annotated[float, typer.Option("--retry-bound")] = 30.0,
         state: Annotated[str, typer.Option("--state")] = "coordinator.json",
+        allow_without_backups: Annotated[
+            bool,
+            typer.Option(
+                "--allow-keys-without-backups",
+                help="Report key sets ready without verified node backups (not recommended).",
+            ),
+        ] = False,
         key_file: Annotated[
             Path | None,
             typer.Option("--coordinator-key", help="Its static key (default DIR/coordinator.key)."),
@@ -118,6 +125,7 @@ def register(app: typer.Typer) -> None:
             port,
             directory / Path(state).name,
             retry_bound=retry_bound,
+            allow_without_backups=allow_without_backups,
             key_file=key_file,
         )
 
@@ -179,4 +187,7 @@ def register(app: typer.Typer) -> None:
         res = call(directory, "POST", f"/v1/nodes/{name}/clear", {})
         _show(res, f"{name} cleared ({res['status']})")
 
+    from mpcwallet.cli.cluster_backup import register as register_backups
+
+    register_backups(group)
     app.add_typer(group)

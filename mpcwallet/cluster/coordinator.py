@@ -25,7 +25,7 @@ import os
 import time
 from typing import Any
 
-from mpcwallet.cluster import metrics
+from mpcwallet.cluster import backups, metrics
 from mpcwallet.cluster.relay import Outcome, node_health, run_session
 from mpcwallet.errors import (
     BadInput,
@@ -71,6 +71,7 @@ class Coordinator:
         *,
         retry_bound: float = 30.0,
         round_timeout: float = 20.0,
+        allow_without_backups: bool = False,
     ) -> None:
         """``keypair``: the coordinator's static key, the one cluster.json pins."""
         if keypair.public != config.coordinator_key:
@@ -79,6 +80,7 @@ class Coordinator:
                 field="coordinator_key",
             )
         self.config = config
+        self.allow_without_backups = allow_without_backups
         self.keypair = keypair
         self.store = store
         self.retry_bound = retry_bound
@@ -162,6 +164,11 @@ class Coordinator:
                 f"this cluster makes keys of n={self.config.n} nodes with 2 <= t <= n", field="n"
             )
         parties = list(self.config.party_names)
+        if self.config.recovery is None and not self.allow_without_backups:
+            backups.gate(
+                [{"node": p, "status": "missing", "reason": "no recovery keys"} for p in parties],
+                allow_without_backups=False,
+            )
         keyset_id = "ks-" + os.urandom(8).hex()
         await self._db(self.store.create_keyset, keyset_id, wallet_id, t, n, parties)
         down = await self._unavailable(parties)
@@ -176,6 +183,7 @@ class Coordinator:
             "t": t,
             "parties": parties,
             "quorum": parties,
+            "generation": 0,
         }
         _, out = await self._session(keyset_id, "keygen", parties, start)
         if not out.ok:
@@ -183,6 +191,14 @@ class Coordinator:
             raise _error(out.error or {})
         pub = next(iter(out.results.values()))["public_key"]
         address = address_from_public_key(bytes.fromhex(pub))
+        try:  # not ready until every node's backup verified (issue 25)
+            reports = await self._db(
+                backups.collect, self.store, self.config, keyset_id, 0, out.results, pub
+            )
+            backups.gate(reports, allow_without_backups=self.allow_without_backups)
+        except MpcError:
+            await self._db(self.store.set_keyset_status, keyset_id, "failed", expect="pending")
+            raise
         await self._db(self.store.activate_keyset, keyset_id, pub, address)
         return {
             "keyset_id": keyset_id,
@@ -193,6 +209,7 @@ class Coordinator:
             "tenant": tenant,
             "wallet_id": wallet_id,
             "key_ref": key_ref(self.config.cluster_id, keyset_id),
+            "backups": reports,
         }
 
     async def _unavailable(self, names: list[str]) -> list[str]:
@@ -340,12 +357,15 @@ class Coordinator:
             raise NotEnoughNodes(
                 f"refresh needs all {keyset.n} nodes; missing: {', '.join(down)}", field="nodes"
             )
+        current = await self._db(self.store.current_generation, keyset_id)
+        generation = 1 if current is None else current + 1
         start = {
             "op": "refresh",
             "keyset_id": keyset_id,
             "t": keyset.t,
             "parties": parties,
             "quorum": parties,
+            "generation": generation,
         }
         _, out = await self._session(keyset_id, "refresh", parties, start)
         if not out.ok:
@@ -353,7 +373,14 @@ class Coordinator:
         pub = next(iter(out.results.values()))["public_key"]
         if pub != keyset.pubkey:
             raise ProtocolViolation("refresh changed the public key")
+        # The nodes committed: the new generation's share points and backups (a backup that
+        # does not verify shows in the result and in `mpc cluster backup verify`).
+        reports = await self._db(
+            backups.collect, self.store, self.config, keyset_id, generation, out.results, pub
+        )
         return {
+            "generation": generation,
+            "backups": reports,
             "keyset_id": keyset_id,
             "address": address_from_public_key(bytes.fromhex(pub)),
             "public_key": pub,
@@ -394,5 +421,11 @@ class Coordinator:
         }
 
     async def clear(self, node: str) -> dict[str, Any]:
+        before = await self._db(self.store.get_node, node)
         n = await self._db(self.store.clear_node, node)
+        # The operator's release is an audited act: one warning line with what was lifted.
+        log.warning(
+            "node_cleared",
+            extra={"ctx": {"node": node, "was": before.status, "code": before.quarantine_code}},
+        )
         return {"node": n.node_id, "status": n.status}

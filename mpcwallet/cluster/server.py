@@ -168,6 +168,7 @@ def serve(
     state_file: Path,
     *,
     retry_bound: float = 30.0,
+    allow_without_backups: bool = False,
     key_file: Path | None = None,
 ) -> None:
     """Run the coordinator in the foreground until SIGTERM/SIGINT; ``state_file`` gets its URL."""
@@ -178,7 +179,15 @@ def serve(
     keypair = load_coordinator_key(key_file or config_path.parent / "coordinator.key")
 
     async def main() -> None:
-        app = create_app(Coordinator(config, store, keypair, retry_bound=retry_bound))
+        app = create_app(
+            Coordinator(
+                config,
+                store,
+                keypair,
+                retry_bound=retry_bound,
+                allow_without_backups=allow_without_backups,
+            )
+        )
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, host, port)

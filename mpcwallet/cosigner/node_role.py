@@ -32,6 +32,7 @@ from mpcwallet.cosigner import logs
 from mpcwallet.cosigner.app import SERVICE
 from mpcwallet.cosigner.facts import tx_facts
 from mpcwallet.cosigner.frontdoor import mark_authenticated
+from mpcwallet.cosigner.node_backups import backup_fields
 from mpcwallet.cosigner.node_session import NodeRun, classify, threadsafe_sender
 from mpcwallet.cosigner.node_state import NodeState, is_node, node_dir, zeroise
 from mpcwallet.engine.base_mp import MpJob, threshold
@@ -271,14 +272,22 @@ def _protocol(node: NodeState, run: NodeRun, plan: dict[str, Any], digest: bytes
         blob = engine.dkg(job)
         pub = engine.public_key(blob)
         node.save_pending(plan["keyset_id"], blob, pub)
-        return {"public_key": pub.hex(), "address": address_from_public_key(pub)}
+        return {
+            "public_key": pub.hex(),
+            "address": address_from_public_key(pub),
+            **backup_fields(node.config, node.name, plan, engine, blob),
+        }
     share = node.load_share(plan["keyset_id"])
     try:
         if plan["op"] == "refresh":
             new = engine.refresh(job, bytes(share))
             pub = engine.public_key(new)
             node.save_pending(plan["keyset_id"], new, pub)
-            return {"public_key": pub.hex(), "address": address_from_public_key(pub)}
+            return {
+                "public_key": pub.hex(),
+                "address": address_from_public_key(pub),
+                **backup_fields(node.config, node.name, plan, engine, new),
+            }
         der = engine.sign(job, bytes(share), digest, plan.get("receiver", plan["quorum"][0]))
         return {"signature": der.hex() if der else None, "digest": digest.hex()}
     finally:

@@ -65,9 +65,14 @@ def generate_base_key(kind: BaseKeyKind) -> tuple[bytes, bytes]:
         raise _failed(exc, "generating a base key") from None
 
 
-def backup_label(key_id: str, party_name: str, generation: int, curve: str = CURVE) -> bytes:
+def backup_label(
+    key_id: str, party_name: str, generation: int, curve: str = CURVE, *, binds: bytes = b""
+) -> bytes:
     """The label of a share backup: tag | key id | party name | generation | curve, each
-    length-prefixed (so no two different tuples give the same bytes)."""
+    length-prefixed (so no two different tuples give the same bytes); then ``binds`` (up to
+    255 bytes, e.g. a digest of the public key blob the scalar will be attached to), if any."""
+    if not isinstance(binds, bytes) or len(binds) > 255:
+        raise BadInput("binds must be at most 255 bytes", field="binds")
     if isinstance(generation, bool) or not isinstance(generation, int) or generation < 0:
         raise BadInput("the generation must be a non-negative integer", field="generation")
     fields = [key_id, party_name, str(generation), curve]
@@ -78,7 +83,7 @@ def backup_label(key_id: str, party_name: str, generation: int, curve: str = CUR
     for value in fields:
         raw = value.encode()
         out += bytes([len(raw)]) + raw
-    return out
+    return out + (bytes([len(binds)]) + binds if binds else b"")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 
 from mpcwallet.store.backend import connect
+from mpcwallet.store.backups import BackupsRepo
 from mpcwallet.store.keysets import KeysetsAndSessions
 from mpcwallet.store.nodes import NodesAndRequests
 from mpcwallet.store.schema import migrate
@@ -23,7 +24,7 @@ from mpcwallet.store.waas_txs import WaasTxs
 __all__ = ["Store"]
 
 
-class Store(KeysetsAndSessions, NodesAndRequests, WaasTxs):
+class Store(KeysetsAndSessions, NodesAndRequests, BackupsRepo, WaasTxs):
     """One connection to the session store; thread-safe (one transaction at a time)."""
 
     @classmethod

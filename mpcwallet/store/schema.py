@@ -105,8 +105,33 @@ _V1 = (
     )""",
 )
 
+# Node backups (issue 25). Numbered from 50 so that migrations added on other branches at the
+# same time keep their numbers; versions only need to increase.
+_V50 = (
+    """CREATE TABLE mpc_share_points (
+        keyset_id TEXT NOT NULL REFERENCES mpc_keysets (keyset_id),
+        generation BIGINT NOT NULL CHECK (generation >= 0),
+        party TEXT NOT NULL,
+        public_share TEXT NOT NULL,
+        recorded_at BIGINT NOT NULL,
+        PRIMARY KEY (keyset_id, generation, party)
+    )""",
+    """CREATE TABLE mpc_node_backups (
+        keyset_id TEXT NOT NULL REFERENCES mpc_keysets (keyset_id),
+        party TEXT NOT NULL,
+        generation BIGINT NOT NULL CHECK (generation >= 0),
+        recovery TEXT NOT NULL,
+        label TEXT NOT NULL,
+        ciphertext TEXT NOT NULL,
+        public_blob TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (keyset_id, party, generation)
+    )""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "cluster: keysets, sessions, nodes, requests", _V1),
+    Migration(50, "cluster: share points and node backups (PVE)", _V50),
 )
 
 
@@ -127,23 +152,9 @@ def _table_names(db: Database, tx: Tx) -> set[str]:
     return {str(r[0]) for r in rows}
 
 
-EXTENSION_BASE = 100  # the WaaS service's migrations are numbered 100, 101, ... (waas_schema)
-
-
-def _check_numbering(versions: list[int]) -> None:
-    core = [v for v in versions if v < EXTENSION_BASE]
-    ext = [v for v in versions if v >= EXTENSION_BASE]
-    if core != list(range(1, len(core) + 1)) or ext != list(
-        range(EXTENSION_BASE, EXTENSION_BASE + len(ext))
-    ):
-        raise ValueError(
-            f"migrations must be numbered 1, 2, 3, ... and {EXTENSION_BASE}, "
-            f"{EXTENSION_BASE + 1}, ... in order"
-        )
-
-
 def all_migrations() -> tuple[Migration, ...]:
-    """The cluster's migrations (1..99) and then the WaaS service's (100..)."""
+    """The cluster's migrations (below 100; the node backups' from 50) and then the WaaS
+    service's (100 upwards)."""
     from mpcwallet.store.waas_schema import WAAS_MIGRATIONS
 
     return MIGRATIONS + WAAS_MIGRATIONS
@@ -152,38 +163,27 @@ def all_migrations() -> tuple[Migration, ...]:
 def migrate(db: Database, migrations: tuple[Migration, ...] | None = None) -> int:
     """Apply every pending migration in one transaction; the resulting (highest) version.
 
-    Two numbered series share ``schema_version``: 1, 2, ... (the cluster) and 100, 101, ...
-    (WaaS); each must be applied as a prefix of its series."""
+    Numbers go upwards with gaps (the cluster's from 1, node backups' from 50, WaaS's from
+    100), so a migration merged later with a lower number than one already applied is still
+    applied; a version this code does not know is refused."""
     if migrations is None:
         migrations = all_migrations()
     versions = [m.version for m in migrations]
-    _check_numbering(versions)
-    known = set(versions)
-    latest = max(versions, default=0)
+    if not versions or versions[0] < 1 or versions != sorted(set(versions)):
+        raise ValueError("migrations must be numbered upwards from 1, each number once")
+    latest = versions[-1]
     with db.transaction(write=True) as tx:
         if db.dialect == "postgres":
             tx.execute("SELECT pg_advisory_xact_lock(?)", (_PG_LOCK_KEY,))
         tx.execute(_VERSION_TABLE)
         applied = {int(r[0]) for r in tx.execute("SELECT version FROM schema_version")}
-        unknown = sorted(applied - known)
+        unknown = sorted(applied - set(versions))
         if unknown:
             raise StoreSchemaError(
                 f"the session store {db.where} has schema versions {unknown} this mpcwallet "
                 "does not know: upgrade mpcwallet (never downgrade a store)"
             )
-        for series in (
-            [v for v in versions if v < EXTENSION_BASE],
-            [v for v in versions if v >= EXTENSION_BASE],
-        ):
-            done = [v for v in series if v in applied]
-            if done != series[: len(done)]:
-                raise StoreSchemaError(
-                    f"the session store {db.where} has gaps in its schema versions "
-                    f"({sorted(applied)}); it was not made by mpcwallet's migrations"
-                )
-        for migration in migrations:
-            if migration.version in applied:
-                continue
+        for migration in [m for m in migrations if m.version not in applied]:
             for statement in migration.statements:
                 tx.execute(statement)
             tx.execute(

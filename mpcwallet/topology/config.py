@@ -43,6 +43,7 @@ from mpcwallet.errors import AlreadyExists, BadInput, FileFormatError, MpcError,
 from mpcwallet.jsonio import load_file
 from mpcwallet.session.node_keys import StaticKeypair, check_name, check_public_key
 from mpcwallet.storage.files import ensure_dir, write_atomic
+from mpcwallet.topology.recovery import RecoveryKey, RecoverySet, parse_recovery
 
 __all__ = [
     "CONFIG_VERSION",
@@ -55,6 +56,8 @@ __all__ = [
     "new_config",
     "parse_config",
     "pin_node",
+    "pin_recovery",
+    "repin_node",
     "save_config",
     "unpin_node",
 ]
@@ -63,6 +66,7 @@ CONFIG_VERSION = 1
 MAX_NODES = 16
 MAX_CONFIG_BYTES = 256 * 1024
 _TOP = ("version", "cluster_id", "t", "n", "coordinator_key", "permit_key", "nodes")
+_OPTIONAL = ("recovery",)  # the pinned recovery keys (issue 25), absent until pinned
 _NODE = ("name", "url", "static_key", "zone")
 _FINGERPRINT_LABEL = b"mpcwallet cluster key fingerprint v1\x00"
 _URL_SCHEMES = ("http", "https", "ws", "wss")
@@ -92,6 +96,7 @@ class ClusterConfig:
     coordinator_key: bytes
     permit_key: bytes
     nodes: tuple[NodeEntry, ...] = ()
+    recovery: RecoverySet | None = None
 
     @property
     def complete(self) -> bool:
@@ -117,6 +122,7 @@ class ClusterConfig:
             "coordinator_key": self.coordinator_key.hex(),
             "permit_key": self.permit_key.hex(),
             "nodes": [node.to_json() for node in self.nodes],
+            **({"recovery": self.recovery.to_json()} if self.recovery else {}),
         }
 
 
@@ -157,14 +163,16 @@ class _Checker:
             raise self.fail(fld, "must be a string")
         return value
 
-    def object(self, value: Any, fld: str, keys: tuple[str, ...]) -> dict[str, Any]:
+    def object(
+        self, value: Any, fld: str, keys: tuple[str, ...], optional: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise self.fail(fld, "must be a JSON object")
         missing = [k for k in keys if k not in value]
         if missing:
             where = f"{fld}.{missing[0]}" if fld != "(top level)" else missing[0]
             raise self.fail(where, "is missing")
-        extra = sorted(set(value) - set(keys))
+        extra = sorted(set(value) - set(keys) - set(optional))
         if extra:
             where = f"{fld}.{extra[0]}" if fld != "(top level)" else extra[0]
             raise self.fail(where, f"is not a known field (known: {', '.join(keys)})")
@@ -220,7 +228,7 @@ def parse_config(doc: Any, source: str, *, require_complete: bool = True) -> Clu
         raise ck.fail("version", "is missing: not a cluster configuration")
     if doc["version"] != CONFIG_VERSION:
         raise ck.fail("version", f"is {doc['version']!r}; this mpcwallet reads {CONFIG_VERSION}")
-    doc = ck.object(doc, "(top level)", _TOP)
+    doc = ck.object(doc, "(top level)", _TOP, _OPTIONAL)
     cluster_id = ck.wrap(
         "cluster_id", check_name, ck.text(doc["cluster_id"], "cluster_id"), "cluster_id"
     )
@@ -250,7 +258,8 @@ def parse_config(doc: Any, source: str, *, require_complete: bool = True) -> Clu
             seen[attr][value] = i
         if node.static_key == coordinator_key:
             raise ck.fail(f"nodes[{i}].static_key", "is the coordinator's key")
-    return ClusterConfig(cluster_id, t, n, coordinator_key, permit_key, nodes)
+    recovery = parse_recovery(doc["recovery"], source) if "recovery" in doc else None
+    return ClusterConfig(cluster_id, t, n, coordinator_key, permit_key, nodes, recovery)
 
 
 def new_config(
@@ -351,6 +360,43 @@ def unpin_node(path: Path, name: str) -> ClusterConfig:
         config = load_config(path, require_complete=False)
         config.node(name)  # NotFound if absent
         updated = replace(config, nodes=tuple(n for n in config.nodes if n.name != name))
+        write_atomic(path, _encode(updated), force=True)
+        return updated
+
+
+def repin_node(
+    path: Path, name: str, static_key: bytes | str, *, fingerprint: str
+) -> ClusterConfig:
+    """Pin a new static key for node ``name`` in place (same name, URL, zone and position: the
+    party order is part of every share): a node restored on a new home with a new key."""
+    path = Path(path)
+    with _locked(path):
+        config = load_config(path, require_complete=False)
+        config.node(name)  # NotFound if absent
+        key = check_public_key(static_key, "static_key")
+        if not hmac.compare_digest(
+            fingerprint.strip().upper().encode(), key_fingerprint(key).encode()
+        ):
+            raise BadInput(
+                f"the fingerprint does not match node {name!r}'s new key (nothing was pinned)",
+                field="fingerprint",
+            )
+        nodes = tuple(replace(n, static_key=key) if n.name == name else n for n in config.nodes)
+        updated = replace(config, nodes=nodes)
+        parse_config(updated.to_json(), str(path), require_complete=False)
+        write_atomic(path, _encode(updated), force=True)
+        return updated
+
+
+def pin_recovery(path: Path, keys: list[RecoveryKey], quorum: int) -> ClusterConfig:
+    """Pin the public halves of the recovery keys (and the quorum a restore needs) in the
+    configuration file; replaces an earlier set (new backups go to the new set)."""
+    path = Path(path)
+    with _locked(path):
+        config = load_config(path, require_complete=False)
+        doc = {"quorum": quorum, "keys": [k.to_json() for k in keys]}
+        updated = replace(config, recovery=parse_recovery(doc, f"{path} (new recovery keys)"))
+        parse_config(updated.to_json(), str(path), require_complete=False)
         write_atomic(path, _encode(updated), force=True)
         return updated
 

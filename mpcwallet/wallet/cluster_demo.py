@@ -5,6 +5,9 @@ Layout of the demo directory::
 
     cluster.json        the cluster configuration (public), also in each node's home
     coordinator.key     the coordinator's static X25519 key (0600; cluster.json pins it)
+    recovery.key        the demo recovery key (ECIES P-256, private half under the passphrase in
+                        ``recovery.passphrase``); cluster.json pins its public half. A real
+                        deployment keeps recovery keys offline (``mpc cluster recovery-key new``).
     permit.key          the demo permit key (Ed25519 private, 0600): `mpc cluster sign` issues
                         permits with it. A real deployment keeps it in the WaaS orchestrator.
     store.sqlite        the coordinator's session store
@@ -75,7 +78,10 @@ def init_demo(directory: Path, *, t: int = 2, n: int = 3, cluster_id: str = "dem
         kek = PassphraseKek(passphrase).unlock(CosignerPaths.for_home(home).keyring_file)
         pub = create_identity(root, name, kek)
         entries.append(NodeEntry(name, f"http://127.0.0.1:{_free_port()}", pub, f"zone-{name[-1]}"))
-    config = config.__class__(**{**config.__dict__, "nodes": tuple(entries)})
+    from mpcwallet.wallet.cluster_recovery import demo_recovery
+
+    recovery = demo_recovery(directory)
+    config = config.__class__(**{**config.__dict__, "nodes": tuple(entries), "recovery": recovery})
     save_config(directory / "cluster.json", config)
     for name in NAMES[:n]:
         home = directory / "nodes" / name

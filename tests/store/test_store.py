@@ -42,6 +42,10 @@ def keyset(store: Store, keyset_id: str = "ks1", *, active: bool = True) -> None
 
 # --- schema --------------------------------------------------------------------------------
 
+# versions increase, with gaps (the cluster's from 1, node backups' from 50, WaaS's from 100)
+LATEST = ALL[-1].version
+CORE_LATEST = MIGRATIONS[-1].version
+
 
 def test_migrations_apply_once_and_are_idempotent(open_store: Callable[[], Store]) -> None:
     first = open_store()
@@ -58,7 +62,7 @@ def test_a_failing_migration_leaves_nothing_behind(store: Store) -> None:
     broken = (
         *MIGRATIONS,
         Migration(
-            len(MIGRATIONS) + 1,
+            CORE_LATEST + 1,
             "half a migration",
             ("CREATE TABLE half_done (x INTEGER)", "THIS IS NOT SQL"),
         ),
@@ -80,10 +84,33 @@ def test_a_store_from_a_newer_mpcwallet_is_refused(open_store: Callable[[], Stor
     with store.db.transaction(write=True) as tx:
         tx.execute(
             "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
-            (len(MIGRATIONS) + 1, "from the future", 0),
+            (LATEST + 1, "from the future", 0),
         )
     with pytest.raises(StoreSchemaError, match="upgrade mpcwallet"):
         open_store()
+
+
+def test_a_store_with_an_unknown_version_is_refused_and_gaps_are_applied(
+    open_store: Callable[[], Store],
+) -> None:
+    store = open_store()
+    with store.db.transaction(write=True) as tx:  # a version no migration of ours has
+        tx.execute(
+            "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+            (CORE_LATEST - 1, "someone else's", 0),
+        )
+    with pytest.raises(StoreSchemaError, match="does not know"):
+        open_store()
+    extra = (
+        MIGRATIONS[0],
+        Migration(7, "a lower number merged later", ("CREATE TABLE merged_later (x INTEGER)",)),
+        *ALL[1:],
+    )
+    with store.db.transaction(write=True) as tx:
+        tx.execute("DELETE FROM schema_version WHERE version = ?", (CORE_LATEST - 1,))
+    assert migrate(store.db, extra) == LATEST  # 7 was not applied yet: it is, now
+    with store.db.transaction(write=False) as tx:
+        tx.execute("SELECT * FROM merged_later")
 
 
 # --- key sets ------------------------------------------------------------------------------
