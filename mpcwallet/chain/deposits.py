@@ -143,6 +143,8 @@ class Listener:
             blocks.append((n, parent))
             found.extend(self._eth_deposits(n, parent, block.get("transactions") or []))
         by_number = dict(blocks)
+        if not self.watched:
+            return blocks, found  # nothing to ask for (an empty topic list would match any)
         logs = self.node.logs(
             {
                 "fromBlock": hex(last + 1),

@@ -50,9 +50,16 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--rpc-url",
                 help="JSON-RPC node: signed transactions are broadcast "
-                "and followed to FINALIZED (default: kept signed, not sent).",
+                "and followed to FINALIZED, and deposits to every wallet are recorded "
+                "(default: kept signed, not sent; no deposit listener).",
             ),
         ] = None,
+        deposit_window: Annotated[
+            int,
+            typer.Option(
+                "--deposit-window", min=1, help="Most blocks the deposit listener reads a poll."
+            ),
+        ] = 100,
     ) -> None:
         """Serve the WaaS API on 127.0.0.1 until Ctrl-C (writes DIR/waas.json with its URL)."""
         from mpcwallet.waas.server import build_service
@@ -67,7 +74,7 @@ def register(app: typer.Typer) -> None:
             local_cluster=local_cluster,
             rpc_url=rpc_url,
         )
-        run(svc, directory, port)
+        run(svc, directory, port, deposit_window=deposit_window)
 
     @group.command("principal-add")
     def principal_add(

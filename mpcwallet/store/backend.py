@@ -24,6 +24,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -86,6 +87,23 @@ def _sqlite_unavailable(exc: sqlite3.OperationalError) -> bool:
     return any(w in text for w in ("locked", "busy", "disk", "i/o", "unable to open"))
 
 
+def _set_wal(conn: sqlite3.Connection) -> None:
+    """WAL mode, waiting for other openers: switching the journal mode needs an exclusive lock,
+    and SQLite answers "database is locked" at once (without its busy handler) while another
+    connection opening the same new file holds one. Retried until the busy timeout."""
+    deadline = time.monotonic() + SQLITE_BUSY_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc).lower() or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)  # a bounded backoff, not a synchronisation point
+        delay = min(delay * 2, 0.1)
+
+
 class SqliteDatabase:
     dialect: Dialect = "sqlite"
 
@@ -113,7 +131,7 @@ class SqliteDatabase:
                 check_same_thread=False,  # guarded by self._lock
             )
             self._conn.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
-            self._conn.execute("PRAGMA journal_mode = WAL")
+            _set_wal(self._conn)
             self._conn.execute("PRAGMA synchronous = FULL")
             self._conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.DatabaseError as exc:

@@ -19,12 +19,12 @@ from mpcwallet.store.backups import BackupsRepo
 from mpcwallet.store.keysets import KeysetsAndSessions
 from mpcwallet.store.nodes import NodesAndRequests
 from mpcwallet.store.schema import migrate
-from mpcwallet.store.waas_txs import WaasTxs
+from mpcwallet.store.waas_replacements import WaasReplacements
 
 __all__ = ["Store"]
 
 
-class Store(KeysetsAndSessions, NodesAndRequests, BackupsRepo, WaasTxs):
+class Store(KeysetsAndSessions, NodesAndRequests, BackupsRepo, WaasReplacements):
     """One connection to the session store; thread-safe (one transaction at a time)."""
 
     @classmethod

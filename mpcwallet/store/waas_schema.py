@@ -139,7 +139,48 @@ _V101 = (
     "CREATE INDEX chain_events_by_subject ON chain_events (subject, at)",
 )
 
+# The deposit listener's record (mpcwallet/chain/store.py's ``deposits``/``blocks``) for every
+# WaaS wallet's address: deposits keyed by chain, tx hash and log index (-1: plain ETH), and the
+# hashes of the last blocks it processed (its cursor and what a reorg check walks back through).
+_V102 = (
+    """CREATE TABLE chain_deposits (
+        chain_id BIGINT NOT NULL, tx_hash TEXT NOT NULL, log_index BIGINT NOT NULL,
+        token TEXT, sender TEXT, recipient TEXT NOT NULL, amount TEXT NOT NULL,
+        block_number BIGINT NOT NULL, block_hash TEXT NOT NULL, state TEXT NOT NULL,
+        first_seen DOUBLE PRECISION NOT NULL, updated DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (chain_id, tx_hash, log_index)
+    )""",
+    "CREATE INDEX chain_deposits_by_recipient ON chain_deposits (recipient, block_number)",
+    """CREATE TABLE chain_blocks (
+        chain_id BIGINT NOT NULL, number BIGINT NOT NULL, hash TEXT NOT NULL,
+        PRIMARY KEY (chain_id, number)
+    )""",
+)
+
+# Replacements of a stuck request's transaction (speed-up, cancel): each a new signature at the
+# request's nonce with its own permit (unique permit nonce), kept here with the signed result.
+_V103 = (
+    """CREATE TABLE waas_replacements (
+        permit_nonce TEXT PRIMARY KEY,
+        tx_request_id TEXT NOT NULL REFERENCES waas_tx_requests (tx_request_id),
+        kind TEXT NOT NULL CHECK (kind IN ('speed-up', 'cancel')),
+        nonce BIGINT NOT NULL,
+        replaces TEXT NOT NULL,
+        tx_hash TEXT NOT NULL,
+        tx_json TEXT NOT NULL,
+        requester TEXT NOT NULL,
+        issued_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        body TEXT NOT NULL,
+        raw_tx TEXT,
+        signed_hash TEXT
+    )""",
+    "CREATE INDEX waas_replacements_by_request ON waas_replacements (tx_request_id, issued_at)",
+)
+
 WAAS_MIGRATIONS: tuple[Migration, ...] = (
     Migration(100, "waas: principals, wallets, tx requests, approvals, permits, audit", _V100),
     Migration(101, "waas: the chain record of sent transactions", _V101),
+    Migration(102, "waas: the deposit listener's deposits and block cursor", _V102),
+    Migration(103, "waas: speed-up and cancel replacements with their permits", _V103),
 )

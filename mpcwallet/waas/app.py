@@ -93,19 +93,31 @@ def _create_wallet(svc: Service, who: Principal, _: dict[str, str], body: Any) -
     return (201 if created else 200), m.Wallet.of(row)
 
 
-def _list_wallets(svc: Service, who: Principal, q: dict[str, str], _: Any) -> Any:
+def _limit(q: dict[str, str]) -> int:
     try:
         limit = int(q.get("limit", "50"))
     except ValueError:
         limit = 0
     if not 1 <= limit <= 500:
         raise e.BadInput("limit must be an integer 1..500", field="limit")
+    return limit
+
+
+def _list_wallets(svc: Service, who: Principal, q: dict[str, str], _: Any) -> Any:
+    limit = _limit(q)
     rows, nxt = wallets.list_wallets(svc, who, limit, q.get("after"))
     return 200, m.WalletPage(wallets=[m.Wallet.of(r) for r in rows], next_after=nxt)
 
 
 def _get_wallet(svc: Service, who: Principal, q: dict[str, str], _: Any) -> Any:
     return 200, m.Wallet.of(wallets.get_wallet(svc, who, q["wallet_id"]))
+
+
+def _deposits(svc: Service, who: Principal, q: dict[str, str], _: Any) -> Any:
+    from mpcwallet.waas.deposits import deposits_page
+
+    rows, nxt = deposits_page(svc, who, q["wallet_id"], _limit(q), q.get("after"))
+    return 200, m.DepositPage(deposits=[m.DepositView.of(d) for d in rows], next_after=nxt)
 
 
 def _mpc(svc: Service, who: Principal, q: dict[str, str], _: Any) -> Any:
@@ -129,6 +141,18 @@ def _approve(svc: Service, who: Principal, q: dict[str, str], body: Any) -> Any:
     return 200, _tx_view(svc, pipeline.approve(svc, who, q["tx_request_id"], body.signature))
 
 
+def _speed_up(svc: Service, who: Principal, q: dict[str, str], _: Any) -> Any:
+    from mpcwallet.waas.replace import replace_tx
+
+    return 200, _tx_view(svc, replace_tx(svc, who, q["tx_request_id"], "speed-up"))
+
+
+def _cancel(svc: Service, who: Principal, q: dict[str, str], _: Any) -> Any:
+    from mpcwallet.waas.replace import replace_tx
+
+    return 200, _tx_view(svc, replace_tx(svc, who, q["tx_request_id"], "cancel"))
+
+
 ROUTES: tuple[Route, ...] = (
     Route(
         "POST",
@@ -148,6 +172,14 @@ ROUTES: tuple[Route, ...] = (
         query=("limit", "after"),
     ),
     Route("GET", "/v1/wallets/{wallet_id}", "One wallet", m.Wallet, _get_wallet),
+    Route(
+        "GET",
+        "/v1/wallets/{wallet_id}/deposits",
+        "Deposits to the wallet (ETH and ERC-20), paged, oldest block first",
+        m.DepositPage,
+        _deposits,
+        query=("limit", "after"),
+    ),
     Route("GET", "/v1/wallets/{wallet_id}/mpc", "Key set status and meta", m.MpcMeta, _mpc),
     Route(
         "POST",
@@ -179,6 +211,20 @@ ROUTES: tuple[Route, ...] = (
         m.TxRequestView,
         _approve,
         m.ApprovalRequest,
+    ),
+    Route(
+        "POST",
+        "/v1/tx-requests/{tx_request_id}/speed-up",
+        "Replace a stuck (BROADCAST) transaction: same nonce, fees +10 % (requester or admin)",
+        m.TxRequestView,
+        _speed_up,
+    ),
+    Route(
+        "POST",
+        "/v1/tx-requests/{tx_request_id}/cancel",
+        "Cancel a stuck (BROADCAST) transaction: a zero-value self-transfer at its nonce",
+        m.TxRequestView,
+        _cancel,
     ),
 )
 

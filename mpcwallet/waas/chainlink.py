@@ -5,7 +5,9 @@ With an RPC URL the service records each signed transaction in the chain record
 (:func:`mpcwallet.chain.outgoing.record_and_send`) and :func:`follow` moves the requests by what
 the one tracker (:class:`~mpcwallet.chain.tracker.Tracker`: receipts, canonical hashes, reorgs,
 re-broadcast, finality) reports: CONFIRMING/CONFIRMED -> CONFIRM, FINALIZED -> FINALIZED,
-REPLACED/FAILED -> FAILED; a reorg back to BROADCAST is a state change too. Nonces start from
+REPLACED/FAILED -> FAILED; a reorg back to BROADCAST is a state change too. A request with
+replacements (:mod:`.replace`) follows whichever signature at its nonce was mined; a mined
+cancel ends it FAILED (``cancelled``) once final. Nonces start from
 the chain's pending count for the address, never below the store's counter.
 """
 
@@ -17,6 +19,7 @@ from typing import Any
 from mpcwallet.chain import rules as r
 from mpcwallet.chain.node import Node
 from mpcwallet.chain.sql_store import SqlChainStore
+from mpcwallet.chain.store import TxRecord
 from mpcwallet.chain.tracker import Tracker
 from mpcwallet.errors import ChainError, TransientError
 from mpcwallet.store import Store
@@ -44,9 +47,10 @@ class ChainLink:
     def connect(cls, rpc_url: str, store: Store, chain_id: int) -> ChainLink:
         from mpcwallet.chain.rules import rules_for
         from mpcwallet.evm.rpc import RpcClient
+        from mpcwallet.waas.deposits import audit_hook
 
         node = Node(RpcClient(rpc_url))
-        records = SqlChainStore(store.db)
+        records = SqlChainStore(store.db, on_deposit=audit_hook(store))
         return cls(node, records, Tracker(node, records, rules_for(chain_id)))
 
     def nonce_floor(self, address: str) -> int:
@@ -92,33 +96,51 @@ class ChainLink:
         )
 
 
+def _followed(link: ChainLink, row: TxRow) -> TxRecord | None:
+    """The record that decides the request's state: of the signatures at its nonce (the
+    original and any speed-up or cancel), the one mined, else one still pending, else the
+    newest (REPLACED or FAILED)."""
+    newest = link.records.get_tx(row.signed_hash or "")
+    if newest is None or row.nonce is None:
+        return newest
+    polled = []
+    for rec in link.records.at_nonce(newest.chain_id, newest.sender, row.nonce):
+        try:
+            polled.append(link.tracker.poll(rec)[0])
+        except TransientError:
+            polled.append(rec)
+    for states in ((r.CONFIRMING, r.CONFIRMED, r.FINALIZED), (r.BROADCAST,)):
+        for rec in polled:
+            if rec.state in states:
+                return rec
+    return link.records.get_tx(newest.hash)
+
+
 def follow(store: Store, link: ChainLink) -> int:
     """One pass over the requests in BROADCAST or CONFIRM; the number that changed state."""
     moved = 0
     for row in store.txs_in_states(("BROADCAST", "CONFIRM")):
-        rec = link.records.get_tx(row.signed_hash or "")
+        rec = _followed(link, row)
         if rec is None:
             continue
-        try:
-            rec, _ = link.tracker.poll(rec)
-        except TransientError:
-            continue
         new = _STATE.get(rec.state, row.state)
+        code = f"chain_{rec.state.lower()}" if new == "FAILED" else None
+        if rec.kind == "cancel" and new == "FINALIZED":
+            new, code = "FAILED", "cancelled"
         if new == row.state:
             continue
-        code = f"chain_{rec.state.lower()}" if new == "FAILED" else None
         got = store.move_tx(
             row.tx_request_id,
             (row.state,),
             new,
             reason_code=code,
-            reason=rec.detail if code else None,
+            reason=(rec.detail or code) if code else None,
             events=[
                 (
                     "TX_CHAIN_STATE",
                     row.tenant,
                     row.tx_request_id,
-                    {"chain_state": rec.state, "block": rec.block_number},
+                    {"chain_state": rec.state, "block": rec.block_number, "hash": rec.hash},
                 )
             ],
         )

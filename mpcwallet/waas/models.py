@@ -106,6 +106,37 @@ class WalletPage(Response):
     next_after: str | None = Field(description="Pass as ?after= for the next page.")
 
 
+class DepositView(Response):
+    chain_id: int
+    tx_hash: str
+    log_index: int = Field(description="-1 for a plain ETH transfer; the log's index otherwise.")
+    asset: str = Field(description="ETH, or the ERC-20 contract's address.")
+    sender: str | None
+    amount: str = Field(pattern=AMOUNT, description="Base units (wei), a decimal string.")
+    block_number: int
+    block_hash: str
+    state: Literal["CONFIRMING", "CONFIRMED", "FINALIZED", "DROPPED"]
+
+    @classmethod
+    def of(cls, d: Any) -> DepositView:
+        return cls(
+            chain_id=d.chain_id,
+            tx_hash=d.tx_hash,
+            log_index=d.log_index,
+            asset=d.token or "ETH",
+            sender=d.sender,
+            amount=str(d.amount),
+            block_number=d.block_number,
+            block_hash=d.block_hash,
+            state=d.state,
+        )
+
+
+class DepositPage(Response):
+    deposits: list[DepositView]
+    next_after: str | None = Field(description="Pass as ?after= for the next page.")
+
+
 class MpcMeta(Response):
     wallet_id: str
     status: str

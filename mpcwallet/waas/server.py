@@ -71,8 +71,9 @@ def build_service(
     return svc
 
 
-def _follower(svc: Service, stop: threading.Event, interval: float) -> None:
-    """Moves BROADCAST/CONFIRM requests by what the chain reports, every ``interval`` s."""
+def _follower(svc: Service, stop: threading.Event, interval: float, deposits: Any) -> None:
+    """Every ``interval`` s: moves BROADCAST/CONFIRM requests by what the chain reports, and
+    runs one deposit listener step (at most its window of blocks) for every ACTIVE wallet."""
     from mpcwallet.waas.chainlink import follow
 
     log = logging.getLogger("mpcwallet.waas")
@@ -81,9 +82,24 @@ def _follower(svc: Service, stop: threading.Event, interval: float) -> None:
             follow(svc.store, svc.chain)
         except Exception as exc:  # noqa: BLE001 - logged by type; the next pass retries
             log.warning("chain follow pass failed: %s", type(exc).__name__)
+        try:
+            result = deposits.step()
+        except Exception as exc:  # noqa: BLE001 - logged by type; the next pass retries
+            log.warning("deposit listener step failed: %s", type(exc).__name__)
+            continue
+        for d in result.new:
+            log.info("deposit %s:%d in block %d", d.tx_hash, d.log_index, d.block_number)
+        for d in result.dropped:
+            log.info("deposit %s:%d dropped by a reorg", d.tx_hash, d.log_index)
 
 
-def serve(svc: Service, directory: Path, port: int = 0, poll_interval: float = 1.0) -> None:
+def serve(
+    svc: Service,
+    directory: Path,
+    port: int = 0,
+    poll_interval: float = 1.0,
+    deposit_window: int = 100,
+) -> None:
     from aiohttp import web
 
     from mpcwallet.waas.app import build_app
@@ -120,8 +136,21 @@ def serve(svc: Service, directory: Path, port: int = 0, poll_interval: float = 1
 
     halt = threading.Event()
     if svc.chain is not None:
+        from mpcwallet.waas.deposits import DepositWatch
+
+        deposits = DepositWatch(svc.store, svc.chain, svc.settings.chain_id, deposit_window)
+        try:
+            number, _ = deposits.begin()
+            logging.getLogger("mpcwallet.waas").info("deposit listener: after block %d", number)
+        except Exception as exc:  # noqa: BLE001 - the first step tries again
+            logging.getLogger("mpcwallet.waas").warning(
+                "deposit listener not started yet: %s", type(exc).__name__
+            )
         threading.Thread(
-            target=_follower, args=(svc, halt, poll_interval), name="waas-chain", daemon=True
+            target=_follower,
+            args=(svc, halt, poll_interval, deposits),
+            name="waas-chain",
+            daemon=True,
         ).start()
     try:
         asyncio.run(main())
