@@ -93,8 +93,10 @@ def test_a_module_that_does_not_import_is_reported_with_the_build_facts() -> Non
         "from mpcwallet.engine.status import cbmpc_status\n"
         "print(cbmpc_status()['line'])\n"
     )
+    # -P: the installed package, not the source tree in the working directory (a non-editable
+    # install, as .ci/run makes, has _cbmpc_build.py only in site-packages)
     cp = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-P", "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     line = cp.stdout.strip()
     assert "\n" not in line
