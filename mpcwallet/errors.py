@@ -10,7 +10,8 @@ one place (``mpcwallet.cli.main``). Three kinds, as a caller needs them (DESIGN.
   with that peer until an operator acts.
 
 Messages never carry secrets: no share, passphrase, token, session key or protocol payload.
-Exit codes are documented in the README; they are part of the interface and must not change.
+Exit codes are documented in docs/commands.md (Exit codes); they are part of the interface and
+must not change.
 """
 
 from __future__ import annotations
