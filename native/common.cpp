@@ -96,23 +96,14 @@ void Callbacks::keep_error(PyObject* type, const char* text) {
 PyTransport::PyTransport(nb::handle obj) : send_(obj.attr("send")), receive_(obj.attr("receive")) {}
 
 error_t PyTransport::send(api::party_idx_t /*receiver*/, mem_t msg) {
-  nb::gil_scoped_acquire gil;
-  if (failed()) return E_NET_GENERAL;
-  try {
+  return guarded("transport.send failed", [&]() -> error_t {
     send_(nb::bytes(reinterpret_cast<const char*>(msg.data), size_t(msg.size)));
     return SUCCESS;
-  } catch (nb::python_error& e) {
-    keep(e);
-  } catch (const std::exception&) {
-    keep_error(PyExc_TypeError, "transport.send failed");
-  }
-  return E_NET_GENERAL;
+  });
 }
 
 error_t PyTransport::receive(api::party_idx_t /*sender*/, buf_t& msg) {
-  nb::gil_scoped_acquire gil;
-  if (failed()) return E_NET_GENERAL;
-  try {
+  return guarded("transport.receive failed", [&]() -> error_t {
     nb::object got = receive_();
     if (!nb::isinstance<nb::bytes>(got)) {
       keep_error(PyExc_TypeError, "transport.receive() must return bytes");
@@ -125,12 +116,7 @@ error_t PyTransport::receive(api::party_idx_t /*sender*/, buf_t& msg) {
     }
     msg = buf_t(reinterpret_cast<const uint8_t*>(b.c_str()), int(b.size()));
     return SUCCESS;
-  } catch (nb::python_error& e) {
-    keep(e);
-  } catch (const std::exception&) {
-    keep_error(PyExc_TypeError, "transport.receive failed");
-  }
-  return E_NET_GENERAL;
+  });
 }
 
 error_t PyTransport::receive_all(const std::vector<api::party_idx_t>& senders, std::vector<buf_t>& msgs) {
@@ -167,41 +153,24 @@ bool PyMpTransport::take(nb::handle got, buf_t& out, const char* what) {
 }
 
 error_t PyMpTransport::send(api::party_idx_t receiver, mem_t msg) {
-  nb::gil_scoped_acquire gil;
-  if (failed()) return E_NET_GENERAL;
-  if (size_t(msg.size) > max_) {
-    keep_error(PyExc_ValueError, "cb-mpc produced a message over the size bound");
-    return E_NET_GENERAL;
-  }
-  try {
+  return guarded("transport.send failed", [&]() -> error_t {
+    if (size_t(msg.size) > max_) {
+      keep_error(PyExc_ValueError, "cb-mpc produced a message over the size bound");
+      return E_NET_GENERAL;
+    }
     send_(int(receiver), nb::bytes(reinterpret_cast<const char*>(msg.data), size_t(msg.size)));
     return SUCCESS;
-  } catch (nb::python_error& e) {
-    keep(e);
-  } catch (const std::exception&) {
-    keep_error(PyExc_TypeError, "transport.send failed");
-  }
-  return E_NET_GENERAL;
+  });
 }
 
 error_t PyMpTransport::receive(api::party_idx_t sender, buf_t& msg) {
-  nb::gil_scoped_acquire gil;
-  if (failed()) return E_NET_GENERAL;
-  try {
-    return take(receive_(int(sender)), msg, "receive()") ? SUCCESS : E_NET_GENERAL;
-  } catch (nb::python_error& e) {
-    keep(e);
-  } catch (const std::exception&) {
-    keep_error(PyExc_TypeError, "transport.receive failed");
-  }
-  return E_NET_GENERAL;
+  return guarded("transport.receive failed",
+                 [&]() -> error_t { return take(receive_(int(sender)), msg, "receive()") ? SUCCESS : E_NET_GENERAL; });
 }
 
 error_t PyMpTransport::receive_all(const std::vector<api::party_idx_t>& senders, std::vector<buf_t>& msgs) {
-  nb::gil_scoped_acquire gil;
   msgs.clear();
-  if (failed()) return E_NET_GENERAL;
-  try {
+  return guarded("transport.receive_all failed", [&]() -> error_t {
     nb::list from;
     for (auto s : senders) from.append(int(s));
     nb::object got = receive_all_(from);
@@ -218,12 +187,7 @@ error_t PyMpTransport::receive_all(const std::vector<api::party_idx_t>& senders,
       if (!take(got[i], msgs[i], "receive_all()")) return E_NET_GENERAL;
     }
     return SUCCESS;
-  } catch (nb::python_error& e) {
-    keep(e);
-  } catch (const std::exception&) {
-    keep_error(PyExc_TypeError, "transport.receive_all failed");
-  }
-  return E_NET_GENERAL;
+  });
 }
 
 // ---- names and access structures --------------------------------------------------------------

@@ -68,6 +68,22 @@ class Callbacks {
  protected:
   void keep(nb::python_error& e);
   void keep_error(PyObject* type, const char* text);
+  // One transport callback, ``body`` (returns an error_t), under the GIL: E_NET_GENERAL at once
+  // when an earlier callback failed; a Python exception it raises (or a TypeError saying
+  // ``failure`` for any other) is kept for rethrow_pending() and cb-mpc sees E_NET_GENERAL.
+  template <typename F>
+  error_t guarded(const char* failure, F&& body) {
+    nb::gil_scoped_acquire gil;
+    if (failed()) return E_NET_GENERAL;
+    try {
+      return body();
+    } catch (nb::python_error& e) {
+      keep(e);
+    } catch (const std::exception&) {
+      keep_error(PyExc_TypeError, failure);
+    }
+    return E_NET_GENERAL;
+  }
   nb::object pending_;
 };
 

@@ -30,14 +30,14 @@ ROOT = Path(__file__).resolve().parents[1] / "mpcwallet"
 
 LAYERS: list[set[str]] = [
     {"errors", "_cbmpc"},
-    {"jsonio", "numeric", "config", "testhooks"},
+    {"jsonio", "numeric", "config", "testhooks", "openapi"},
     {"engine", "evm", "storage"},
     {"homes", "accounts", "store"},
     {"session"},
     {"topology", "lifecycle", "chain"},
     {"cosigner", "cluster"},
     {"wallet"},
-    {"api", "waas"},
+    {"api", "waas", "library"},
     {"bench"},
     {"cli"},
     {"__main__"},

@@ -36,8 +36,8 @@ def test_the_exit_code_table_names_every_cli_error_with_its_exit_code() -> None:
     """Scripts rely on the table: each code a CLI command can end with is in its exit's row."""
     from mpcwallet import errors
 
-    text = (ROOT / "README.md").read_text()
-    table = text.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    text = (ROOT / "docs" / "commands.md").read_text()
+    table = text.split("\n## Exit codes\n", 1)[1].split("\n## ", 1)[0]
     rows: dict[int, str] = {}
     for line in table.splitlines():
         m = re.match(r"^\| (\d+) \| (.*)$", line)
@@ -56,4 +56,4 @@ def test_the_exit_code_table_names_every_cli_error_with_its_exit_code() -> None:
             continue
         if f"`{cls.code}`" not in rows.get(cls.exit_code, ""):
             missing.append(f"{cls.code} (exit {cls.exit_code})")
-    assert not missing, f"the README's exit-code table lacks {sorted(missing)}"
+    assert not missing, f"docs/commands.md's exit-code table lacks {sorted(missing)}"

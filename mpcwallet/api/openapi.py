@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from mpcwallet import __version__
+from mpcwallet.openapi import REF, Schemas, openapi_path
+from mpcwallet.openapi import document as openapi_document
 
-REF = "#/components/schemas/{model}"
+__all__ = ["REF", "document"]
 
 # Statuses a route can answer besides 200, by what it does (see api/status.py).
 _COMMON = {
@@ -34,25 +35,15 @@ _WITH_BODY = {
 
 def document(port: int | None = None) -> dict[str, Any]:
     """The document; ``servers`` names ``port`` (default: the remembered or default port)."""
-    from pydantic.json_schema import models_json_schema
-
     from mpcwallet.api.models import ErrorResponse
     from mpcwallet.api.routes import ROUTES
 
-    models: list[tuple[Any, Any]] = [(ErrorResponse, "serialization")]
-    for route in ROUTES:
-        if route.request is not None:
-            models.append((route.request, "validation"))
-        models.append((route.response, "serialization"))
-    refs, defs = models_json_schema(models, ref_template=REF)
+    schemas = Schemas(ErrorResponse, ROUTES)
     if port is None:
         from mpcwallet.api.settings import remembered_port
 
         port = remembered_port()
-    error_ref = refs[(ErrorResponse, "serialization")]
-
-    def error(description: str) -> dict[str, Any]:
-        return {"description": description, "content": {"application/json": {"schema": error_ref}}}
+    error = schemas.error
 
     paths: dict[str, Any] = {}
     for route in ROUTES:
@@ -60,20 +51,12 @@ def document(port: int | None = None) -> dict[str, Any]:
             "operationId": route.path.strip("/").replace("/", "_").replace("-", "_") or "root",
             "summary": route.summary,
             "responses": {
-                "200": {
-                    "description": "OK",
-                    "content": {
-                        "application/json": {"schema": refs[(route.response, "serialization")]}
-                    },
-                },
+                "200": schemas.ok(route),
                 **{code: error(text) for code, text in _COMMON.items()},
             },
         }
         if route.request is not None:
-            op["requestBody"] = {
-                "required": True,
-                "content": {"application/json": {"schema": refs[(route.request, "validation")]}},
-            }
+            op["requestBody"] = schemas.request_body(route)
             op["responses"].update({code: error(text) for code, text in _WITH_BODY.items()})
         if route.idempotent:
             op["parameters"] = [
@@ -87,32 +70,14 @@ def document(port: int | None = None) -> dict[str, Any]:
                 }
             ]
         paths[route.path] = {route.method.lower(): op}
-    paths["/openapi.json"] = {
-        "get": {
-            "operationId": "openapi",
-            "summary": "This document",
-            "responses": {
-                "200": {
-                    "description": "OpenAPI 3.1 document",
-                    "content": {"application/json": {"schema": {"type": "object"}}},
-                },
-                **{code: error(text) for code, text in _COMMON.items()},
-            },
-        }
-    }
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "mpcwallet local API (mpc serve)",
-            "version": __version__,
-            "description": "2-of-2 threshold-ECDSA signing through a running `mpc serve` on "
-            "127.0.0.1. Every request needs `Authorization: Bearer <MPC_HOME/api.token>`.",
-        },
-        "servers": [{"url": f"http://127.0.0.1:{port}"}],
-        "security": [{"bearer": []}],
-        "paths": paths,
-        "components": {
-            "schemas": defs.get("$defs", {}),
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        },
-    }
+    paths["/openapi.json"] = openapi_path(
+        responses={code: error(text) for code, text in _COMMON.items()}
+    )
+    return openapi_document(
+        title="mpcwallet local API (mpc serve)",
+        description="2-of-2 threshold-ECDSA signing through a running `mpc serve` on "
+        "127.0.0.1. Every request needs `Authorization: Bearer <MPC_HOME/api.token>`.",
+        server_url=f"http://127.0.0.1:{port}",
+        paths=paths,
+        schemas=schemas,
+    )

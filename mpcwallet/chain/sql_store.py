@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import fields, replace
 from typing import Any
 
-from mpcwallet.chain.rules import DROPPED, FINALIZED, PENDING
-from mpcwallet.chain.store import BLOCK_HISTORY, Deposit, TxRecord
+from mpcwallet.chain.rules import DROPPED, FINALIZED
+from mpcwallet.chain.store import BLOCK_HISTORY, Deposit, TxQueries, TxRecord, next_record
 from mpcwallet.errors import BadInput
 from mpcwallet.store.backend import Database, IntegrityError, Tx
 
@@ -32,7 +32,7 @@ def _rec(row: tuple[Any, ...]) -> TxRecord:
 DepositHook = Callable[[Tx, Deposit], None]
 
 
-class SqlChainStore:
+class SqlChainStore(TxQueries):
     def __init__(self, db: Database, on_deposit: DepositHook | None = None) -> None:
         self.db = db
         self.on_deposit = on_deposit
@@ -88,18 +88,6 @@ class SqlChainStore:
             (chain_id, chain_id, sender, sender),
         )
 
-    def pending(self, chain_id: int, sender: str) -> list[TxRecord]:
-        marks = ", ".join("?" * len(PENDING))
-        return self._select(
-            f"chain_id = ? AND sender = ? AND state IN ({marks})", (chain_id, sender, *PENDING)
-        )
-
-    def pending_content(self, chain_id: int, sender: str, content: str) -> list[TxRecord]:
-        return [r for r in self.pending(chain_id, sender) if r.content == content]
-
-    def at_nonce(self, chain_id: int, sender: str, nonce: int) -> list[TxRecord]:
-        return self._select("chain_id = ? AND sender = ? AND nonce = ?", (chain_id, sender, nonce))
-
     def transition(
         self, rec: TxRecord, state: str, detail: str | None = None, **changes: Any
     ) -> TxRecord:
@@ -107,10 +95,8 @@ class SqlChainStore:
             if self.db.dialect == "postgres":
                 tx.execute("SELECT hash FROM chain_txs WHERE hash = ? FOR UPDATE", (rec.hash,))
             current = self._get(tx, rec.hash) or rec
-            new = replace(current, state=state, updated=time.time(), **changes)
-            if detail is not None:
-                new = replace(new, detail=detail)
-            if (new.state, new.block_hash) == (current.state, current.block_hash):
+            new = next_record(current, state, detail, changes)
+            if new is None:
                 return current
             tx.execute(
                 "UPDATE chain_txs SET state = ?, block_number = ?, block_hash = ?, status = ?,"
@@ -308,6 +294,4 @@ def _dep_row(d: Deposit) -> tuple[Any, ...]:
 
 
 def _dep(row: tuple[Any, ...]) -> Deposit:
-    values = dict(zip(_DEP_COLS, row, strict=True))
-    values["amount"] = int(values["amount"])
-    return Deposit(**values)
+    return Deposit.from_row(dict(zip(_DEP_COLS, row, strict=True)))

@@ -108,6 +108,11 @@ class Deposit:
         out["amount"] = str(self.amount)
         return out
 
+    @classmethod
+    def from_row(cls, values: dict[str, Any]) -> Deposit:
+        """A stored row (column name to value; the amount kept as text) as a deposit."""
+        return cls(**{**values, "amount": int(values["amount"])})
+
 
 class ChainStore(Protocol):
     """What the chain layer needs from a store (SQLite here; the WaaS SQL store later)."""
@@ -133,7 +138,42 @@ class ChainStore(Protocol):
     def set_deposit_state(self, d: Deposit, state: str) -> Deposit: ...
 
 
-class SqliteChainStore:
+class TxQueries:
+    """The outgoing-transaction logic both stores share (this one and the WaaS
+    :class:`~mpcwallet.chain.sql_store.SqlChainStore`); each supplies ``_select``, a ``WHERE``
+    clause over its transactions table ordered by ``created``."""
+
+    def _select(self, where: str, args: tuple[Any, ...]) -> list[TxRecord]:
+        raise NotImplementedError
+
+    def pending(self, chain_id: int, sender: str) -> list[TxRecord]:
+        marks = ", ".join("?" * len(PENDING))
+        return self._select(
+            f"chain_id = ? AND sender = ? AND state IN ({marks})", (chain_id, sender, *PENDING)
+        )
+
+    def pending_content(self, chain_id: int, sender: str, content: str) -> list[TxRecord]:
+        return [r for r in self.pending(chain_id, sender) if r.content == content]
+
+    def at_nonce(self, chain_id: int, sender: str, nonce: int) -> list[TxRecord]:
+        return self._select("chain_id = ? AND sender = ? AND nonce = ?", (chain_id, sender, nonce))
+
+
+def next_record(
+    current: TxRecord, state: str, detail: str | None, changes: dict[str, Any]
+) -> TxRecord | None:
+    """What :meth:`ChainStore.transition` stores: ``current`` in ``state`` with ``changes``
+    (and ``detail`` when given), or None when neither the state nor the block hash changes (no
+    update, no event)."""
+    new = replace(current, state=state, updated=time.time(), **changes)
+    if detail is not None:
+        new = replace(new, detail=detail)
+    if (new.state, new.block_hash) == (current.state, current.block_hash):
+        return None
+    return new
+
+
+class SqliteChainStore(TxQueries):
     def __init__(self, path: Path) -> None:
         from mpcwallet.storage.files import ensure_dir
 
@@ -202,18 +242,6 @@ class SqliteChainStore:
             (chain_id, chain_id, sender, sender),
         )
 
-    def pending(self, chain_id: int, sender: str) -> list[TxRecord]:
-        marks = ", ".join("?" * len(PENDING))
-        return self._select(
-            f"chain_id = ? AND sender = ? AND state IN ({marks})", (chain_id, sender, *PENDING)
-        )
-
-    def pending_content(self, chain_id: int, sender: str, content: str) -> list[TxRecord]:
-        return [r for r in self.pending(chain_id, sender) if r.content == content]
-
-    def at_nonce(self, chain_id: int, sender: str, nonce: int) -> list[TxRecord]:
-        return self._select("chain_id = ? AND sender = ? AND nonce = ?", (chain_id, sender, nonce))
-
     def transition(
         self, rec: TxRecord, state: str, detail: str | None = None, **fields: Any
     ) -> TxRecord:
@@ -221,10 +249,8 @@ class SqliteChainStore:
         stored now. No event when nothing changed."""
         with self._tx() as db:
             current = self._get(db, rec.hash) or rec
-            new = replace(current, state=state, updated=time.time(), **fields)
-            if detail is not None:
-                new = replace(new, detail=detail)
-            if (new.state, new.block_hash) == (current.state, current.block_hash):
+            new = next_record(current, state, detail, fields)
+            if new is None:
                 return current
             db.execute(
                 "UPDATE txs SET state = ?, block_number = ?, block_hash = ?, status = ?, "
@@ -344,12 +370,7 @@ class SqliteChainStore:
             args,
         )
         names = [c[0] for c in cur.description]
-        out = []
-        for row in cur.fetchall():
-            values = dict(zip(names, row, strict=True))
-            values["amount"] = int(values["amount"])
-            out.append(Deposit(**values))
-        return out
+        return [Deposit.from_row(dict(zip(names, row, strict=True))) for row in cur.fetchall()]
 
     def deposits(self, chain_id: int | None = None, *, live_only: bool = True) -> list[Deposit]:
         where = "(? IS NULL OR chain_id = ?)" + (" AND state != 'DROPPED'" if live_only else "")

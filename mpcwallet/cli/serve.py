@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
         ] = False,
         passphrase_file: options.SharePassphraseFile = None,
     ) -> None:
-        """Serve the wallet as a local JSON API (token in MPC_HOME/api.token; see README)."""
+        """Serve the wallet as a local JSON API (token in MPC_HOME/api.token; docs/http-api.md)."""
         from mpcwallet.cli.output import out
 
         if print_openapi:

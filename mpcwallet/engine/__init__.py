@@ -54,7 +54,7 @@ def _load(name: str) -> Engine:
     except (ImportError, AttributeError) as exc:
         raise EngineUnavailable(
             f"engine {name!r} is not installed here ({type(exc).__name__}); "
-            "see the README for how to build the cb-mpc extension"
+            "see README.md#engines-cb-mpc-and-portable for how to build the cb-mpc extension"
             if name == "cb-mpc"
             else f"engine {name!r} failed to load ({type(exc).__name__})"
         ) from None
@@ -102,7 +102,8 @@ def get_mp_engine(name: str = "cb-mpc") -> MpEngine:
         if name in _ENGINES:
             raise BadInput(
                 f"engine {name!r} is two-party only; t-of-n keys need the cb-mpc engine "
-                "(coinbase::api::ecdsa_mp), see the README's engines section",
+                "(coinbase::api::ecdsa_mp), see the README's engines section "
+                "(README.md#engines-cb-mpc-and-portable)",
                 field="engine",
             )
         raise BadInput(f"unknown engine {name!r}; t-of-n keys need cb-mpc", field="engine")
@@ -112,7 +113,8 @@ def get_mp_engine(name: str = "cb-mpc") -> MpEngine:
     except ImportError:
         raise EngineUnavailable(
             "t-of-n keys need the cb-mpc engine, which is not installed here "
-            "(mpcwallet._cbmpc missing); see the README for how to build it"
+            "(mpcwallet._cbmpc missing); see README.md#engines-cb-mpc-and-portable for how to "
+            "build it"
         ) from None
     engine: MpEngine = getattr(module, cls_name)()
     return engine

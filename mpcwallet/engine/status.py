@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_README = "see the README's engines section"
+_README = "see the README's engines section (README.md#engines-cb-mpc-and-portable)"
 
 
 def _build_info() -> Any:

@@ -10,7 +10,8 @@ one place (``mpcwallet.cli.main``). Three kinds, as a caller needs them (DESIGN.
   with that peer until an operator acts.
 
 Messages never carry secrets: no share, passphrase, token, session key or protocol payload.
-Exit codes are documented in the README; they are part of the interface and must not change.
+Exit codes are documented in docs/commands.md (Exit codes); they are part of the interface and
+must not change.
 
 The tree is split by family (:mod:`.base`: the root, input, files, policy, engines, the co-signer,
 violations, transient faults; :mod:`.chain`; :mod:`.api`: the HTTP API's); every class is imported

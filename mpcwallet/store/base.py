@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from mpcwallet.errors import BadInput
+from mpcwallet.errors import BadInput, NotFound
 from mpcwallet.store.backend import Database
 from mpcwallet.store.models import Keyset, Node, Request, Session
 
@@ -32,6 +32,16 @@ class Repo:
         with self.db.transaction(write=write) as tx:
             rows = tx.execute(sql(query), params)
         return rows[0] if rows else None
+
+    def _found(
+        self, query: str, params: Sequence[Any], missing: NotFound, *, tenant: str | None = None
+    ) -> Any:
+        """The one row ``query`` finds, else raise ``missing``; with ``tenant``, a row of
+        another tenant (its second column) is missing too."""
+        row = self._one(query, params)
+        if row is None or (tenant is not None and row[1] != tenant):
+            raise missing
+        return row
 
     @staticmethod
     def _refuse_transition(what: str, ident: str, status: str) -> NoReturn:

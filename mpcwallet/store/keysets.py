@@ -88,9 +88,8 @@ class KeysetsAndSessions(Repo):
         return Keyset.from_row(row)
 
     def get_keyset(self, keyset_id: str) -> Keyset:
-        row = self._one("SELECT {K} FROM mpc_keysets WHERE keyset_id = ?", (keyset_id,))
-        if row is None:
-            raise NotFound(f"no key set {keyset_id} in the store", field="keyset_id")
+        missing = NotFound(f"no key set {keyset_id} in the store", field="keyset_id")
+        row = self._found("SELECT {K} FROM mpc_keysets WHERE keyset_id = ?", (keyset_id,), missing)
         return Keyset.from_row(row)
 
     def list_keysets(self, wallet_id: str | None = None) -> list[Keyset]:
@@ -216,9 +215,10 @@ class KeysetsAndSessions(Repo):
         return len(rows)
 
     def get_session(self, session_id: str) -> Session:
-        row = self._one("SELECT {S} FROM mpc_sessions WHERE session_id = ?", (session_id,))
-        if row is None:
-            raise NotFound(f"no session {session_id} in the store", field="session_id")
+        missing = NotFound(f"no session {session_id} in the store", field="session_id")
+        row = self._found(
+            "SELECT {S} FROM mpc_sessions WHERE session_id = ?", (session_id,), missing
+        )
         return Session.from_row(row)
 
     def list_sessions(

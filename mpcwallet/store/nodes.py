@@ -87,9 +87,8 @@ class NodesAndRequests(Repo):
         return Node.from_row(row)
 
     def get_node(self, node_id: str) -> Node:
-        row = self._one("SELECT {N} FROM mpc_nodes WHERE node_id = ?", (node_id,))
-        if row is None:
-            raise NotFound(f"no node {node_id} in the store", field="node_id")
+        missing = NotFound(f"no node {node_id} in the store", field="node_id")
+        row = self._found("SELECT {N} FROM mpc_nodes WHERE node_id = ?", (node_id,), missing)
         return Node.from_row(row)
 
     def list_nodes(self) -> list[Node]:
@@ -167,7 +166,8 @@ class NodesAndRequests(Repo):
         return Request.from_row(row)
 
     def get_request(self, request_id: str) -> Request:
-        row = self._one("SELECT {R} FROM mpc_requests WHERE request_id = ?", (request_id,))
-        if row is None:
-            raise NotFound(f"no request {request_id} in the store", field="request_id")
+        missing = NotFound(f"no request {request_id} in the store", field="request_id")
+        row = self._found(
+            "SELECT {R} FROM mpc_requests WHERE request_id = ?", (request_id,), missing
+        )
         return Request.from_row(row)

@@ -46,10 +46,12 @@ class WaasTxs(WaasWallets):
         there is one (the unique constraint decides, not a lookup first)."""
         ts = now_ms(now)
         with self.db.transaction(write=True) as tx:
-            rows = tx.execute(
-                f"INSERT INTO waas_tx_requests ({TX_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?,"
-                " 'KYT', NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, ?, ?)"
-                f" ON CONFLICT (tenant, request_id) DO NOTHING RETURNING {TX_COLUMNS}",
+            row, created = self._insert_once(
+                tx,
+                "waas_tx_requests",
+                TX_COLUMNS,
+                "?, ?, ?, ?, ?, ?, ?, 'KYT', NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL,"
+                " ?, ?",
                 (
                     tx_request_id,
                     tenant,
@@ -61,8 +63,10 @@ class WaasTxs(WaasWallets):
                     ts,
                     ts,
                 ),
+                tenant=tenant,
+                request_id=request_id,
             )
-            if rows:
+            if created:
                 self._history(tx, tx_request_id, "KYT", None, ts)
                 self._append_audit(
                     tx,
@@ -81,12 +85,7 @@ class WaasTxs(WaasWallets):
                     ],
                     ts,
                 )
-                return TxRow.from_row(rows[0]), True
-            old = tx.execute(
-                f"SELECT {TX_COLUMNS} FROM waas_tx_requests WHERE tenant = ? AND request_id = ?",
-                (tenant, request_id),
-            )
-        return TxRow.from_row(old[0]), False
+            return TxRow.from_row(row), created
 
     @staticmethod
     def _history(tx: Tx, tx_request_id: str, state: str, code: str | None, ts: int) -> None:
@@ -221,11 +220,12 @@ class WaasTxs(WaasWallets):
         return sum(int(r[0]) for r in rows)
 
     def get_tx(self, tx_request_id: str, tenant: str | None = None) -> TxRow:
-        row = self._one(
-            f"SELECT {TX_COLUMNS} FROM waas_tx_requests WHERE tx_request_id = ?", (tx_request_id,)
+        row = self._found(
+            f"SELECT {TX_COLUMNS} FROM waas_tx_requests WHERE tx_request_id = ?",
+            (tx_request_id,),
+            NotFound(f"no transaction request {tx_request_id}", field="tx_request_id"),
+            tenant=tenant,
         )
-        if row is None or (tenant is not None and row[1] != tenant):
-            raise NotFound(f"no transaction request {tx_request_id}", field="tx_request_id")
         return TxRow.from_row(row)
 
     def list_txs(self, wallet_id: str) -> list[TxRow]:

@@ -145,12 +145,11 @@ class WaasWallets(Repo):
         return None if row is None else Principal.from_row(row)
 
     def get_principal(self, principal_id: str) -> Principal:
-        row = self._one(
+        row = self._found(
             f"SELECT {PRINCIPAL_COLUMNS} FROM waas_principals WHERE principal_id = ?",
             (principal_id,),
+            NotFound(f"no principal {principal_id}", field="principal_id"),
         )
-        if row is None:
-            raise NotFound(f"no principal {principal_id}", field="principal_id")
         return Principal.from_row(row)
 
     # --- wallets -----------------------------------------------------------------------------
@@ -172,13 +171,17 @@ class WaasWallets(Repo):
         earlier with the same ``request_id`` (created False). One INSERT decides."""
         ts = now_ms(now)
         with self.db.transaction(write=True) as tx:
-            rows = tx.execute(
-                f"INSERT INTO waas_wallets ({WALLET_COLUMNS}) VALUES (?, ?, ?, ?, ?,"
-                " 'PENDING_KEYGEN', ?, ?, NULL, NULL, NULL, NULL, NULL, NULL, 0, ?, ?, ?)"
-                f" ON CONFLICT (tenant, request_id) DO NOTHING RETURNING {WALLET_COLUMNS}",
+            row, created = self._insert_once(
+                tx,
+                "waas_wallets",
+                WALLET_COLUMNS,
+                "?, ?, ?, ?, ?, 'PENDING_KEYGEN', ?, ?, NULL, NULL, NULL, NULL, NULL, NULL, 0,"
+                " ?, ?, ?",
                 (wallet_id, tenant, name, request_id, backend, t, n, created_by, ts, ts),
+                tenant=tenant,
+                request_id=request_id,
             )
-            if rows:
+            if created:
                 self._append_audit(
                     tx,
                     [
@@ -191,12 +194,34 @@ class WaasWallets(Repo):
                     ],
                     ts,
                 )
-                return WalletRow.from_row(rows[0]), True
-            old = tx.execute(
-                f"SELECT {WALLET_COLUMNS} FROM waas_wallets WHERE tenant = ? AND request_id = ?",
-                (tenant, request_id),
-            )
-        return WalletRow.from_row(old[0]), False
+            return WalletRow.from_row(row), created
+
+    @staticmethod
+    def _insert_once(
+        tx: Tx,
+        table: str,
+        columns: str,
+        values: str,
+        params: Sequence[Any],
+        *,
+        tenant: str,
+        request_id: str | None,
+    ) -> tuple[Any, bool]:
+        """``(row, created)``: the row (``columns`` = ``values``) inserted into ``table``, or
+        ``tenant``'s earlier one with ``request_id``; the unique constraint decides, not a
+        lookup first."""
+        rows = tx.execute(
+            f"INSERT INTO {table} ({columns}) VALUES ({values})"
+            f" ON CONFLICT (tenant, request_id) DO NOTHING RETURNING {columns}",
+            params,
+        )
+        if rows:
+            return rows[0], True
+        old = tx.execute(
+            f"SELECT {columns} FROM {table} WHERE tenant = ? AND request_id = ?",
+            (tenant, request_id),
+        )
+        return old[0], False
 
     def finish_wallet(
         self,
@@ -222,13 +247,12 @@ class WaasWallets(Repo):
         return WalletRow.from_row(rows[0])
 
     def get_wallet(self, wallet_id: str, tenant: str | None = None) -> WalletRow:
-        row = self._one(
-            f"SELECT {WALLET_COLUMNS} FROM waas_wallets WHERE wallet_id = ?", (wallet_id,)
+        row = self._found(
+            f"SELECT {WALLET_COLUMNS} FROM waas_wallets WHERE wallet_id = ?",
+            (wallet_id,),
+            NotFound(f"no wallet {wallet_id}; list yours with GET /v1/wallets", field="wallet_id"),
+            tenant=tenant,
         )
-        if row is None or (tenant is not None and row[1] != tenant):
-            raise NotFound(
-                f"no wallet {wallet_id}; list yours with GET /v1/wallets", field="wallet_id"
-            )
         return WalletRow.from_row(row)
 
     def list_wallets(self, tenant: str, *, limit: int, after: str | None) -> list[WalletRow]:

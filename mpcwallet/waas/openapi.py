@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from mpcwallet import __version__
+from mpcwallet.openapi import REF, Schemas, openapi_path
+from mpcwallet.openapi import document as openapi_document
 
-REF = "#/components/schemas/{model}"
+__all__ = ["REF", "document"]
 _ERRORS = {
     "401": "Missing or unknown API key",
     "403": "Role not allowed, or refused by KYT / policy / approval rules",
@@ -22,32 +23,18 @@ _ERRORS = {
 
 
 def document(server_url: str = "http://127.0.0.1:8088") -> dict[str, Any]:
-    from pydantic.json_schema import models_json_schema
-
     from mpcwallet.waas.app import ROUTES
     from mpcwallet.waas.models import ErrorResponse
 
-    models: list[tuple[Any, Any]] = [(ErrorResponse, "serialization")]
-    for route in ROUTES:
-        if route.request is not None:
-            models.append((route.request, "validation"))
-        models.append((route.response, "serialization"))
-    refs, defs = models_json_schema(models, ref_template=REF)
-    error_ref = refs[(ErrorResponse, "serialization")]
+    schemas = Schemas(ErrorResponse, ROUTES)
     paths: dict[str, Any] = {}
     for route in ROUTES:
-        ok = {
-            "description": "OK",
-            "content": {"application/json": {"schema": refs[(route.response, "serialization")]}},
-        }
+        ok = schemas.ok(route)
         responses: dict[str, Any] = {"200": ok}
         if route.created:
             responses["201"] = {**ok, "description": "Created"}
         for code, text in _ERRORS.items():
-            responses[code] = {
-                "description": text,
-                "content": {"application/json": {"schema": error_ref}},
-            }
+            responses[code] = schemas.error(text)
         params = [
             {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
             for p in re.findall(r"{(\w+)}", route.path)
@@ -64,38 +51,15 @@ def document(server_url: str = "http://127.0.0.1:8088") -> dict[str, Any]:
         if params:
             op["parameters"] = params
         if route.request is not None:
-            op["requestBody"] = {
-                "required": True,
-                "content": {"application/json": {"schema": refs[(route.request, "validation")]}},
-            }
+            op["requestBody"] = schemas.request_body(route)
         paths.setdefault(route.path, {})[route.method.lower()] = op
-    paths["/openapi.json"] = {
-        "get": {
-            "operationId": "openapi",
-            "summary": "This document",
-            "security": [],
-            "responses": {
-                "200": {
-                    "description": "OpenAPI 3.1 document",
-                    "content": {"application/json": {"schema": {"type": "object"}}},
-                }
-            },
-        }
-    }
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "mpcwallet WaaS API",
-            "version": __version__,
-            "description": "Wallets on a t-of-n signer cluster and the transaction pipeline "
-            "KYT -> POLICY -> APPROVALS -> SIGN_PENDING. Every call needs "
-            "`Authorization: Bearer <API key>` (`mpc waas principal add`).",
-        },
-        "servers": [{"url": server_url}],
-        "security": [{"bearer": []}],
-        "paths": paths,
-        "components": {
-            "schemas": defs.get("$defs", {}),
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        },
-    }
+    paths["/openapi.json"] = openapi_path(security=[])
+    return openapi_document(
+        title="mpcwallet WaaS API",
+        description="Wallets on a t-of-n signer cluster and the transaction pipeline "
+        "KYT -> POLICY -> APPROVALS -> SIGN_PENDING. Every call needs "
+        "`Authorization: Bearer <API key>` (`mpc waas principal add`).",
+        server_url=server_url,
+        paths=paths,
+        schemas=schemas,
+    )

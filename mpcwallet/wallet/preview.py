@@ -104,8 +104,8 @@ def build_preview(
         if balance < cost:
             raise InsufficientFunds(
                 f"{sender} holds {format_ether(balance)} ETH but this transaction may cost up "
-                f"to {format_ether(cost)} ETH (value + gas x fee); nothing was signed. Fund "
-                "the address (see README, 'Fund the wallet') or lower value or fees."
+                f"to {format_ether(cost)} ETH (value + gas x fee); nothing was signed. Fund the "
+                "wallet (README.md#fund-the-wallet) or lower value or fees."
             )
     return preview
 

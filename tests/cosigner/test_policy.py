@@ -169,16 +169,16 @@ def test_policy_check_command(mpc_env: dict[str, str], tmp_path: Path) -> None:
     assert f"{bad}:11: default.approvals_requierd: unknown key" in error["message"]
 
 
-def test_the_readme_example_is_valid() -> None:
+def test_the_documented_example_is_valid() -> None:
     import re
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    page = (Path(__file__).resolve().parents[2] / "docs" / "policy.md").read_text()
     [example] = [
         block
-        for block in re.findall(r"```toml\n(.*?)```", readme, flags=re.S)
+        for block in re.findall(r"```toml\n(.*?)```", page, flags=re.S)
         if block.startswith("[default]")
     ]
-    policy = parse_policy(example, "README.md")
+    policy = parse_policy(example, "docs/policy.md")
     rules = policy.rules_for(KEY, "treasury", 1)
     assert rules.scope == "keys.treasury.accounts.1" and rules.max_value_per_tx == 10**16
     assert rules.approvers == ("alice", "bob") and len(rules.tokens) == 1

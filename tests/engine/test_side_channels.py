@@ -1,6 +1,6 @@
 """Side-channel rules of the portable engine, checked on its source (ast) and on its helpers.
 
-Rules (README "Engines: cb-mpc and portable"):
+Rules (docs/engines.md, "Engines and protocols"):
 
 * Modular exponentiation and inversion happen only in ``modexp.py``. Everywhere else a raw
   ``gmpy2.powmod``/``powmod_sec``/``invert``, a builtin ``pow`` or a ``**`` with a non-literal

@@ -1,6 +1,6 @@
 """The portable engine: pure-Python two-party ECDSA (Lindell 2017, as cb-mpc's ECDSA-2PC).
 
-Not constant-time as a whole (see the README); its modular exponentiations with secret exponents
+Not constant-time as a whole (docs/engines.md); its modular exponentiations with secret exponents
 or moduli use GMP's ``mpz_powm_sec`` (:mod:`modexp`). cb-mpc is the engine for production keys.
 Each protocol is a pair of round classes over message dataclasses (``keygen``, ``signing``,
 ``refresh``); this module only drives them over a :class:`~mpcwallet.engine.base.Transport`,
