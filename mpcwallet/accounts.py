@@ -89,3 +89,34 @@ def parse_range(text: str) -> range:
             f"--accounts {text!r}: at most {MAX_LISTED} accounts at once", field="accounts"
         )
     return range(lo, hi + 1)
+
+
+def share_summary(path: Path, account: int = 0) -> dict[str, Any]:
+    """Public facts of a share file; checks the header's address against its public key.
+
+    ``address`` and ``public_key`` are those of ``account``; ``root_public_key`` is the key
+    set's root (account 0's key)."""
+    from mpcwallet.evm.address import address_from_public_key
+    from mpcwallet.storage.store import load_header
+
+    header = load_header(path)
+    try:
+        public_key = bytes.fromhex(str(header.get("public_key")))
+        derived = address_from_public_key(public_key)
+    except (ValueError, TypeError):
+        raise TamperedFile(f"{path}: the header's public key is not a secp256k1 point") from None
+    if derived != header.get("address"):
+        raise TamperedFile(f"{path}: the header's address does not match its public key")
+    account_pub, account_address = account_key(header, path, account)
+    return {
+        "address": account_address,
+        "account": account,
+        "key_id": header.get("key_id"),
+        "public_key": account_pub.hex(),
+        "root_public_key": public_key.hex(),
+        "engine": header.get("engine"),
+        "name": header.get("name"),
+        "share": str(path),
+        **summary(header, path),
+        "generation": header.get("generation", 0),
+    }

@@ -156,8 +156,8 @@ def test_any_error_class_of_the_tree_for_a_peer_frame() -> None:
 
 def test_pairing_token_and_daemon_files_are_read_bounded(tmp_path: Path) -> None:
     from mpcwallet.cosigner.daemon import _read_state
-    from mpcwallet.cosigner.paths import CosignerPaths
-    from mpcwallet.cosigner.token import read_token
+    from mpcwallet.homes.paths import CosignerPaths
+    from mpcwallet.homes.token import read_token
 
     token = tmp_path / "auth.token"
     token.symlink_to("/dev/zero")

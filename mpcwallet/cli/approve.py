@@ -4,25 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from mpcwallet.cli import options
-from mpcwallet.errors import BadInput, FileFormatError
-
-
-def read_permits(paths: list[Path]) -> list[dict[str, Any]]:
-    """The permit objects in the given files (the co-signer verifies them)."""
-    from mpcwallet.jsonio import load_file
-
-    out = []
-    for path in paths:
-        doc = load_file(path, what="permit file", max_bytes=16 * 1024, field="permit")
-        if not isinstance(doc, dict):
-            raise FileFormatError(f"{path}: not a JSON permit", field="permit")
-        out.append(doc)
-    return out
+from mpcwallet.errors import BadInput
 
 
 def _what(
@@ -59,10 +46,9 @@ def _what(
         td = eip712.load(typed_data)
         domain = typed_data_domain(td.domain)
         return "typed_data", eip712.digest(td), domain.chain_id, f"typed data {typed_data}"
-    from mpcwallet.cli.message import read_message
     from mpcwallet.evm.eip191 import message_digest
 
-    raw = read_message(message, None, hex_message)
+    raw = options.read_message(message, None, hex_message)
     return "message", message_digest(raw), None, f"a {len(raw)}-byte message"
 
 
@@ -102,8 +88,8 @@ def register(app: typer.Typer) -> None:
         from mpcwallet.cli.output import out
         from mpcwallet.cli.passphrase import get_passphrase
         from mpcwallet.cosigner.approvers import load_key_file
-        from mpcwallet.cosigner.paths import check_key_id
         from mpcwallet.cosigner.permits import make_permit
+        from mpcwallet.homes.paths import check_key_id
 
         if key_id is None:
             from mpcwallet.storage.store import load_header

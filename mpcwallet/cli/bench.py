@@ -78,7 +78,7 @@ def register(app: typer.Typer) -> None:
 def _bench_api(engine: str | None, rounds: int) -> None:
     import os
 
-    from mpcwallet.api import bench as api_bench
+    from mpcwallet.bench import api as api_bench
     from mpcwallet.engine import get_engine
 
     if engine is not None:

@@ -148,11 +148,9 @@ def register(app: typer.Typer) -> None:
         Recorded in MPC_HOME before it is sent; waits until CONFIRMED (or --finalized). The same
         tx.json while the first is pending shows that one instead of paying twice (--again).
         """
-        from mpcwallet.cli.approve import read_permits
         from mpcwallet.cli.frontend import CliUi, keyring
         from mpcwallet.cli.home import find_share
         from mpcwallet.cli.output import out
-        from mpcwallet.cli.sign import refuse_existing_out, write_out
         from mpcwallet.evm.signature import SignedTx
         from mpcwallet.wallet.send import require_rpc_for_send, send_transaction
         from mpcwallet.wallet.transfer import tx_source
@@ -160,20 +158,20 @@ def register(app: typer.Typer) -> None:
         load, source = tx_source(tx, to, value)
         require_rpc_for_send(rpc_url)
         path = find_share(share, key)
-        refuse_existing_out(out_file, force)
+        options.refuse_existing_out(out_file, force)
         signed: list[SignedTx] = []
 
         def on_signed(sig: SignedTx) -> None:
             signed.append(sig)
             if out_file is not None:
-                write_out(out_file, sig.to_json(), force=force)
+                options.write_out(out_file, sig.to_json(), force=force)
 
         try:
             data = send_transaction(
                 load,
                 share=path,
                 account=account,
-                permits=read_permits(permit or []),
+                permits=options.read_permits(permit or []),
                 rpc_url=rpc_url,
                 wait=wait,
                 confirmations=confirmations,

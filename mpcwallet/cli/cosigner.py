@@ -53,7 +53,7 @@ def cosigner_passphrase(
         return _stdin_passphrase()
     from mpcwallet.cli.passphrase import get_passphrase
     from mpcwallet.config import cosigner_dir
-    from mpcwallet.cosigner.paths import CosignerPaths
+    from mpcwallet.homes.paths import CosignerPaths
 
     keyring_file = CosignerPaths(cosigner_dir()).keyring_file
 
@@ -154,7 +154,7 @@ def register(app: typer.Typer) -> None:
         from mpcwallet.cli.output import out
         from mpcwallet.config import mpc_home
         from mpcwallet.cosigner import daemon
-        from mpcwallet.cosigner.paths import CosignerPaths
+        from mpcwallet.homes.paths import CosignerPaths
 
         pid = daemon.stop(CosignerPaths.for_home(mpc_home()))
         out().success({"stopped": True, "pid": pid}, f"co-signer (pid {pid}) stopped")
@@ -165,7 +165,7 @@ def register(app: typer.Typer) -> None:
         from mpcwallet.cli.output import out
         from mpcwallet.config import mpc_home
         from mpcwallet.cosigner import daemon
-        from mpcwallet.cosigner.paths import CosignerPaths
+        from mpcwallet.homes.paths import CosignerPaths
 
         info = daemon.status(CosignerPaths.for_home(mpc_home()))
         if not info["running"]:
@@ -199,8 +199,8 @@ def register(app: typer.Typer) -> None:
         from mpcwallet.cli.output import out
         from mpcwallet.config import mpc_home
         from mpcwallet.cosigner import daemon
-        from mpcwallet.cosigner.pairing import issue_code
-        from mpcwallet.cosigner.paths import CosignerPaths
+        from mpcwallet.homes.pairing import issue_code
+        from mpcwallet.homes.paths import CosignerPaths
 
         paths = CosignerPaths.for_home(mpc_home())
         info = daemon.status(paths)

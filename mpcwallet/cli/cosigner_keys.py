@@ -30,7 +30,7 @@ _BackupPassFile = Annotated[
 
 def _paths() -> Any:
     from mpcwallet.config import mpc_home
-    from mpcwallet.cosigner.paths import CosignerPaths
+    from mpcwallet.homes.paths import CosignerPaths
 
     return CosignerPaths.for_home(mpc_home())
 
@@ -213,8 +213,8 @@ def register(group: typer.Typer) -> None:
     ) -> None:
         """Take a key out of the co-signer (its file is kept in cosigner/removed/)."""
         from mpcwallet.cli.output import out
-        from mpcwallet.cosigner.paths import check_key_id
         from mpcwallet.errors import BadInput, NotFound
+        from mpcwallet.homes.paths import check_key_id
         from mpcwallet.storage.files import ensure_dir, publish
 
         paths = _paths()

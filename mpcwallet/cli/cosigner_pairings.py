@@ -13,7 +13,7 @@ import typer
 
 def _paths() -> Any:
     from mpcwallet.config import mpc_home
-    from mpcwallet.cosigner.paths import CosignerPaths
+    from mpcwallet.homes.paths import CosignerPaths
 
     return CosignerPaths.for_home(mpc_home())
 

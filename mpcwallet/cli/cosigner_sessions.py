@@ -36,7 +36,7 @@ def register(cosigner: typer.Typer) -> None:
         from mpcwallet.cli.output import out
         from mpcwallet.config import cosigner_dir
         from mpcwallet.cosigner.ledger import Ledger
-        from mpcwallet.cosigner.paths import CosignerPaths
+        from mpcwallet.homes.paths import CosignerPaths
 
         paths = CosignerPaths(cosigner_dir())
         rows = (

@@ -15,35 +15,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from mpcwallet.cli import options
-from mpcwallet.errors import BadInput
 
 if TYPE_CHECKING:
     from mpcwallet.wallet.ports import Keyring, Ui
-
-
-def read_message(text: str | None, file: Path | None, hex_text: str | None) -> bytes:
-    """Exactly one of --message (UTF-8), --message-file (bytes as they are), --hex."""
-    from mpcwallet.evm.eip191 import check_message, parse_hex_message
-
-    given = [
-        n for n, v in (("--message", text), ("--message-file", file), ("--hex", hex_text)) if v
-    ]
-    if len(given) != 1:
-        raise BadInput(
-            "give exactly one of --message TEXT, --message-file FILE or --hex 0x..",
-            field="message",
-        )
-    if text is not None:
-        return check_message(text.encode("utf-8"))
-    if hex_text is not None:
-        return check_message(parse_hex_message(hex_text))
-    assert file is not None
-    from mpcwallet.evm.eip191 import MAX_MESSAGE_BYTES
-    from mpcwallet.jsonio import read_bounded
-
-    return read_bounded(
-        file, what="message file", max_bytes=MAX_MESSAGE_BYTES, error=BadInput, field="message_file"
-    )
 
 
 def _human(data: dict[str, Any]) -> str:
@@ -69,13 +43,12 @@ def _signed_to_output(
     from mpcwallet.cli.frontend import CliUi, keyring
     from mpcwallet.cli.home import find_share
     from mpcwallet.cli.output import out
-    from mpcwallet.cli.sign import refuse_existing_out, write_out
 
     path = find_share(share, key)
-    refuse_existing_out(out_file, force)
+    options.refuse_existing_out(out_file, force)
     data = sign(path, keyring(passphrase_file), CliUi())
     if out_file is not None:
-        write_out(out_file, data, force=force)
+        options.write_out(out_file, data, force=force)
         data["out"] = str(out_file)
     out().success(data, _human(data))
 
@@ -111,11 +84,10 @@ def register(app: typer.Typer) -> None:
         Shows the message first and, at a terminal, asks (--yes skips it; without a terminal
         nothing is asked). --message-file - reads the message from stdin.
         """
-        from mpcwallet.cli.approve import read_permits
         from mpcwallet.wallet.messages import sign_message as run
 
-        raw = read_message(message, message_file, hex_message)
-        permits = read_permits(permit or [])
+        raw = options.read_message(message, message_file, hex_message)
+        permits = options.read_permits(permit or [])
         _signed_to_output(
             share,
             key,
@@ -162,12 +134,11 @@ def register(app: typer.Typer) -> None:
         skips it). A domain chainId other than the wallet's chain is refused unless --chain-id
         names it. --data - reads the document from stdin.
         """
-        from mpcwallet.cli.approve import read_permits
         from mpcwallet.evm import eip712
         from mpcwallet.wallet.messages import sign_typed_data as run
 
         td = eip712.load(data_file, expected_chain_id=chain_id)
-        permits = read_permits(permit or [])
+        permits = options.read_permits(permit or [])
         _signed_to_output(
             share,
             key,

@@ -1,4 +1,5 @@
-"""Command-line options that several commands share, declared once.
+"""Command-line options that several commands share, declared once, and the handling they share
+(the permit files of --permit, the message of --message/--message-file/--hex, the --out file).
 
 ``from __future__ import annotations`` is fine in the command modules: Typer resolves these
 aliases from the module globals.
@@ -6,6 +7,7 @@ aliases from the module globals.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from mpcwallet import numeric
+from mpcwallet.errors import AlreadyExists, BadInput, FileFormatError
 
 
 def checked(name: str) -> Callable[[Any], Any]:
@@ -141,3 +144,55 @@ TxGas = Annotated[
     int | None,
     typer.Option("--gas", help="Else estimated at signing.", callback=checked("--gas")),
 ]
+
+
+# --- reading and writing what shared options name (mpc sign, sign-message, approve, broadcast) ---
+
+
+def read_permits(paths: list[Path]) -> list[dict[str, Any]]:
+    """The permit objects in the given files (the co-signer verifies them)."""
+    from mpcwallet.jsonio import load_file
+
+    out = []
+    for path in paths:
+        doc = load_file(path, what="permit file", max_bytes=16 * 1024, field="permit")
+        if not isinstance(doc, dict):
+            raise FileFormatError(f"{path}: not a JSON permit", field="permit")
+        out.append(doc)
+    return out
+
+
+def read_message(text: str | None, file: Path | None, hex_text: str | None) -> bytes:
+    """Exactly one of --message (UTF-8), --message-file (bytes as they are), --hex."""
+    from mpcwallet.evm.eip191 import check_message, parse_hex_message
+
+    given = [
+        n for n, v in (("--message", text), ("--message-file", file), ("--hex", hex_text)) if v
+    ]
+    if len(given) != 1:
+        raise BadInput(
+            "give exactly one of --message TEXT, --message-file FILE or --hex 0x..",
+            field="message",
+        )
+    if text is not None:
+        return check_message(text.encode("utf-8"))
+    if hex_text is not None:
+        return check_message(parse_hex_message(hex_text))
+    assert file is not None
+    from mpcwallet.evm.eip191 import MAX_MESSAGE_BYTES
+    from mpcwallet.jsonio import read_bounded
+
+    return read_bounded(
+        file, what="message file", max_bytes=MAX_MESSAGE_BYTES, error=BadInput, field="message_file"
+    )
+
+
+def refuse_existing_out(out_file: Path | None, force: bool) -> None:
+    if out_file is not None and not force and (out_file.exists() or out_file.is_symlink()):
+        raise AlreadyExists(f"{out_file} already exists; pass --force to overwrite it", field="out")
+
+
+def write_out(out_file: Path, data: dict[str, Any], *, force: bool) -> None:
+    from mpcwallet.storage.files import write_atomic
+
+    write_atomic(out_file, (json.dumps(data, indent=2) + "\n").encode(), force=force)

@@ -66,8 +66,8 @@ def register(app: typer.Typer) -> None:
         """
         from mpcwallet.cli.output import out
         from mpcwallet.config import mpc_home
-        from mpcwallet.cosigner.pairing import pairing_file
         from mpcwallet.errors import UsageError
+        from mpcwallet.homes.pairing import pairing_file
         from mpcwallet.session.peer import run_pair
 
         if code is not None:

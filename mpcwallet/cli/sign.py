@@ -7,28 +7,15 @@ the permit files, writes sig.json (atomic) and prints.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mpcwallet.cli import options
-from mpcwallet.errors import AlreadyExists
 
 if TYPE_CHECKING:
     from mpcwallet.evm.signature import SignedTx
-
-
-def refuse_existing_out(out_file: Path | None, force: bool) -> None:
-    if out_file is not None and not force and (out_file.exists() or out_file.is_symlink()):
-        raise AlreadyExists(f"{out_file} already exists; pass --force to overwrite it", field="out")
-
-
-def write_out(out_file: Path, data: dict[str, Any], *, force: bool) -> None:
-    from mpcwallet.storage.files import write_atomic
-
-    write_atomic(out_file, (json.dumps(data, indent=2) + "\n").encode(), force=force)
 
 
 def human_signed(signed: SignedTx, out_file: Path | None) -> str:
@@ -73,7 +60,6 @@ def register(app: typer.Typer) -> None:
         (chain, from, to, value, token transfer, fees, worst-case cost) and, at a terminal,
         asks for confirmation (--yes skips it; without a terminal nothing is asked).
         """
-        from mpcwallet.cli.approve import read_permits
         from mpcwallet.cli.frontend import CliUi, keyring
         from mpcwallet.cli.home import find_share
         from mpcwallet.cli.output import out
@@ -82,12 +68,12 @@ def register(app: typer.Typer) -> None:
 
         load, source = tx_source(tx, to, value)
         path = find_share(share, key)
-        refuse_existing_out(out_file, force)
+        options.refuse_existing_out(out_file, force)
         result = sign_transaction(
             load,
             share=path,
             account=account,
-            permits=read_permits(permit or []),
+            permits=options.read_permits(permit or []),
             rpc_url=rpc_url,
             retry_seconds=timeout,
             yes=yes,
@@ -97,6 +83,6 @@ def register(app: typer.Typer) -> None:
         )
         data = result.to_json()
         if out_file is not None:
-            write_out(out_file, result.signed.to_json(), force=force)
+            options.write_out(out_file, result.signed.to_json(), force=force)
             data["out"] = str(out_file)
         out().success(data, human_signed(result.signed, out_file))

@@ -93,7 +93,6 @@ def register_chain(tx_app: typer.Typer) -> None:
             permit: options.Permits = None,
             yes: options.Yes = False,
         ) -> None:
-            from mpcwallet.cli.approve import read_permits
             from mpcwallet.cli.frontend import CliUi, keyring
             from mpcwallet.cli.output import out
             from mpcwallet.wallet.replace import replace_transaction
@@ -103,7 +102,7 @@ def register_chain(tx_app: typer.Typer) -> None:
                 tx_hash,
                 cancel=cancel,
                 share=find_share(share, key),
-                permits=read_permits(permit or []),
+                permits=options.read_permits(permit or []),
                 rpc_url=rpc_url,
                 retry_seconds=timeout,
                 wait=wait,

@@ -27,7 +27,7 @@ from mpcwallet.errors import MpcError
 from mpcwallet.session.coordinator_link import COORDINATOR, handshake, link
 from mpcwallet.session.node_channel import parse_route
 from mpcwallet.session.node_keys import StaticKeypair
-from mpcwallet.session.pause import relay_hook
+from mpcwallet.testhooks import relay_hook
 from mpcwallet.topology.config import ClusterConfig
 
 MAX_FRAME = 16 * 1024 * 1024

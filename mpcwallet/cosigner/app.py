@@ -27,9 +27,9 @@ from mpcwallet.cosigner.frontdoor import FRONT_DOOR, FrontDoor, mark_authenticat
 from mpcwallet.cosigner.keystore import KeyStore
 from mpcwallet.cosigner.presigner import Presigner
 from mpcwallet.cosigner.service import Service
-from mpcwallet.cosigner.token import read_static_key, read_token
 from mpcwallet.engine import get_engine
 from mpcwallet.errors import MpcError
+from mpcwallet.homes.token import read_static_key, read_token
 from mpcwallet.session import wire
 from mpcwallet.session.channel import Channel
 from mpcwallet.session.handshake import server_handshake

@@ -15,9 +15,9 @@ from typing import Any
 from mpcwallet.cosigner import logs
 from mpcwallet.cosigner.audit import AuditTrail, attach
 from mpcwallet.cosigner.ledger import Ledger
-from mpcwallet.cosigner.paths import CosignerPaths
 from mpcwallet.cosigner.permits import check_public_key, new_approver_key
 from mpcwallet.errors import BadInput, FileFormatError
+from mpcwallet.homes.paths import CosignerPaths
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 KIND = "approver"

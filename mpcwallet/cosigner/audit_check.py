@@ -104,7 +104,7 @@ def verify_all(directory: Path, expect_head: str | None = None) -> dict[str, Any
                 field="audit",
             )
         data["anchor_seq"] = found[0]
-    from mpcwallet.cosigner.paths import CosignerPaths
+    from mpcwallet.homes.paths import CosignerPaths
 
     sessions = _ledger_sessions(CosignerPaths(directory).guard_db)
     missing = missing_sessions(records, sessions)

@@ -29,13 +29,13 @@ from typing import Any
 
 from mpcwallet.cosigner import keyring
 from mpcwallet.cosigner.keystore import KeyStore
-from mpcwallet.cosigner.paths import CosignerPaths, check_key_id
 from mpcwallet.errors import FileFormatError, MpcError
-from mpcwallet.lifecycle.generation import generation_of
+from mpcwallet.homes.paths import CosignerPaths, check_key_id
 from mpcwallet.session.install_id import INSTALL_ID_FILE
 from mpcwallet.storage import envelope
 from mpcwallet.storage.body import ShareBody
 from mpcwallet.storage.files import read_share_file, write_atomic, write_new
+from mpcwallet.storage.generation import generation_of
 
 KIND = "cosigner-backup"
 VERSION = 1

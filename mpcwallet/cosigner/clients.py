@@ -4,7 +4,7 @@ Every client has its own secret, the PSK of its keygen and health sessions:
 
 * the local client (same machine, same ``MPC_HOME``) reads ``cosigner/auth.token`` and names no
   client id in its hello (nothing to pair);
-* each client paired with a one-time code (:mod:`mpcwallet.cosigner.pairing`) gets a random id
+* each client paired with a one-time code (:mod:`mpcwallet.homes.pairing`) gets a random id
   and a secret of its own, kept in the registry ``cosigner/clients.json`` (0600, like the token
   file: the co-signer must hold the PSK itself) with a label and the time it was made. Removing
   one pairing (``mpc cosigner pairings remove``) takes effect at that client's next session and
@@ -33,40 +33,32 @@ import hmac
 import json
 import logging
 import os
-import re
 import secrets
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mpcwallet.cosigner import logs
-from mpcwallet.cosigner.paths import CosignerPaths, check_key_id
-from mpcwallet.cosigner.token import TOKEN_BYTES, ensure_static_key, ensure_token
 from mpcwallet.errors import AuthFailed, BadInput, FileFormatError, NotFound
+from mpcwallet.homes.paths import (
+    CLIENT_ID_RE,
+    CosignerPaths,
+    check_client_id,
+    check_key_id,
+    check_label,
+)
+from mpcwallet.homes.token import TOKEN_BYTES, ensure_token, read_static_key
 from mpcwallet.session.wire import AUTH_KEY, AUTH_PAIRING, Hello
-from mpcwallet.storage.files import write_atomic
+from mpcwallet.storage.files import write_atomic, write_new
 
 if TYPE_CHECKING:
     from mpcwallet.cosigner.keystore import KeyStore
     from mpcwallet.session.channel import Channel
 
 AUTH_CODE = "code"
-CLIENT_ID_RE = re.compile(r"[0-9a-f]{16}")
-MAX_LABEL = 64
 _MAX_REGISTRY_BYTES = 4 * 1024 * 1024
 _DUMMY_PSK_LABEL = b"mpcwallet/cosigner dummy psk\x00"
-
-
-def check_client_id(value: object) -> str:
-    if not isinstance(value, str) or not CLIENT_ID_RE.fullmatch(value):
-        raise BadInput("a client id is 16 lower-case hex digits", field="client_id")
-    return value
-
-
-def check_label(value: object) -> str:
-    if not isinstance(value, str) or not 0 < len(value) <= MAX_LABEL or not value.isprintable():
-        raise BadInput(f"--label must be 1..{MAX_LABEL} printable characters", field="label")
-    return value
 
 
 # --- the registry file -------------------------------------------------------------------------
@@ -159,6 +151,16 @@ def client_secret(paths: CosignerPaths, client_id: str) -> bytes | None:
         if row["id"] == client_id:
             return bytes.fromhex(row["secret"])
     return None
+
+
+def ensure_static_key(path: Path) -> None:
+    """The co-signer's static Noise key (:mod:`mpcwallet.homes.token`), made at its first start."""
+    from mpcwallet.session.secure import new_static_key
+
+    if path.exists():
+        read_static_key(path)
+        return
+    write_new(path, new_static_key().hex().encode() + b"\n")
 
 
 def prepare_home(paths: CosignerPaths) -> bool:
@@ -283,7 +285,7 @@ class ClientAuth:
         return self._dummy("key", key_id)
 
     async def _claim(self, code_id: str) -> bytes:
-        from mpcwallet.cosigner.pairing import check_code_id, claim_code
+        from mpcwallet.homes.pairing import check_code_id, claim_code
 
         code_id = check_code_id(code_id)
         try:
@@ -306,7 +308,7 @@ class ClientAuth:
         """Register a client that proved a one-time code, and hand it its id, its own secret
         (sealed under a key from this session) and the co-signer's install id. The client pins
         the static key this session authenticated."""
-        from mpcwallet.cosigner.pairing import wrap_token
+        from mpcwallet.homes.pairing import wrap_token
 
         if hello.auth != AUTH_CODE or hello.key_id is None:
             raise AuthFailed("pairing needs a session authenticated with a pairing code")

@@ -7,8 +7,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mpcwallet.cosigner.paths import DEFAULT_HOST, DEFAULT_PORT, CosignerPaths
 from mpcwallet.errors import BadInput
+from mpcwallet.homes.paths import DEFAULT_HOST, DEFAULT_PORT, CosignerPaths
 from mpcwallet.session.channel import DEFAULT_ROUND_TIMEOUT
 
 # Front-door limits (see mpcwallet.cosigner.frontdoor); env overrides exist for tests and for

@@ -31,7 +31,6 @@ from typing import Any
 
 from mpcwallet.cosigner import keyring, logs
 from mpcwallet.cosigner.config import CosignerConfig
-from mpcwallet.cosigner.paths import CosignerPaths
 from mpcwallet.errors import (
     CosignerError,
     CosignerNotRunning,
@@ -40,9 +39,10 @@ from mpcwallet.errors import (
     PeerUnreachable,
     PortInUse,
 )
+from mpcwallet.homes.paths import CosignerPaths
 from mpcwallet.session.errors import error_from_code
-from mpcwallet.session.pause import active_test_hooks
 from mpcwallet.storage.files import ensure_dir, write_atomic
+from mpcwallet.testhooks import active_test_hooks
 
 ENGINE_THREADS = 32
 
@@ -161,7 +161,7 @@ async def _serve(config: CosignerConfig, kek: Any) -> None:
     await site.start()
     local = await _start_local_socket(GuardedUnixSite(runner, paths.socket_file, app[FRONT_DOOR]))
     if config.remember_port and port != 0:
-        from mpcwallet.cosigner.settings import remember_port
+        from mpcwallet.homes.settings import remember_port
 
         remember_port(paths, port)
     url = f"ws://{host}:{port}" if ":" not in host else f"ws://[{host}]:{port}"

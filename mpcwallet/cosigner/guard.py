@@ -27,11 +27,11 @@ from mpcwallet.cosigner.audit import AuditTrail
 from mpcwallet.cosigner.decide import approval_rule, approvals_needed, check_static, spends
 from mpcwallet.cosigner.facts import SignFacts
 from mpcwallet.cosigner.ledger import Ledger
-from mpcwallet.cosigner.paths import CosignerPaths
 from mpcwallet.cosigner.permits import AcceptedPermit, verify_permit
 from mpcwallet.cosigner.policy import Policy, Rules, load_policy
 from mpcwallet.errors import ApprovalRequired, MpcError, PermitRefused, PermitUnknownApprover
-from mpcwallet.session.pause import pause_point
+from mpcwallet.homes.paths import CosignerPaths
+from mpcwallet.testhooks import pause_point
 
 OPS = {"tx": "sign", "message": "sign_message", "typed_data": "sign_typed_data"}
 

@@ -25,12 +25,12 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from mpcwallet.cosigner.paths import KEY_ID_RE, CosignerPaths
 from mpcwallet.errors import MpcError, NotFound
-from mpcwallet.lifecycle.generation import generation_of
+from mpcwallet.homes.paths import KEY_ID_RE, CosignerPaths
 from mpcwallet.storage import envelope
 from mpcwallet.storage.body import ShareBody
 from mpcwallet.storage.files import ensure_dir, publish, read_share_file, write_atomic
+from mpcwallet.storage.generation import generation_of
 
 
 class KeyStore:

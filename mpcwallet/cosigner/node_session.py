@@ -31,7 +31,7 @@ from mpcwallet.errors import (
 )
 from mpcwallet.session.node_channel import Binding, ChannelViolation, NodeChannel, parse_route
 from mpcwallet.session.node_keys import StaticKeypair
-from mpcwallet.session.pause import node_send_hook
+from mpcwallet.testhooks import node_send_hook
 from mpcwallet.topology.config import ClusterConfig
 
 SendFrame = Callable[[bytes], None]

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mpcwallet.config import shares_dir
-from mpcwallet.cosigner.paths import CosignerPaths, check_key_id
 from mpcwallet.errors import BadInput, MpcError, StaleShare
-from mpcwallet.lifecycle.generation import MAX_GENERATION, generation_of
+from mpcwallet.homes.paths import CosignerPaths, check_key_id
+from mpcwallet.storage.generation import MAX_GENERATION, generation_of
 
 RUNBOOK = "docs/runbooks.md, lost co-signer machine"
 

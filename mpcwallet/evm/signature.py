@@ -24,10 +24,10 @@ from typing import Any
 
 from mpcwallet.errors import BadInput, InternalError, ProtocolViolation
 from mpcwallet.evm.address import address_from_public_key, keccak, to_checksum
+from mpcwallet.evm.txdecode import decode_signed
 from mpcwallet.evm.txjson import (
     TYPE_1559,
     UnsignedTx,
-    decode_signed,
     encode_signed,
     signing_digest,
 )

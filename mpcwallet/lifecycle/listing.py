@@ -6,16 +6,16 @@ from pathlib import Path
 from typing import Any
 
 from mpcwallet.errors import MpcError, PeerUnreachable
-from mpcwallet.lifecycle.generation import generation_of
 from mpcwallet.lifecycle.names import key_name, list_shares
 from mpcwallet.lifecycle.quarantine import read_quarantine
+from mpcwallet.storage.generation import generation_of
 
 
 def describe_key(path: Path, endpoint: str, passphrase: str | None) -> dict[str, Any]:
     """One row; settles an interrupted refresh first (see :func:`settle_for_use`)."""
+    from mpcwallet.accounts import share_summary
     from mpcwallet.lifecycle.refresh import cosigner_generation, pending_files, settle_for_use
     from mpcwallet.storage.store import load_header
-    from mpcwallet.wallet.shares import share_summary
 
     row: dict[str, Any] = {"name": key_name(path), "share": str(path)}
     try:

@@ -12,8 +12,8 @@ import os
 from collections.abc import Callable, Iterator
 
 from mpcwallet.config import mpc_home
-from mpcwallet.cosigner.paths import check_key_id
 from mpcwallet.errors import Busy, MpcError
+from mpcwallet.homes.paths import check_key_id
 from mpcwallet.storage.files import ensure_dir
 
 

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from mpcwallet.config import mpc_home
-from mpcwallet.cosigner.paths import check_key_id
 from mpcwallet.errors import BadInput, KeyQuarantined, MpcError, QuarantineUnavailable
+from mpcwallet.homes.paths import check_key_id
 
 QUARANTINE_SUFFIX = ".quarantine"
 

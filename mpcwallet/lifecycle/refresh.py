@@ -7,7 +7,7 @@ Steps, under the key's lock (:mod:`mpcwallet.lifecycle.locks`):
 3. refresh with the co-signer: the new share goes to ``<share>.<random>.refresh-pending`` (this
    session's own file) before ``commit``; the co-signer commits only if it still holds the
    generation it loaded;
-4. the new pair signs the self-test digest (:mod:`mpcwallet.lifecycle.generation`);
+4. the new pair signs the self-test digest (:mod:`mpcwallet.storage.generation`);
 5. only then does the pending file replace the old share (atomic rename).
 
 A process killed at any step leaves the old share, and maybe a pending one; the co-signer holds
@@ -32,12 +32,12 @@ from mpcwallet.errors import (
     ProtocolViolation,
     StaleShare,
 )
-from mpcwallet.lifecycle.generation import generation_of
 from mpcwallet.lifecycle.quarantine import ensure_can_quarantine, quarantine_violation
-from mpcwallet.session.pause import pause_point
 from mpcwallet.storage.body import ShareBody
 from mpcwallet.storage.files import publish
+from mpcwallet.storage.generation import generation_of
 from mpcwallet.storage.store import load_header, load_share, save_share
+from mpcwallet.testhooks import pause_point
 
 PENDING_SUFFIX = ".refresh-pending"
 

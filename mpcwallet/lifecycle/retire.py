@@ -21,8 +21,8 @@ def retired_dir() -> Path:
 
 
 def retire(share: Path) -> dict[str, Any]:
+    from mpcwallet.accounts import share_summary
     from mpcwallet.lifecycle.refresh import pending_files
-    from mpcwallet.wallet.shares import share_summary
 
     summary = share_summary(share)
     if pending_files(share):

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from mpcwallet.cosigner.paths import DEFAULT_PORT, CosignerPaths
 from mpcwallet.errors import BadInput, PeerUnreachable
+from mpcwallet.homes.paths import DEFAULT_PORT, CosignerPaths
 
 if TYPE_CHECKING:
     import http.client

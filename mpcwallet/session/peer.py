@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from mpcwallet.config import mpc_home
-from mpcwallet.cosigner.paths import CosignerPaths
 from mpcwallet.errors import PeerUnreachable, SessionViolation, WrongCosigner
+from mpcwallet.homes.paths import CosignerPaths
 
 
 @dataclass(frozen=True, repr=False)
@@ -38,7 +38,7 @@ class Credentials:
 
 
 def _local_static(home: Path) -> bytes:
-    from mpcwallet.cosigner.token import read_static_key
+    from mpcwallet.homes.token import read_static_key
     from mpcwallet.session.secure import static_public
 
     return static_public(read_static_key(CosignerPaths.for_home(home).static_key_file))
@@ -47,7 +47,7 @@ def _local_static(home: Path) -> bytes:
 def pinned_static_key(home: Path | None = None) -> bytes:
     """The co-signer static public key this home pins: the pairing record's, else the local
     co-signer's (read from the home)."""
-    from mpcwallet.cosigner.pairing import read_pairing
+    from mpcwallet.homes.pairing import read_pairing
 
     home = home or mpc_home()
     record = read_pairing(home)
@@ -58,8 +58,8 @@ def pinned_static_key(home: Path | None = None) -> bytes:
 
 def pairing_credentials(home: Path | None = None, token: bytes | None = None) -> Credentials:
     """This home's credentials; ``token`` overrides the secret as a local client's."""
-    from mpcwallet.cosigner.pairing import read_pairing
-    from mpcwallet.cosigner.token import read_token
+    from mpcwallet.homes.pairing import read_pairing
+    from mpcwallet.homes.token import read_token
 
     home = home or mpc_home()
     if token is not None:
@@ -73,7 +73,7 @@ def pairing_credentials(home: Path | None = None, token: bytes | None = None) ->
 
 def expected_install_id(home: Path | None = None) -> tuple[str | None, str]:
     """The install id this home's co-signer must report, and where it comes from."""
-    from mpcwallet.cosigner.pairing import pairing_file, read_pairing
+    from mpcwallet.homes.pairing import pairing_file, read_pairing
     from mpcwallet.session.install_id import INSTALL_ID_FILE, ensure_install_id
 
     home = home or mpc_home()
@@ -112,7 +112,7 @@ def check_cosigner_identity(
 
 def run_pair(endpoint: str, code_text: str, *, timeout: float = 10.0) -> Any:
     """Pair this home with the co-signer at ``endpoint`` using a one-time code; the stored
-    :class:`~mpcwallet.cosigner.pairing.PairingRecord` on return.
+    :class:`~mpcwallet.homes.pairing.PairingRecord` on return.
 
     The session is authenticated by a PSK derived from the code (auth mode ``code``) and by the
     static key ``/healthz`` names (only the co-signer holds both the code's PSK and that key's
@@ -122,9 +122,9 @@ def run_pair(endpoint: str, code_text: str, *, timeout: float = 10.0) -> Any:
     """
     import asyncio
 
-    from mpcwallet.cosigner.pairing import PairingRecord, parse_code, unwrap_token, write_pairing
+    from mpcwallet.homes.pairing import PairingRecord, parse_code, unwrap_token, write_pairing
     from mpcwallet.session.channel import Channel
-    from mpcwallet.session.client import _expect, _with_session
+    from mpcwallet.session.client_core import _expect, _with_session
     from mpcwallet.session.endpoint import fetch_healthz, parse_endpoint
 
     parse_endpoint(endpoint)
@@ -149,7 +149,7 @@ def run_pair(endpoint: str, code_text: str, *, timeout: float = 10.0) -> Any:
         wrap_key = ch.keys.per_key_secret(f"pairing:{code.code_id}", b"")
         secret = unwrap_token(wrap_key, answer.get("secret"))
         client_id = answer.get("client_id")
-        from mpcwallet.cosigner.clients import CLIENT_ID_RE
+        from mpcwallet.homes.paths import CLIENT_ID_RE
 
         if not (isinstance(client_id, str) and CLIENT_ID_RE.fullmatch(client_id)):
             raise SessionViolation("the co-signer sent a malformed client id")

@@ -174,7 +174,7 @@ def write_atomic(path: Path, data: bytes, *, force: bool = False) -> None:
         ) from None
     try:
         if os.environ.get("MPC_TEST_PAUSE_AT"):
-            from mpcwallet.session.pause import pause_point
+            from mpcwallet.testhooks import pause_point
 
             # named per file: a test stops exactly the write it means (e.g. a share's)
             pause_point(f"atomic_write_before_publish:{path.name}")

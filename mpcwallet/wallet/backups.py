@@ -69,9 +69,9 @@ def _refuse_stale_backup(
     path: Path, header: dict[str, Any], ui: Ui | None, what: str = "backup"
 ) -> None:
     """A share or backup older than the co-signer's generation of its key can never sign."""
-    from mpcwallet.lifecycle.generation import generation_of
     from mpcwallet.lifecycle.refresh import cosigner_generation, stale_error
     from mpcwallet.session.client import resolve_endpoint
+    from mpcwallet.storage.generation import generation_of
 
     key_id, engine = header.get("key_id"), header.get("engine")
     if not isinstance(key_id, str) or not isinstance(engine, str):
@@ -239,9 +239,9 @@ def verify_backup(backup: Path, *, backup_passphrase: Secret) -> dict[str, Any]:
 def _generation_check(path: Path, header: dict[str, Any]) -> str:
     """``current`` when the co-signer holds the backup's generation; :class:`StaleShare` when
     the key has moved on (a stale backup is not sound: import refuses it); else why not known."""
-    from mpcwallet.lifecycle.generation import generation_of
     from mpcwallet.lifecycle.refresh import cosigner_generation, stale_error
     from mpcwallet.session.client import resolve_endpoint
+    from mpcwallet.storage.generation import generation_of
 
     key_id, engine = header.get("key_id"), header.get("engine")
     if not isinstance(key_id, str) or not isinstance(engine, str):

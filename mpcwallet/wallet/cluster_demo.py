@@ -49,7 +49,7 @@ def init_demo(directory: Path, *, t: int = 2, n: int = 3, cluster_id: str = "dem
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
     from mpcwallet.cosigner.node_state import PassphraseKek, create_identity, node_dir
-    from mpcwallet.cosigner.paths import CosignerPaths
+    from mpcwallet.homes.paths import CosignerPaths
     from mpcwallet.session.node_keys import StaticKeypair
     from mpcwallet.topology.config import NodeEntry, new_config, save_config
 
@@ -109,7 +109,7 @@ def start_nodes(directory: Path, names: list[str] | None = None) -> list[dict[st
 
 def stop_nodes(directory: Path, names: list[str] | None = None) -> list[str]:
     from mpcwallet.cosigner.daemon import running_pid, stop
-    from mpcwallet.cosigner.paths import CosignerPaths
+    from mpcwallet.homes.paths import CosignerPaths
 
     stopped = []
     for home in sorted((Path(directory) / "nodes").glob("*")):
@@ -249,7 +249,7 @@ def demo_permit(
 def clear_node(directory: Path, name: str) -> None:
     """The operator's act on every node of the demo: forget ``name``'s quarantine."""
     from mpcwallet.cosigner.node_state import node_dir
-    from mpcwallet.cosigner.paths import CosignerPaths
+    from mpcwallet.homes.paths import CosignerPaths
 
     for home in sorted((Path(directory) / "nodes").glob("*")):
         q = node_dir(CosignerPaths.for_home(home).root) / "quarantine.json"

@@ -145,7 +145,7 @@ def new_node_home(directory: Path, name: str) -> dict[str, Any]:
     pinned in place in cluster.json and in every node's copy (they must be restarted to load
     it)."""
     from mpcwallet.cosigner.node_state import PassphraseKek, create_identity, node_dir
-    from mpcwallet.cosigner.paths import CosignerPaths
+    from mpcwallet.homes.paths import CosignerPaths
     from mpcwallet.topology.config import key_fingerprint, load_config, repin_node, save_config
 
     directory = Path(directory)
@@ -183,8 +183,8 @@ def restore_node(
     verified backups, with the recovery key files given (one, or a quorum of them)."""
     from mpcwallet.cluster.backups import load_backup
     from mpcwallet.cosigner.node_state import NodeState, PassphraseKek
-    from mpcwallet.cosigner.paths import CosignerPaths
     from mpcwallet.engine import get_mp_engine
+    from mpcwallet.homes.paths import CosignerPaths
     from mpcwallet.topology.node_backup import check_backup, restore_share
     from mpcwallet.topology.recovery import load_recovery_key
 
@@ -240,7 +240,7 @@ def quarantine(directory: Path, name: str, store: str | None = None) -> dict[str
     import json
 
     from mpcwallet.cosigner.node_state import node_dir
-    from mpcwallet.cosigner.paths import CosignerPaths
+    from mpcwallet.homes.paths import CosignerPaths
 
     config, st = _open(directory, store)
     try:

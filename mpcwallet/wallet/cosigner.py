@@ -41,9 +41,9 @@ def make_config(
     start), else the default port, falling back to a free one if it is taken."""
     from mpcwallet.config import mpc_home
     from mpcwallet.cosigner.config import CosignerConfig, front_door_from_env
-    from mpcwallet.cosigner.paths import DEFAULT_PORT, CosignerPaths
-    from mpcwallet.cosigner.settings import remembered_port
     from mpcwallet.engine import default_engine_name, get_engine
+    from mpcwallet.homes.paths import DEFAULT_PORT, CosignerPaths
+    from mpcwallet.homes.settings import remembered_port
     from mpcwallet.session.channel import round_timeout_from_env
 
     if engine is not None:
@@ -80,9 +80,9 @@ def ensure_running(
     """
     from mpcwallet.config import mpc_home
     from mpcwallet.cosigner.daemon import running_pid, start_background
-    from mpcwallet.cosigner.pairing import read_pairing
-    from mpcwallet.cosigner.paths import CosignerPaths
     from mpcwallet.errors import PeerUnreachable
+    from mpcwallet.homes.pairing import read_pairing
+    from mpcwallet.homes.paths import CosignerPaths
     from mpcwallet.session.endpoint import fetch_healthz, parse_endpoint
 
     home = mpc_home()

@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mpcwallet.errors import NotFound, TamperedFile
+from mpcwallet.accounts import share_summary
+from mpcwallet.errors import NotFound
+
+__all__ = ["addresses", "find_share", "no_key_hint", "share_summary"]
 
 
 def find_share(share: Path | None, key: str | None = None) -> Path:
@@ -30,38 +33,6 @@ def no_key_hint() -> str:
         f"no key in {mpc_home()} ({where}). If your key is in another home, set MPC_HOME to "
         "that directory; else create one with `mpc keygen`"
     )
-
-
-def share_summary(path: Path, account: int = 0) -> dict[str, Any]:
-    """Public facts of a share file; checks the header's address against its public key.
-
-    ``address`` and ``public_key`` are those of ``account``; ``root_public_key`` is the key
-    set's root (account 0's key)."""
-    from mpcwallet import accounts
-    from mpcwallet.evm.address import address_from_public_key
-    from mpcwallet.storage.store import load_header
-
-    header = load_header(path)
-    try:
-        public_key = bytes.fromhex(str(header.get("public_key")))
-        derived = address_from_public_key(public_key)
-    except (ValueError, TypeError):
-        raise TamperedFile(f"{path}: the header's public key is not a secp256k1 point") from None
-    if derived != header.get("address"):
-        raise TamperedFile(f"{path}: the header's address does not match its public key")
-    account_pub, account_address = accounts.account_key(header, path, account)
-    return {
-        "address": account_address,
-        "account": account,
-        "key_id": header.get("key_id"),
-        "public_key": account_pub.hex(),
-        "root_public_key": public_key.hex(),
-        "engine": header.get("engine"),
-        "name": header.get("name"),
-        "share": str(path),
-        **accounts.summary(header, path),
-        "generation": header.get("generation", 0),
-    }
 
 
 def addresses(path: Path, accounts: range) -> list[dict[str, Any]]:

@@ -33,7 +33,7 @@ def _load_both(home: Path, key_id: str):  # type: ignore[no-untyped-def]
     """Decrypt both shares (test only): client's with its passphrase, daemon's with its KEK."""
     from mpcwallet.cosigner.keyring import unlock
     from mpcwallet.cosigner.keystore import KeyStore
-    from mpcwallet.cosigner.paths import CosignerPaths
+    from mpcwallet.homes.paths import CosignerPaths
     from mpcwallet.storage.store import load_share
 
     client_header, client_body = load_share(_client_share(home), TEST_PASSPHRASE)

@@ -93,7 +93,7 @@ def test_keys_piped_is_plain_one_key_a_line_with_the_whole_address(
 
 def test_cosigner_sessions_never_prints_account_none(tmp_path: Path) -> None:
     from mpcwallet.cosigner.ledger import Ledger
-    from mpcwallet.cosigner.paths import CosignerPaths
+    from mpcwallet.homes.paths import CosignerPaths
 
     env = subprocess_env(tmp_path / "home")
     paths = CosignerPaths(tmp_path / "home" / "cosigner")
@@ -332,7 +332,7 @@ def _prompting_env(tmp_path: Path) -> dict[str, str]:
 
 def test_the_cosigner_passphrase_gets_three_tries_and_names_its_file(tmp_path: Path) -> None:
     from mpcwallet.cosigner.keyring import unlock
-    from mpcwallet.cosigner.paths import CosignerPaths
+    from mpcwallet.homes.paths import CosignerPaths
 
     env = _prompting_env(tmp_path)
     keyring_file = CosignerPaths(tmp_path / "home" / "cosigner").keyring_file

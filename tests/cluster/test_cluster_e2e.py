@@ -1,6 +1,6 @@
 """The 2-of-3 cluster end to end: three node daemons and a coordinator as real processes on
 loopback, one cluster for the module (SQLite store). Faults use real signals (SIGKILL) and the
-one test-hook module (mpcwallet/session/pause.py), set only on the process that misbehaves.
+one test-hook module (mpcwallet/testhooks.py), set only on the process that misbehaves.
 """
 
 from __future__ import annotations

@@ -30,11 +30,11 @@ from support.cluster import Cluster, running_cluster
 
 from mpcwallet.cli.main import main
 from mpcwallet.cosigner.node_state import NodeState, PassphraseKek
-from mpcwallet.cosigner.paths import CosignerPaths
 from mpcwallet.engine import get_mp_engine
 from mpcwallet.engine.base_mp import threshold
 from mpcwallet.engine.memory_mp import make_mp_jobs, run_parties
 from mpcwallet.evm.signature import raw_sender
+from mpcwallet.homes.paths import CosignerPaths
 from mpcwallet.store.repo import Store
 from mpcwallet.wallet import cluster_demo as demo
 from mpcwallet.wallet import cluster_recovery

@@ -183,7 +183,7 @@ def test_verify_finds_sessions_whose_records_were_dropped(
     """Issue 20.10: the session records (guard.db) say which sessions ended; a trail rewritten
     without one of them fails verify, naming the session."""
     from mpcwallet.cosigner.ledger import Ledger
-    from mpcwallet.cosigner.paths import CosignerPaths
+    from mpcwallet.homes.paths import CosignerPaths
 
     paths = CosignerPaths(mpc_home / "cosigner")
     trail = AuditTrail(paths.root)

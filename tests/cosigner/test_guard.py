@@ -14,10 +14,10 @@ from mpcwallet.cosigner import logs
 from mpcwallet.cosigner.audit import verify
 from mpcwallet.cosigner.facts import SignFacts, message_facts, typed_data_facts
 from mpcwallet.cosigner.guard import Guard
-from mpcwallet.cosigner.paths import CosignerPaths
 from mpcwallet.cosigner.permits import make_permit, new_approver_key
 from mpcwallet.errors import ApprovalRequired, PermitMismatch, PolicyRefused
 from mpcwallet.evm import eip712
+from mpcwallet.homes.paths import CosignerPaths
 
 KEY = "cd" * 16
 CONTRACT = "0x" + "c0" * 20

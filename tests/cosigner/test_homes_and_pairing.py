@@ -30,7 +30,7 @@ from conftest import subprocess_env
 from support.cosigner import wait_for
 from support.proc import json_result, mpc_cmd, run_mpc
 
-from mpcwallet.cosigner.paths import DEFAULT_PORT
+from mpcwallet.homes.paths import DEFAULT_PORT
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tx.json"
 REMOTE_HOST = "127.0.0.2"  # the co-signer's machine

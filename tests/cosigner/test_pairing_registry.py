@@ -13,9 +13,9 @@ from conftest import TEST_BACKUP_PASSPHRASE, TEST_COSIGNER_PASSPHRASE
 
 from mpcwallet.cosigner import clients, keyring
 from mpcwallet.cosigner.backup import export_backup, import_backup
-from mpcwallet.cosigner.paths import CosignerPaths
-from mpcwallet.cosigner.token import read_static_key, read_token
 from mpcwallet.errors import FileFormatError, NotFound
+from mpcwallet.homes.paths import CosignerPaths
+from mpcwallet.homes.token import read_static_key, read_token
 from mpcwallet.session.install_id import cosigner_install_id
 from mpcwallet.storage.files import ensure_dir
 

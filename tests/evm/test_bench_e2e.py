@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mpcwallet import bench
-from mpcwallet.evm import bench_e2e
+from mpcwallet.bench import e2e as bench_e2e
 
 
 def test_e2e_sign_benchmark_runs_and_cleans_up(monkeypatch: pytest.MonkeyPatch) -> None:

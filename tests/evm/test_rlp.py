@@ -6,7 +6,7 @@ import pytest
 
 from mpcwallet.errors import BadInput
 from mpcwallet.evm import rlp
-from mpcwallet.evm.txjson import decode_signed
+from mpcwallet.evm.txdecode import decode_signed
 
 
 def _nested(depth: int) -> bytes:

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from mpcwallet.errors import BadInput, FileFormatError, NotFound
 from mpcwallet.evm import rlp
+from mpcwallet.evm.txdecode import decode_signed
 from mpcwallet.evm.txjson import (
-    decode_signed,
     describe,
     encode_signed,
     load_tx,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mpcwallet.errors import FileFormatError, PolicyRefused
-from mpcwallet.lifecycle.generation import generation_of, selftest_digest
+from mpcwallet.storage.generation import generation_of, selftest_digest
 
 KEY_ID = "0123456789abcdef0123456789abcdef"
 
@@ -33,9 +33,9 @@ def test_selftest_digest_is_domain_separated_and_bound_to_key_and_generation() -
 
 def test_the_cosigner_signs_the_selftest_digest_in_no_other_operation(tmp_path: Path) -> None:
     from mpcwallet.cosigner.keystore import KeyStore
-    from mpcwallet.cosigner.paths import CosignerPaths
     from mpcwallet.cosigner.service import Service
     from mpcwallet.engine import get_engine
+    from mpcwallet.homes.paths import CosignerPaths
     from mpcwallet.storage.body import ShareBody
     from mpcwallet.storage.envelope import KDF_FLOOR, KdfParams, derive_key
 

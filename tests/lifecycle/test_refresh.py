@@ -81,7 +81,7 @@ def test_refresh_keeps_the_address_and_rotates_both_shares(
 ) -> None:
     from mpcwallet.cosigner.keyring import unlock
     from mpcwallet.cosigner.keystore import KeyStore
-    from mpcwallet.cosigner.paths import CosignerPaths
+    from mpcwallet.homes.paths import CosignerPaths
     from mpcwallet.storage.store import load_share
 
     made = _ok(run_mpc(["--json", "keygen"], cosigner.env))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mpcwallet.cosigner.paths import CosignerPaths
 from mpcwallet.cosigner.restore_check import check_restore, parse_expected
 from mpcwallet.errors import BadInput, StaleShare
+from mpcwallet.homes.paths import CosignerPaths
 from mpcwallet.storage.body import ShareBody
 from mpcwallet.storage.envelope import KDF_FLOOR
 from mpcwallet.storage.store import save_share

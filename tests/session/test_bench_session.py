@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mpcwallet import bench
-from mpcwallet.session import bench_session
+from mpcwallet.bench import session as bench_session
 
 
 def test_measure_uses_the_runners_own_timing() -> None:

@@ -297,7 +297,7 @@ def test_an_old_shared_token_pairing_is_refused_with_what_to_run(tmp_path: Path)
 def test_a_pairing_code_never_on_argv_and_wrong_equals_unknown(
     world: World, tmp_path: Path
 ) -> None:
-    from mpcwallet.cosigner.pairing import PairingCode, parse_code
+    from mpcwallet.homes.pairing import PairingCode, parse_code
 
     cs = world.cs
     env = {k: v for k, v in subprocess_env(tmp_path / "client").items() if k != "MPC_ENGINE"}

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mpcwallet.cosigner.daemon import running_pid
-from mpcwallet.cosigner.paths import CosignerPaths
+from mpcwallet.homes.paths import CosignerPaths
 from mpcwallet.wallet import cluster_demo as demo
 
 SEPOLIA = 11155111

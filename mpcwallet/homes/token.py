@@ -50,16 +50,8 @@ def read_token(path: Path) -> bytes:
 
 # --- the co-signer's static Noise key ------------------------------------------------------------
 # ``MPC_HOME/cosigner/static.key`` (0600): its X25519 private key, hex. The local client reads
-# it to know (pin) the public half; see mpcwallet.cosigner.clients and mpcwallet.session.secure.
-
-
-def ensure_static_key(path: Path) -> None:
-    from mpcwallet.session.secure import new_static_key
-
-    if path.exists():
-        read_static_key(path)
-        return
-    write_new(path, new_static_key().hex().encode() + b"\n")
+# it to know (pin) the public half; the daemon makes it
+# (mpcwallet.cosigner.clients.ensure_static_key).
 
 
 def read_static_key(path: Path) -> bytes:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mpcwallet.cosigner.paths import CosignerPaths
+from mpcwallet.homes.paths import CosignerPaths
 from mpcwallet.storage.settings import port_of, read_settings, remember
 
 

@@ -1,7 +1,7 @@
 """``mpc bench --api``: signatures per second through a running ``mpc serve``, beside ``mpc
 sign`` end to end.
 
-Setup (untimed): the throwaway home, co-signer and key of :mod:`mpcwallet.evm.bench_e2e`, and
+Setup (untimed): the throwaway home, co-signer and key of :mod:`mpcwallet.bench.e2e`, and
 an ``mpc serve --port 0`` in that home (shares unlocked once). Timed: ``POST /tx/sign`` of the
 example transaction over HTTP, first one after another, then from ``concurrency`` client
 threads at once; and ``mpc sign`` as a fresh process (interpreter start, imports, Argon2id,
@@ -101,7 +101,7 @@ def run(
 ) -> dict[str, Any]:
     """The three figures (see the module doc); ``signatures`` per API figure, a quarter of it
     (at least 3) for ``mpc sign``."""
-    from mpcwallet.evm.bench_e2e import _EXAMPLE_TX, _mpc, shared_setup
+    from mpcwallet.bench.e2e import _EXAMPLE_TX, _mpc, shared_setup
 
     say = progress or (lambda _: None)
     say("setting up a throwaway home, co-signer and key...")

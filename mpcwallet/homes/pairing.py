@@ -37,8 +37,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from mpcwallet.cosigner.paths import CosignerPaths
 from mpcwallet.errors import AuthFailed, BadInput, FileFormatError, NotFound, ProtocolViolation
+from mpcwallet.homes.paths import CLIENT_ID_RE, CosignerPaths, check_label
 from mpcwallet.jsonio import load_file, loads
 from mpcwallet.storage.files import ensure_dir, write_atomic
 
@@ -106,8 +106,6 @@ def issue_code(
 ) -> tuple[PairingCode, float]:
     """A new one-time code, recorded as pending; ``(code, expires_at)`` (epoch seconds).
     ``label`` names the client it will pair in ``mpc cosigner pairings list``."""
-    from mpcwallet.cosigner.clients import check_label
-
     if not 0 < ttl_s <= MAX_TTL_S:
         raise BadInput(f"--ttl must be in (0, {MAX_TTL_S}] seconds", field="ttl")
     prune_expired(paths)
@@ -241,8 +239,6 @@ def write_pairing(home: Path, record: PairingRecord) -> Path:
 
 def read_pairing(home: Path) -> PairingRecord | None:
     """This home's pairing with a remote co-signer, or None if it has none."""
-    from mpcwallet.cosigner.clients import CLIENT_ID_RE
-
     path = pairing_file(home)
     try:
         doc: Any = load_file(path, what="the pairing record", max_bytes=64 * 1024)

@@ -1,6 +1,6 @@
 """Benchmarks of the session layer for ``mpc bench``: the Noise handshake's share of a sign.
 
-Against the real co-signer of :func:`mpcwallet.evm.bench_e2e.shared_setup` (throwaway home,
+Against the real co-signer of :func:`mpcwallet.bench.e2e.shared_setup` (throwaway home,
 loopback), with the client in this process:
 
 * ``session sign``: one :func:`mpcwallet.session.client.run_sign`, everything included (event
@@ -21,9 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-SIGN = "session sign (real co-signer)"
-HANDSHAKE = "Noise handshake (in that session)"
-CPU = "Noise handshake CPU (no network)"
+from mpcwallet.bench.rows import CPU, HANDSHAKE, SIGN, handshake_share
 
 
 def _noise_cpu_once() -> None:
@@ -41,7 +39,7 @@ def _noise_cpu_once() -> None:
 def register_benchmarks() -> None:
     """Called by :func:`mpcwallet.bench.extra_benchmarks`."""
     from mpcwallet.bench import RunStats, register_benchmark
-    from mpcwallet.evm.bench_e2e import shared_setup
+    from mpcwallet.bench.e2e import shared_setup
     from mpcwallet.evm.txjson import parse_tx, signing_digest
     from mpcwallet.storage.store import load_share
 
@@ -103,15 +101,4 @@ def register_benchmarks() -> None:
     register_benchmark(CPU, cpu)
 
 
-def handshake_share(medians_ms: dict[str, float]) -> str | None:
-    """'Noise handshake: X ms of a Y ms session sign (Z %)', from the measured medians."""
-    sign = next((v for k, v in medians_ms.items() if k.startswith(SIGN)), None)
-    hs = next((v for k, v in medians_ms.items() if k.startswith(HANDSHAKE)), None)
-    if not sign or hs is None:
-        return None
-    cpu = medians_ms.get(CPU)
-    tail = f"; its computation alone {cpu:.2f} ms" if cpu is not None else ""
-    return (
-        f"Noise handshake: {hs:.2f} ms of a {sign:.1f} ms session sign "
-        f"({100 * hs / sign:.1f} %){tail}"
-    )
+__all__ = ["CPU", "HANDSHAKE", "SIGN", "handshake_share", "register_benchmarks"]

@@ -11,8 +11,12 @@ message-independent work done ahead, untimed.
 Extension point: :func:`register_benchmark` takes a name and a callable that performs one run
 (returning :class:`RunStats` or ``None``). Modules listed in :data:`BENCHMARK_MODULES` are
 imported when the extras are collected and call it from their ``register_benchmarks()``; e.g. the
-EVM layer can add an end-to-end ``mpc sign`` wall time. Import-light: engines and extras are
-loaded only when a benchmark runs.
+end-to-end ``mpc sign`` wall time (:mod:`.e2e`). Import-light: engines and extras are loaded
+only when a benchmark runs.
+
+Every benchmark lives in this package, and its imports go one way: the extras (:mod:`.e2e`,
+:mod:`.session`, :mod:`.api`, :mod:`.cluster`) import this module and :mod:`.rows`; this module
+imports only :mod:`.rows` (extras are loaded by name, above).
 """
 
 from __future__ import annotations
@@ -28,9 +32,9 @@ from typing import Any
 
 # Modules with a ``register_benchmarks()`` function that calls :func:`register_benchmark`.
 BENCHMARK_MODULES: tuple[str, ...] = (
-    "mpcwallet.evm.bench_e2e",
-    "mpcwallet.session.bench_session",
-    "mpcwallet.wallet.bench_cluster",
+    "mpcwallet.bench.e2e",
+    "mpcwallet.bench.session",
+    "mpcwallet.bench.cluster",
 )
 
 
@@ -238,7 +242,7 @@ def run(
 
 def notes(results: list[Measurement]) -> list[str]:
     """Lines derived from several measurements (today: the handshake's share of a sign)."""
-    from mpcwallet.session.bench_session import handshake_share
+    from mpcwallet.bench.rows import handshake_share
 
     medians = {m.name: m.median_ms for m in results}
     share = handshake_share(medians)

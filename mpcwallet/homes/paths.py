@@ -1,4 +1,5 @@
-"""Where the co-signer keeps its state under ``MPC_HOME/cosigner/`` (pure, cheap to import)."""
+"""Where the co-signer keeps its state under ``MPC_HOME/cosigner/``, and the ids that name what
+it keeps (key ids, client ids, client labels); pure, cheap to import."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7447
 KEY_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 TAG_RE = re.compile(r"^[0-9a-f]{8,32}$")
+CLIENT_ID_RE = re.compile(r"[0-9a-f]{16}")
+MAX_LABEL = 64
 
 
 @dataclass(frozen=True)
@@ -126,3 +129,15 @@ def check_key_id(key_id: object) -> str:
     if not isinstance(key_id, str) or not KEY_ID_RE.match(key_id):
         raise BadInput("a key id is 32 lower-case hex digits", field="key_id")
     return key_id
+
+
+def check_client_id(value: object) -> str:
+    if not isinstance(value, str) or not CLIENT_ID_RE.fullmatch(value):
+        raise BadInput("a client id is 16 lower-case hex digits", field="client_id")
+    return value
+
+
+def check_label(value: object) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_LABEL or not value.isprintable():
+        raise BadInput(f"--label must be 1..{MAX_LABEL} printable characters", field="label")
+    return value

@@ -3,6 +3,9 @@
 With ``MPC_TEST_PAUSE_AT=<step>`` and ``MPC_TEST_PAUSE_DIR=<dir>``, reaching ``<step>`` writes
 ``<dir>/<step>.reached`` (containing the pid) and blocks until ``<dir>/<step>.release`` exists.
 Without both variables this is a no-op. It never touches secrets.
+
+Every fault hook of the project lives here (at the bottom: it imports nothing of mpcwallet, so
+storage, session, the daemon and the coordinator can all call it).
 """
 
 from __future__ import annotations
@@ -12,8 +15,6 @@ import os
 import time
 from pathlib import Path
 from typing import Any
-
-from mpcwallet.engine.base import Job
 
 TEST_HOOK_VARIABLES = ("MPC_TEST_PAUSE_AT", "MPC_TEST_PAUSE_DIR", "MPC_TEST_TAMPER")
 # MPC_TEST_TAMPER values: "sign" (co-signer P2), "node_sign" (a cluster node's cb-mpc message,
@@ -67,8 +68,8 @@ class _SignHookTransport:
         return data
 
 
-def sign_test_hooks(job: Job) -> Job:
-    """``job`` unchanged unless a sign test hook is set in the environment."""
+def sign_test_hooks(job: Any) -> Any:
+    """``job`` (an engine Job) unchanged unless a sign test hook is set in the environment."""
     if os.environ.get("MPC_TEST_TAMPER") != "sign" and not os.environ.get("MPC_TEST_PAUSE_AT"):
         return job
     return dataclasses.replace(job, transport=_SignHookTransport(job.transport))

@@ -1,18 +1,7 @@
-"""The one error tree of mpcwallet.
+"""The error tree's root and its families for input, files, policy, engines, the co-signer,
+violations and transient faults (the chain's and the HTTP API's: :mod:`.chain`, :mod:`.api`).
 
-Every error a user can meet is a subclass of :class:`MpcError` with a stable string ``code``
-(for ``--json`` output and scripts) and a process ``exit_code``. The CLI maps them to output in
-one place (``mpcwallet.cli.main``). Three kinds, as a caller needs them (DESIGN.md, "Errors"):
-
-* ``transient``: peer unreachable, timeout, RPC hiccup. Retry with backoff.
-* ``permanent``: bad input, wrong passphrase, policy refusal, chain id mismatch. Fix and rerun.
-* ``violation``: a peer sent something that fails a check. Abort, record it, refuse to continue
-  with that peer until an operator acts.
-
-Messages never carry secrets: no share, passphrase, token, session key or protocol payload.
-Exit codes are documented in docs/commands.md (Exit codes); they are part of the interface and
-must not change.
-"""
+Import errors from :mod:`mpcwallet.errors`, which re-exports every class of the tree."""
 
 from __future__ import annotations
 
@@ -212,51 +201,6 @@ class AuditTampered(TamperedFile):
     code = "audit_tampered"
 
 
-class ChainError(MpcError):
-    """The chain refused or contradicts what we are about to do."""
-
-    code = "chain_error"
-    exit_code = 8
-
-
-class ChainIdMismatch(ChainError):
-    code = "chain_id_mismatch"
-
-
-class NonceTooLow(ChainError):
-    code = "nonce_too_low"
-
-
-class InsufficientFunds(ChainError):
-    code = "insufficient_funds"
-
-
-class Underpriced(ChainError):
-    code = "underpriced"
-
-
-class TxReverted(ChainError):
-    code = "tx_reverted"
-
-
-class NonceInUse(ChainError):  # a pending tx of ours has it: a signature would replace it
-    code = "nonce_in_use"
-
-
-class NonceGap(ChainError):  # it skips unused nonces: the tx would wait in the node's queue
-    code = "nonce_gap"
-
-
-class NotPending(ChainError):  # a speed-up or cancel of a transaction no longer pending
-    code = "not_pending"
-
-
-class NotAContract(ChainError):
-    """A token call aimed at an address with no code: it would be mined and move nothing."""
-
-    code = "not_a_contract"
-
-
 class EngineUnavailable(MpcError):
     """The engine a share was made with is not installed here."""
 
@@ -326,73 +270,6 @@ class Unhealthy(MpcError):
 
     code = "unhealthy"
     exit_code = 14
-
-
-# --- the HTTP API (`mpc serve`); never a CLI exit --------------------------------------------
-
-
-class Unauthorized(MpcError):
-    """No bearer token, or not this server's."""
-
-    code = "unauthorized"
-    exit_code = 13
-
-
-class HostRefused(MpcError):
-    """A Host header other than 127.0.0.1:PORT / localhost:PORT (DNS rebinding)."""
-
-    code = "host_refused"
-    exit_code = 2
-
-
-class OriginRefused(MpcError):
-    """A browser's Origin header that ``--allow-origin`` does not name."""
-
-    code = "origin_refused"
-    exit_code = 2
-
-
-class BodyTooLarge(BadInput):
-    code = "body_too_large"
-
-
-class MalformedBody(BadInput):
-    """A request body that is not strict, bounded JSON (syntax, depth, size of a number)."""
-
-    code = "malformed_json"
-
-
-class InvalidRequest(BadInput):
-    """A JSON body whose fields do not match the route's request model."""
-
-    code = "invalid_request"
-
-
-class RouteNotFound(NotFound):
-    code = "no_such_route"
-
-
-class MethodNotAllowed(BadInput):
-    code = "method_not_allowed"
-
-
-class IdempotencyConflict(BadInput):
-    """An Idempotency-Key reused with another body or route."""
-
-    code = "idempotency_conflict"
-
-
-class StoreSchemaError(BadInput):
-    """The session store's schema is newer than this mpcwallet, or not one of ours."""
-
-    code = "store_schema"
-
-
-class IdempotencyUnknown(BadInput):
-    """An Idempotency-Key whose first request was cut off by a restart of ``mpc serve``: it may
-    or may not have signed, so a retry neither signs again nor replays an answer."""
-
-    code = "idempotency_unknown"
 
 
 # --- violation (exit 9) -----------------------------------------------------------------------
