@@ -11,8 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ except ImportError:
     )
 
 from support.anvil import Anvil, running_anvil
+from support.waas import call
 
 pytestmark = pytest.mark.cbmpc
 TO = "0x" + "44" * 20
@@ -48,20 +47,6 @@ def _mpc(*args: str) -> dict[str, Any]:
 def anvil() -> Iterator[Anvil]:
     with running_anvil() as node:
         yield node
-
-
-def _call(url: str, key: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    req = urllib.request.Request(
-        url + path,
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {key}"},
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=120) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -116,13 +101,13 @@ def test_a_signed_request_is_broadcast_and_followed_to_finalized(
             assert time.monotonic() < deadline
             time.sleep(0.05)
         url = json.loads((d / "waas.json").read_text())["url"]
-        status, wallet = _call(url, admin, "POST", "/v1/wallets", {"name": "hot"})
+        status, wallet = call(url, admin, "POST", "/v1/wallets", {"name": "hot"})
         assert status == 201, wallet
         anvil.fund(wallet["address"], 10**18)
         before = anvil.balance(TO)
         sent = []
         for i in range(2):
-            status, tx = _call(
+            status, tx = call(
                 url,
                 admin,
                 "POST",
@@ -141,9 +126,7 @@ def test_a_signed_request_is_broadcast_and_followed_to_finalized(
             deadline = time.monotonic() + 60
             states: list[str] = []
             while time.monotonic() < deadline:
-                states = [
-                    _call(url, admin, "GET", f"/v1/tx-requests/{t}")[1]["state"] for t in sent
-                ]
+                states = [call(url, admin, "GET", f"/v1/tx-requests/{t}")[1]["state"] for t in sent]
                 if states == [state, state]:
                     return
                 time.sleep(0.2)  # poll interval
@@ -152,7 +135,7 @@ def test_a_signed_request_is_broadcast_and_followed_to_finalized(
         wait_for("CONFIRM")  # anvil mined them at once; not final yet
         anvil.call("anvil_mine", hex(70))  # past the finality depth (64) and the finalized tag
         wait_for("FINALIZED")
-        _, tx = _call(url, admin, "GET", f"/v1/tx-requests/{sent[0]}")
+        _, tx = call(url, admin, "GET", f"/v1/tx-requests/{sent[0]}")
         seen = [h["state"] for h in tx["history"]]
         assert (
             seen[:4] == ["KYT", "POLICY", "SIGN_PENDING", "BROADCAST"] and seen[-1] == "FINALIZED"
