@@ -10,7 +10,6 @@ import os
 import re
 import socket
 import struct
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import pytest
 from conftest import subprocess_env
 from support.cosigner import Cosigner, running_cosigner, wait_for
 from support.proc import json_result, run_mpc
+from support.relay import LoopbackRelay
 
 from mpcwallet.errors import MpcError
 from mpcwallet.session.channel import Channel
@@ -294,54 +294,17 @@ def test_three_hundred_idle_connections_do_not_stop_a_sign(
             sock.close()
 
 
-class EvictFirstTry:
+class EvictFirstTry(LoopbackRelay):
     """A loopback TCP relay to the daemon that closes every odd-numbered connection at accept,
     as the front door does to the connection it evicts, and relays the others."""
 
     def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
+        super().__init__(target_port)
         self.accepted = 0
-        self.loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self.port = 0
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        server = self.loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
-        self.port = server.sockets[0].getsockname()[1]
-        self._server = server
-        self._ready.set()
-        self.loop.run_forever()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def accept(self) -> tuple[bytearray | None, bytearray | None] | None:
         self.accepted += 1
-        if self.accepted % 2 == 1:
-            writer.transport.abort()
-            return
-        up_r, up_w = await asyncio.open_connection("127.0.0.1", self.target_port)
-
-        async def pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-            try:
-                while data := await r.read(65536):
-                    w.write(data)
-                    await w.drain()
-            except ConnectionError:
-                pass
-            finally:
-                w.close()
-
-        await asyncio.gather(pipe(reader, up_w), pipe(up_r, writer))
-
-    def __enter__(self) -> EvictFirstTry:
-        self._thread.start()
-        self._ready.wait(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.loop.call_soon_threadsafe(self._server.close)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
+        return None if self.accepted % 2 == 1 else (None, None)
 
 
 def test_a_client_closed_at_accept_tries_once_more(

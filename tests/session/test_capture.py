@@ -21,7 +21,6 @@ import hashlib
 import hmac
 import json
 import struct
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from support.cosigner import Cosigner
 from support.proc import json_result, run_mpc
+from support.relay import LoopbackRelay
 
 from mpcwallet.session import channel as channel_mod
 from mpcwallet.session import secure, wire
@@ -53,52 +53,17 @@ class Conn:
     down: bytearray = field(default_factory=bytearray)  # daemon -> client
 
 
-class RecordingProxy:
+class RecordingProxy(LoopbackRelay):
     """A loopback TCP proxy on its own event loop thread; records every byte per connection."""
 
     def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
+        super().__init__(target_port)
         self.conns: list[Conn] = []
-        self.loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self.port = 0
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        server = self.loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
-        self.port = server.sockets[0].getsockname()[1]
-        self._server = server
-        self._ready.set()
-        self.loop.run_forever()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def accept(self) -> tuple[bytearray | None, bytearray | None] | None:
         conn = Conn()
         self.conns.append(conn)
-        up_r, up_w = await asyncio.open_connection("127.0.0.1", self.target_port)
-
-        async def pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter, rec: bytearray) -> None:
-            try:
-                while data := await r.read(65536):
-                    rec.extend(data)
-                    w.write(data)
-                    await w.drain()
-            except ConnectionError:
-                pass
-            finally:
-                w.close()
-
-        await asyncio.gather(pipe(reader, up_w, conn.up), pipe(up_r, writer, conn.down))
-
-    def __enter__(self) -> RecordingProxy:
-        self._thread.start()
-        self._ready.wait(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.loop.call_soon_threadsafe(self._server.close)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
+        return conn.up, conn.down
 
 
 # --- reading WebSocket messages back out of a byte stream (RFC 6455 section 5.2) -------------
