@@ -5,42 +5,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
-from conftest import subprocess_env
 from evm.evmasm import token_initcode
-from support.anvil import DEV_KEY_0, Anvil, running_anvil
-from support.cosigner import Cosigner, running_cosigner
-from support.proc import json_result, run_mpc
+from support.anvil import DEV_KEY_0
+from support.chain_wallet import Wallet, funded_wallet
+from support.proc import run_mpc
 
 RECIPIENT = "0x" + "78" * 20
 
 
-class Wallet:
-    def __init__(self, cs: Cosigner, address: str, node: Anvil, tmp: Path) -> None:
-        self.cs, self.address, self.node, self.tmp = cs, address, node, tmp
-        self.env = dict(cs.env, MPC_RPC_URL=node.url)
-
-    def run(self, *args: str) -> tuple[int, dict[str, Any]]:
-        cp = run_mpc(["--json", *args], self.env)
-        return cp.returncode, json_result(cp)
-
-    def sign_events(self) -> int:
-        return sum(1 for line in self.cs.log_lines() if line.get("event") == "sign_started")
-
-
 @pytest.fixture(scope="module")
 def wallet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wallet]:
-    tmp = tmp_path_factory.mktemp("first-hour-chain")
-    env = subprocess_env(tmp / "home")
-    with running_anvil() as node, running_cosigner(env) as cs:
-        cp = run_mpc(["--json", "keygen"], cs.env)
-        assert cp.returncode == 0, cp.stderr
-        address = json_result(cp)["data"]["address"]
-        node.fund(address, 10**18)
-        yield Wallet(cs, address, node, tmp)
+    with funded_wallet(tmp_path_factory.mktemp("first-hour-chain")) as w:
+        yield w
 
 
 @pytest.mark.anvil

@@ -7,37 +7,19 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from conftest import subprocess_env
-from support.anvil import DEV_KEY_0, Anvil, running_anvil
-from support.cosigner import Cosigner, running_cosigner
+from support.anvil import DEV_KEY_0
+from support.chain_wallet import Wallet, funded_wallet
 from support.proc import json_result, run_mpc
 
 RECIPIENT = "0x" + "79" * 20
 
 
-class Wallet:
-    def __init__(self, cs: Cosigner, address: str, node: Anvil, tmp: Path) -> None:
-        self.cs, self.address, self.node, self.tmp = cs, address, node, tmp
-        self.env = dict(cs.env, MPC_RPC_URL=node.url)
-
-    def run(self, *args: str, stdin: str | None = None) -> tuple[int, dict[str, Any]]:
-        cp = run_mpc(["--json", *args], self.env, input=stdin)
-        return cp.returncode, json_result(cp)
-
-
 @pytest.fixture(scope="module")
 def wallet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wallet]:
-    tmp = tmp_path_factory.mktemp("newcomer-chain")
-    env = subprocess_env(tmp / "home")
-    with running_anvil() as node, running_cosigner(env) as cs:
-        cp = run_mpc(["--json", "keygen"], cs.env)
-        assert cp.returncode == 0, cp.stderr
-        address = json_result(cp)["data"]["address"]
-        node.fund(address, 10**18)
-        yield Wallet(cs, address, node, tmp)
+    with funded_wallet(tmp_path_factory.mktemp("newcomer-chain")) as w:
+        yield w
 
 
 @pytest.mark.anvil
